@@ -1,0 +1,33 @@
+//! Build-time facts for `GET version`: the git commit, a short hash of the registry bytecode the
+//! binary deploys, and the pinned solc version. Never requires forge or network access.
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+fn main() {
+    println!("cargo:rerun-if-changed=abi/LitRegistry.json");
+    println!("cargo:rerun-if-changed=script/tools/package.json");
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-env-changed=BUILD_GIT_COMMIT");
+
+    let commit = std::env::var("BUILD_GIT_COMMIT").ok().or_else(|| {
+        Command::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    });
+    println!("cargo:rustc-env=BUILD_GIT_COMMIT={}", commit.unwrap_or_else(|| "unknown".into()));
+
+    let registry = std::fs::read("abi/LitRegistry.json").expect("abi/LitRegistry.json is committed");
+    let digest = Sha256::digest(&registry);
+    println!("cargo:rustc-env=BUILD_CONTRACTS_VERSION={}", &hex::encode(digest)[..12]);
+
+    let tools: serde_json::Value = serde_json::from_slice(
+        &std::fs::read("script/tools/package.json").expect("script/tools/package.json is committed"),
+    )
+    .expect("script/tools/package.json is JSON");
+    let solc = tools["dependencies"]["solc"].as_str().unwrap_or("unknown");
+    println!("cargo:rustc-env=BUILD_SOLC_VERSION={solc}");
+}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title ILitRegistry — the on-chain authorisation state of lit-node accounts.
+/// @notice Accounts are keyed by the account key hash (keccak256 of the API key's utf8 bytes).
+/// Every account-scoped write takes `callerKeyHash`: the hash of the API key the request was made
+/// with (the account key itself, or one of the account's usage keys). The contract resolves the
+/// account from it and enforces the scope rules of spec/api.md. Node-managed accounts are written
+/// only by the payer set of NodeConfig; self-managed ones only by their admin wallet.
+///
+/// Check order for every account-scoped write (so errors are predictable):
+///   1. key resolution (UnknownKey), 2. writer (NotPayer / NotAccountAdmin), 3. key expiry
+///   (KeyExpired), 4. scope (NotAccountKey / MissingScope), 5. existence and argument checks.
+///
+/// Events are the mirror's only input: each carries the complete new data of what changed.
+interface ILitRegistry {
+    /// The seven usage-key scopes. Group-scoped ones accept group id 0 as "every group".
+    enum Scope {
+        CreateGroups,
+        DeleteGroups,
+        CreatePkps,
+        ManageIpfsIdsInGroups,
+        AddPkpToGroups,
+        RemovePkpFromGroups,
+        ExecuteInGroups
+    }
+
+    /// A usage key's metadata and scopes, exactly as stored and as emitted.
+    struct UsageKey {
+        string name;
+        string description;
+        /// Unix seconds after which the key stops working; 0 = never.
+        uint64 expiration;
+        bool canCreateGroups;
+        bool canDeleteGroups;
+        bool canCreatePkps;
+        uint256[] manageIpfsIdsInGroups;
+        uint256[] addPkpToGroups;
+        uint256[] removePkpFromGroups;
+        uint256[] executeInGroups;
+    }
+
+    // ---------------------------------------------------------------- errors
+    error NotPayer(address sender);
+    error NotAccountAdmin(bytes32 account, address sender);
+    error UnknownKey(bytes32 keyHash);
+    error ZeroKeyHash();
+    error AccountAlreadyExists(bytes32 accountKeyHash);
+    error KeyAlreadyExists(bytes32 keyHash);
+    error NotAccountKey(bytes32 keyHash);
+    error MissingScope(bytes32 keyHash, Scope scope, uint256 groupId);
+    error KeyExpired(bytes32 keyHash, uint64 expiration);
+    error UsageKeyNotFound(bytes32 account, bytes32 keyHash);
+    error GroupNotFound(bytes32 account, uint256 groupId);
+    error WalletAlreadyRegistered(address wallet);
+    error DerivationIdAlreadyUsed(bytes32 derivationId);
+    error ZeroDerivationId();
+    error ZeroWalletAddress();
+    error WalletNotInAccount(bytes32 account, address wallet);
+    error ActionNotFound(bytes32 account, bytes32 cidHash);
+    error EmptyCid();
+    error ZeroAmount();
+    error LengthMismatch(uint256 accounts, uint256 amounts);
+    error PaymentAlreadyCredited(bytes32 paymentId);
+    error SettlementAlreadyApplied(bytes32 settlementId);
+    error AccountNotFound(bytes32 account);
+    error AlreadySelfManaged(bytes32 account);
+
+    // ---------------------------------------------------------------- events
+    /// A new account; `admin` is address(0) with selfManaged=false for node-managed accounts.
+    event AccountCreated(bytes32 indexed account, string name, string description, address admin, bool selfManaged);
+    /// The account's admin changed (one-way conversion to self-managed).
+    event AccountAdminChanged(bytes32 indexed account, address admin, bool selfManaged);
+    event UsageKeyAdded(bytes32 indexed account, bytes32 indexed keyHash, UsageKey key);
+    /// Full replacement of a usage key's metadata and scopes.
+    event UsageKeyUpdated(bytes32 indexed account, bytes32 indexed keyHash, UsageKey key);
+    event UsageKeyMetadataUpdated(bytes32 indexed account, bytes32 indexed keyHash, string name, string description);
+    event UsageKeyRemoved(bytes32 indexed account, bytes32 indexed keyHash);
+    event WalletRegistered(
+        bytes32 indexed account, address indexed wallet, bytes32 derivationId, string name, string description
+    );
+    event GroupAdded(
+        bytes32 indexed account,
+        uint256 indexed groupId,
+        string name,
+        string description,
+        address[] wallets,
+        bytes32[] cidHashes
+    );
+    /// Full replacement of a group's metadata and both sets.
+    event GroupUpdated(
+        bytes32 indexed account,
+        uint256 indexed groupId,
+        string name,
+        string description,
+        address[] wallets,
+        bytes32[] cidHashes
+    );
+    event GroupRemoved(bytes32 indexed account, uint256 indexed groupId);
+    event GroupActionAdded(bytes32 indexed account, uint256 indexed groupId, bytes32 cidHash);
+    event GroupActionRemoved(bytes32 indexed account, uint256 indexed groupId, bytes32 cidHash);
+    event GroupWalletAdded(bytes32 indexed account, uint256 indexed groupId, address wallet);
+    event GroupWalletRemoved(bytes32 indexed account, uint256 indexed groupId, address wallet);
+    /// Registers or renames an action (upsert; creation order is that of the first ActionSet).
+    event ActionSet(bytes32 indexed account, bytes32 indexed cidHash, string cid, string name, string description);
+    event ActionMetadataUpdated(bytes32 indexed account, bytes32 indexed cidHash, string name, string description);
+    /// The action is gone from the account and from every group of the account.
+    event ActionRemoved(bytes32 indexed account, bytes32 indexed cidHash);
+    event CreditAdded(bytes32 indexed account, bytes32 indexed paymentId, uint256 amountCents, int256 newBalance);
+    event UsageCharged(bytes32 indexed settlementId, bytes32 indexed account, uint256 amountCents, int256 newBalance);
+
+    // ---------------------------------------------------------------- accounts (payer set only)
+    /// Creates a node-managed account and its default wallet in one transaction.
+    function newAccount(
+        bytes32 accountKeyHash,
+        string calldata name,
+        string calldata description,
+        address defaultWallet,
+        bytes32 derivationId
+    ) external;
+
+    /// One-way: hands the account to `newAdmin`, which alone may write it from then on. Account key only.
+    function convertToSelfManaged(bytes32 callerKeyHash, address newAdmin) external;
+
+    // ---------------------------------------------------------------- usage keys (account key only)
+    function addUsageKey(bytes32 callerKeyHash, bytes32 usageKeyHash, UsageKey calldata key) external;
+    function updateUsageKey(bytes32 callerKeyHash, bytes32 usageKeyHash, UsageKey calldata key) external;
+    function updateUsageKeyMetadata(
+        bytes32 callerKeyHash,
+        bytes32 usageKeyHash,
+        string calldata name,
+        string calldata description
+    ) external;
+    function removeUsageKey(bytes32 callerKeyHash, bytes32 usageKeyHash) external;
+
+    // ---------------------------------------------------------------- wallets
+    /// Scope CreatePkps. Address and derivation id are each registered once, globally.
+    function registerWallet(
+        bytes32 callerKeyHash,
+        address wallet,
+        bytes32 derivationId,
+        string calldata name,
+        string calldata description
+    ) external;
+
+    // ---------------------------------------------------------------- groups
+    /// Scope CreateGroups. Wallets must belong to the account (address(0) = any wallet);
+    /// bytes32(0) in cidHashes = any action. Duplicates are ignored. Returns the new id (from 1).
+    function addGroup(
+        bytes32 callerKeyHash,
+        string calldata name,
+        string calldata description,
+        address[] calldata wallets,
+        bytes32[] calldata cidHashes
+    ) external returns (uint256 groupId);
+    /// Scope DeleteGroups.
+    function removeGroup(bytes32 callerKeyHash, uint256 groupId) external;
+    /// Account key only. Replaces metadata and both sets.
+    function updateGroup(
+        bytes32 callerKeyHash,
+        uint256 groupId,
+        string calldata name,
+        string calldata description,
+        address[] calldata wallets,
+        bytes32[] calldata cidHashes
+    ) external;
+    /// Scope ManageIpfsIdsInGroups for groupId (or 0). Idempotent: no event when already present.
+    function addActionToGroup(bytes32 callerKeyHash, uint256 groupId, bytes32 cidHash) external;
+    function removeActionFromGroup(bytes32 callerKeyHash, uint256 groupId, bytes32 cidHash) external;
+    /// Scope AddPkpToGroups for groupId (or 0); wallet must belong to the account (or be address(0)).
+    function addWalletToGroup(bytes32 callerKeyHash, uint256 groupId, address wallet) external;
+    /// Scope RemovePkpFromGroups for groupId (or 0).
+    function removeWalletFromGroup(bytes32 callerKeyHash, uint256 groupId, address wallet) external;
+
+    // ---------------------------------------------------------------- actions (account key only)
+    /// Registers or renames the action whose CID string is `cid` (hash = keccak256(bytes(cid))).
+    function addAction(bytes32 callerKeyHash, string calldata cid, string calldata name, string calldata description)
+        external;
+    function updateActionMetadata(
+        bytes32 callerKeyHash,
+        bytes32 cidHash,
+        string calldata name,
+        string calldata description
+    ) external;
+    /// Removes the action and removes its hash from every group of the account.
+    function deleteAction(bytes32 callerKeyHash, bytes32 cidHash) external;
+
+    // ---------------------------------------------------------------- credits (payer set only)
+    /// Credits once per paymentId, whichever node sends it.
+    function creditAccount(bytes32 account, uint256 amountCents, bytes32 paymentId) external;
+    /// Settles a batch of metered usage once per settlementId. Balances may go negative.
+    function chargeUsage(bytes32 settlementId, bytes32[] calldata accounts, uint256[] calldata amountsCents) external;
+
+    // ---------------------------------------------------------------- views (tooling and cross-checks)
+    function nodeConfig() external view returns (address);
+    function accountOfKey(bytes32 keyHash) external view returns (bytes32 account);
+    function accountExists(bytes32 account) external view returns (bool);
+    function accountAdmin(bytes32 account) external view returns (address admin, bool selfManaged);
+    function getUsageKey(bytes32 account, bytes32 keyHash) external view returns (UsageKey memory);
+    function walletAccount(address wallet) external view returns (bytes32 account, bytes32 derivationId);
+    function groupExists(bytes32 account, uint256 groupId) external view returns (bool);
+    function groupMembers(bytes32 account, uint256 groupId)
+        external
+        view
+        returns (address[] memory wallets, bytes32[] memory cidHashes);
+    function actionExists(bytes32 account, bytes32 cidHash) external view returns (bool);
+    function balanceOf(bytes32 account) external view returns (int256 balanceCents);
+    function paymentCredited(bytes32 paymentId) external view returns (bool);
+    function settlementApplied(bytes32 settlementId) external view returns (bool);
+    /// The execute right of spec/actions.md "Permissions".
+    function canExecute(bytes32 keyHash, bytes32 cidHash) external view returns (bool);
+    /// The wallet-use right of spec/actions.md "Permissions".
+    function canUseWallet(bytes32 keyHash, bytes32 cidHash, address wallet) external view returns (bool);
+}
+
+/// @title INodeConfig — node operator state: owner, payer set, admin payer, node configuration.
+interface INodeConfig {
+    error NotOwner(address sender);
+    error NotPayerManager(address sender);
+    error NotConfigWriter(address sender);
+    error ZeroAddress();
+    error EmptyConfigKey();
+    error PayerAlreadyAdded(address payer);
+    error PayerNotFound(address payer);
+
+    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
+    event AdminPayerSet(address indexed adminPayer);
+    event PayerAdded(address indexed payer);
+    event PayerRemoved(address indexed payer);
+    event ConfigOperatorSet(address indexed operator, bool allowed);
+    /// value "" means the key is unset (the node falls back to its default).
+    event ConfigSet(string key, string value);
+
+    function owner() external view returns (address);
+    function transferOwnership(address newOwner) external;
+    /// Owner only. The admin payer manages the payer set alongside the owner.
+    function setAdminPayer(address adminPayer) external;
+    function adminPayer() external view returns (address);
+    /// Owner or admin payer.
+    function addPayer(address payer) external;
+    function removePayer(address payer) external;
+    function isPayer(address account) external view returns (bool);
+    function payers() external view returns (address[] memory);
+    /// Owner only.
+    function setConfigOperator(address operator, bool allowed) external;
+    function isConfigOperator(address account) external view returns (bool);
+    /// Owner or a config operator.
+    function setConfig(string calldata key, string calldata value) external;
+    function getConfig(string calldata key) external view returns (string memory);
+    function configKeys() external view returns (string[] memory);
+}

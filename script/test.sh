@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: toolchain setup, contract artifact freshness, forge tests, formatting and
+# lints, and cargo tests (unit + integration tests that start real anvil chains and the real
+# binary). Exits non-zero on the first failure.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$root"
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+bash script/setup.sh
+
+step "contract artifacts are fresh (abi/ matches a forge build of contracts/)"
+bash script/export-artifacts.sh --check
+
+step "forge test"
+forge fmt --check contracts script
+forge test
+
+step "cargo fmt + clippy"
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "cargo test"
+cargo test --all-targets

@@ -1,0 +1,74 @@
+//! The HTTP API (spec/api.md): the router, its transport layers, and one module per endpoint
+//! family. Handlers are thin: extractors parse, the error type answers.
+
+pub mod error;
+pub mod extract;
+mod health;
+mod info;
+mod ipfs;
+pub mod middleware;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::SharedContext;
+use middleware::{X_CORRELATION_ID, X_REQUEST_ID};
+
+/// Every route the node serves, with the transport rules of spec/api.md applied.
+pub fn router(ctx: SharedContext) -> Router {
+    let core_v1 = Router::new()
+        .route("/version", get(info::version))
+        .route("/get_node_chain_config", get(info::get_node_chain_config))
+        .route("/get_chain_config_keys", get(info::get_chain_config_keys))
+        .route("/get_api_payers", get(info::get_api_payers))
+        .route("/get_admin_api_payer", get(info::get_admin_api_payer))
+        .route("/get_lit_action_ipfs_id", post(ipfs::get_lit_action_ipfs_id));
+
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::HeaderName::from_static("x-api-key"),
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            X_CORRELATION_ID.clone(),
+        ])
+        .expose_headers([X_REQUEST_ID.clone(), X_CORRELATION_ID.clone()]);
+
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &axum::http::Request<_>| {
+            // The path only: never headers (keys) or query strings.
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+        })
+        .on_request(())
+        .on_response(
+            |response: &axum::http::Response<_>, latency: std::time::Duration, _: &tracing::Span| {
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    latency_ms = latency.as_secs_f64() * 1000.0,
+                    "served"
+                );
+            },
+        );
+
+    Router::new()
+        .nest("/core/v1", core_v1)
+        .route("/health", get(health::health))
+        .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(ctx.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            ctx.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(middleware::json_errors))
+        .layer(trace)
+        .layer(axum::middleware::from_fn(middleware::request_ids))
+        .layer(cors)
+        .with_state(ctx)
+}

@@ -1,0 +1,35 @@
+//! The state every request handler shares: what the node publishes about its chain, its payers,
+//! its store and its key deriver. Built once at start by `node::{dev, serve}`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use alloy::primitives::Address;
+
+use crate::keys::KeyDeriver;
+use crate::store::Store;
+
+/// What `get_node_chain_config` publishes; from configuration and the deployment file.
+#[derive(Debug, Clone)]
+pub struct ChainInfo {
+    pub chain_name: String,
+    pub chain_id: u64,
+    pub testnet: bool,
+    pub token: String,
+    pub contract_address: Address,
+    pub contracts: BTreeMap<String, Address>,
+    /// Published only when the operator enables `chain.publish_rpc_url`.
+    pub public_rpc_url: Option<String>,
+}
+
+pub struct AppContext {
+    pub chain: ChainInfo,
+    pub payers: Vec<Address>,
+    pub admin_payer: Address,
+    pub store: Store,
+    pub keys: KeyDeriver,
+    pub max_body_bytes: usize,
+    pub request_timeout: std::time::Duration,
+}
+
+pub type SharedContext = Arc<AppContext>;

@@ -1,0 +1,144 @@
+//! Deploying the contracts (dev mode; operators use `script/Deploy.s.sol`, same bytecode) and
+//! checking that a configured RPC serves the chain a deployment describes.
+
+use std::collections::BTreeMap;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::Address;
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+
+use super::bindings::{LitRegistry, NodeConfig};
+use super::{ChainError, Deployment};
+
+fn deploy_err(step: &'static str) -> impl Fn(String) -> ChainError {
+    move |reason| ChainError::Deploy { step, reason }
+}
+
+/// Deploys NodeConfig (owner = `owner`'s address) and LitRegistry, sets the admin payer and adds
+/// every payer. Returns the deployment description to save.
+pub async fn deploy_contracts(
+    rpc_url: &str,
+    owner: PrivateKeySigner,
+    admin_payer: Address,
+    payers: &[Address],
+) -> Result<Deployment, ChainError> {
+    let url = rpc_url.parse().map_err(|e| ChainError::Unreachable {
+        url: rpc_url.into(),
+        reason: format!("invalid URL: {e}"),
+    })?;
+    let owner_address = owner.address();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(owner))
+        .connect_http(url);
+    let unreachable = |e: alloy::transports::TransportError| ChainError::Unreachable {
+        url: rpc_url.into(),
+        reason: e.to_string(),
+    };
+    let chain_id = provider.get_chain_id().await.map_err(unreachable)?;
+    let head = provider.get_block_number().await.map_err(unreachable)?;
+
+    let node_config = NodeConfig::deploy(&provider, owner_address)
+        .await
+        .map_err(|e| deploy_err("deploy NodeConfig")(e.to_string()))?;
+    let registry = LitRegistry::deploy(&provider, *node_config.address())
+        .await
+        .map_err(|e| deploy_err("deploy LitRegistry")(e.to_string()))?;
+
+    let receipt = node_config
+        .setAdminPayer(admin_payer)
+        .send()
+        .await
+        .map_err(|e| deploy_err("setAdminPayer")(e.to_string()))?
+        .get_receipt()
+        .await
+        .map_err(|e| deploy_err("setAdminPayer")(e.to_string()))?;
+    if !receipt.status() {
+        return Err(deploy_err("setAdminPayer")("transaction reverted".into()));
+    }
+    for payer in payers {
+        let receipt = node_config
+            .addPayer(*payer)
+            .send()
+            .await
+            .map_err(|e| deploy_err("addPayer")(e.to_string()))?
+            .get_receipt()
+            .await
+            .map_err(|e| deploy_err("addPayer")(e.to_string()))?;
+        if !receipt.status() {
+            return Err(deploy_err("addPayer")(format!("adding {payer} reverted")));
+        }
+    }
+
+    Ok(Deployment {
+        chain_id,
+        deployment_block: head + 1,
+        contract_address: *registry.address(),
+        contracts: BTreeMap::from([
+            ("LitRegistry".to_string(), *registry.address()),
+            ("NodeConfig".to_string(), *node_config.address()),
+        ]),
+        owner: owner_address,
+    })
+}
+
+/// Checks that `rpc_url` serves the deployment's chain id and that the registry has code there.
+pub async fn verify_deployment(rpc_url: &str, deployment: &Deployment) -> Result<(), ChainError> {
+    let url = rpc_url.parse().map_err(|e| ChainError::Unreachable {
+        url: rpc_url.into(),
+        reason: format!("invalid URL: {e}"),
+    })?;
+    let provider = ProviderBuilder::new().connect_http(url);
+    let unreachable = |e: alloy::transports::TransportError| ChainError::Unreachable {
+        url: rpc_url.into(),
+        reason: e.to_string(),
+    };
+    let actual = provider.get_chain_id().await.map_err(unreachable)?;
+    if actual != deployment.chain_id {
+        return Err(ChainError::WrongChainId {
+            url: rpc_url.into(),
+            expected: deployment.chain_id,
+            actual,
+        });
+    }
+    let code = provider
+        .get_code_at(deployment.contract_address)
+        .await
+        .map_err(unreachable)?;
+    if code.is_empty() {
+        return Err(ChainError::NoCode {
+            address: deployment.contract_address,
+            chain_id: actual,
+        });
+    }
+    Ok(())
+}
+
+/// The node's payers that the NodeConfig contract does not list (they cannot write).
+pub async fn unregistered_payers(
+    rpc_url: &str,
+    deployment: &Deployment,
+    payers: &[Address],
+) -> Result<Vec<Address>, ChainError> {
+    let url = rpc_url.parse().map_err(|e| ChainError::Unreachable {
+        url: rpc_url.into(),
+        reason: format!("invalid URL: {e}"),
+    })?;
+    let provider = ProviderBuilder::new().connect_http(url);
+    let node_config = NodeConfig::new(deployment.node_config()?, provider);
+    let mut missing = Vec::new();
+    for payer in payers {
+        let listed = node_config
+            .isPayer(*payer)
+            .call()
+            .await
+            .map_err(|e| ChainError::Unreachable {
+                url: rpc_url.into(),
+                reason: e.to_string(),
+            })?;
+        if !listed {
+            missing.push(*payer);
+        }
+    }
+    Ok(missing)
+}

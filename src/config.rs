@@ -1,0 +1,244 @@
+//! The node's one typed configuration: built-in defaults, then an optional TOML file
+//! (`--config` / `LIT_NODE_CONFIG`), then `LIT_NODE_*` environment variables (nested keys with
+//! `__`, e.g. `LIT_NODE_CHAIN__RPC_URL`), then command-line flags. Unknown keys are errors, so a
+//! typo never silently falls back to a default. Secrets are not part of this struct: the root
+//! secret comes from a file or `LIT_NODE_ROOT_SECRET` (see `keys::root_secret`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Environment variables read directly (not part of the layered config).
+pub const ENV_ROOT_SECRET: &str = "LIT_NODE_ROOT_SECRET";
+pub const ENV_CONFIG_FILE: &str = "LIT_NODE_CONFIG";
+/// Log filter (tracing EnvFilter syntax), read by the binary.
+pub const ENV_LOG: &str = "LIT_NODE_LOG";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Directory holding the mirror database, the dev chain state and (in dev) the root secret.
+    pub data_dir: PathBuf,
+    /// `text` (human) or `json` (one object per line).
+    pub log_format: LogFormat,
+    /// Root secret file (mode 0600). Dev mode defaults to `<data_dir>/root-secret`.
+    pub root_secret_file: Option<PathBuf>,
+    pub chain: ChainConfig,
+    pub http: HttpConfig,
+    pub dev: DevConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    /// JSON-RPC endpoint (`serve` requires it; `dev` starts its own anvil).
+    pub rpc_url: Option<String>,
+    /// Deployment JSON written by `script/Deploy.s.sol` (`serve` requires it).
+    pub deployment_file: Option<PathBuf>,
+    /// Published by `get_node_chain_config`.
+    pub chain_name: String,
+    pub testnet: bool,
+    pub token: String,
+    /// Whether `get_node_chain_config` includes `rpc_url`.
+    pub publish_rpc_url: bool,
+    /// Number of payer accounts (keys derived from the root secret) that send transactions.
+    pub payer_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest accepted request body; larger → 413.
+    pub max_body_bytes: usize,
+    /// Whole-request timeout for API handlers.
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevConfig {
+    /// anvil executable; default: `.tools/node_modules/.bin/anvil` of the project, then `PATH`.
+    pub anvil_path: Option<PathBuf>,
+    pub chain_id: u64,
+    /// Seconds between anvil state dumps into the data dir (it also dumps on shutdown).
+    pub state_interval_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            data_dir: PathBuf::from("data"),
+            log_format: LogFormat::Text,
+            root_secret_file: None,
+            chain: ChainConfig::default(),
+            http: HttpConfig::default(),
+            dev: DevConfig::default(),
+        }
+    }
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            rpc_url: None,
+            deployment_file: None,
+            chain_name: "anvil".into(),
+            testnet: true,
+            token: "ETH".into(),
+            publish_rpc_url: false,
+            payer_count: 8,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 10 * 1024 * 1024,
+            request_timeout_secs: 120,
+        }
+    }
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        Self {
+            anvil_path: None,
+            chain_id: 31337,
+            state_interval_secs: 5,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_secret_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainFlagOverrides>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ChainFlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpc_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Layers defaults, `file` (if any), the process environment and `flags`.
+    pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment
+            .merge(
+                Env::prefixed("LIT_NODE_")
+                    .ignore(&["ROOT_SECRET", "CONFIG", "LOG"])
+                    .split("__"),
+            )
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The root secret file in force: the configured one, or `<data_dir>/root-secret`.
+    pub fn root_secret_path(&self) -> PathBuf {
+        self.root_secret_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("root-secret"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "node.toml",
+                r#"
+                listen = "127.0.0.1:9000"
+                data_dir = "from-file"
+                [chain]
+                chain_name = "base-sepolia"
+                payer_count = 3
+                "#,
+            )?;
+            jail.set_env("LIT_NODE_DATA_DIR", "from-env");
+            jail.set_env("LIT_NODE_CHAIN__TOKEN", "SEP");
+            let flags = FlagOverrides {
+                listen: Some("127.0.0.1:9100".parse().unwrap()),
+                ..Default::default()
+            };
+            let config = Config::load(Some(Path::new("node.toml")), &flags).unwrap();
+            assert_eq!(config.listen, "127.0.0.1:9100".parse().unwrap());
+            assert_eq!(config.data_dir, PathBuf::from("from-env"));
+            assert_eq!(config.chain.chain_name, "base-sepolia");
+            assert_eq!(config.chain.token, "SEP");
+            assert_eq!(config.chain.payer_count, 3);
+            assert_eq!(config.dev.chain_id, 31337);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        Jail::expect_with(|jail| {
+            jail.create_file("node.toml", "[chain]\nrpc_ulr = \"http://x\"\n")?;
+            let err = Config::load(Some(Path::new("node.toml")), &FlagOverrides::default())
+                .unwrap_err();
+            assert!(err.to_string().contains("rpc_ulr"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn root_secret_env_is_not_a_config_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LIT_NODE_ROOT_SECRET", "ab".repeat(32));
+            let config = Config::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(config.root_secret_path(), PathBuf::from("data/root-secret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/node.toml")), &FlagOverrides::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/node.toml"));
+    }
+}

@@ -1,0 +1,11 @@
+//! lit-node: programmable key management and verifiable compute behind one REST API.
+//! See README.md and ../shared/spec for the contract this crate implements.
+
+pub mod actions;
+pub mod api;
+pub mod app;
+pub mod chain;
+pub mod config;
+pub mod keys;
+pub mod node;
+pub mod store;

@@ -1,0 +1,130 @@
+//! The `lit-node` command line: `dev` (embedded anvil chain), `serve` (configured chain) and
+//! `payers` (print the payer addresses a root secret gives, for `script/Deploy.s.sol`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use lit_node::chain::payers::PayerKeys;
+use lit_node::config::{ChainFlagOverrides, Config, FlagOverrides, LogFormat, ENV_CONFIG_FILE};
+use lit_node::keys::KeyDeriver;
+
+#[derive(Parser)]
+#[command(name = "lit-node", version, about = "Lit Core v1 node: key management and Lit Actions behind one REST API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a local anvil chain (state kept in the data dir), deploy the contracts on first
+    /// start, and serve on 127.0.0.1:8000.
+    Dev(CommonArgs),
+    /// Serve against a configured chain RPC and deployment file.
+    Serve {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Chain JSON-RPC URL [env: LIT_NODE_CHAIN__RPC_URL]
+        #[arg(long)]
+        rpc_url: Option<String>,
+        /// Deployment JSON written by script/Deploy.s.sol [env: LIT_NODE_CHAIN__DEPLOYMENT_FILE]
+        #[arg(long)]
+        deployment: Option<PathBuf>,
+    },
+    /// Print the admin payer and payer addresses derived from the root secret, as JSON.
+    Payers(CommonArgs),
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// TOML configuration file
+    #[arg(long, env = ENV_CONFIG_FILE)]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8000) [env: LIT_NODE_LISTEN]
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory (default ./data) [env: LIT_NODE_DATA_DIR]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Root secret file, mode 0600 [env: LIT_NODE_ROOT_SECRET_FILE; or the secret itself in LIT_NODE_ROOT_SECRET]
+    #[arg(long)]
+    root_secret_file: Option<PathBuf>,
+    /// Log format: text or json [env: LIT_NODE_LOG_FORMAT]
+    #[arg(long, value_parser = parse_log_format)]
+    log_format: Option<LogFormat>,
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("unknown log format {other:?}: use text or json")),
+    }
+}
+
+impl CommonArgs {
+    fn load(&self, chain: Option<ChainFlagOverrides>) -> Result<Config, lit_node::config::ConfigError> {
+        let flags = FlagOverrides {
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+            log_format: self.log_format,
+            root_secret_file: self.root_secret_file.clone(),
+            chain,
+        };
+        Config::load(self.config.as_deref(), &flags)
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env(lit_node::config::ENV_LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dev(common) => match common.load(None) {
+            Ok(config) => {
+                init_logging(config.log_format);
+                lit_node::node::run_dev(config).await.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        Command::Serve { common, rpc_url, deployment } => {
+            let chain = ChainFlagOverrides { rpc_url, deployment_file: deployment };
+            match common.load(Some(chain)) {
+                Ok(config) => {
+                    init_logging(config.log_format);
+                    lit_node::node::run_serve(config).await.map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Payers(common) => common.load(None).map_err(|e| e.to_string()).and_then(print_payers),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("lit-node: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_payers(config: Config) -> Result<(), String> {
+    let root = lit_node::node::load_root_secret(&config).map_err(|e| e.to_string())?;
+    let payers = PayerKeys::derive(&KeyDeriver::new(&root), config.chain.payer_count);
+    let out = serde_json::json!({
+        "admin_payer": format!("{:#x}", payers.admin.address()),
+        "payers": payers.payer_addresses().iter().map(|a| format!("{a:#x}")).collect::<Vec<_>>(),
+    });
+    println!("{out}");
+    Ok(())
+}

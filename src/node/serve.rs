@@ -1,0 +1,71 @@
+//! `lit-node serve`: runs against a configured RPC and deployment file. Checks before serving
+//! that the RPC is the deployment's chain, the registry has code, and the data dir mirrors this
+//! chain; warns when the node's payers are not registered (its writes would be refused).
+
+use std::sync::Arc;
+
+use super::{server, NodeError};
+use crate::chain::deploy::{unregistered_payers, verify_deployment};
+use crate::chain::payers::PayerKeys;
+use crate::chain::Deployment;
+use crate::config::{Config, ENV_ROOT_SECRET};
+use crate::keys::{KeyDeriver, RootSecret};
+use crate::store::{ChainIdentity, Store};
+
+/// The root secret from `LIT_NODE_ROOT_SECRET`, else from the configured file (created when
+/// `create` is set — dev mode only).
+pub(super) fn load_root_secret(config: &Config, create: bool) -> Result<RootSecret, NodeError> {
+    if let Ok(value) = std::env::var(ENV_ROOT_SECRET) {
+        return Ok(RootSecret::from_hex(&value, ENV_ROOT_SECRET)?);
+    }
+    let path = config.root_secret_path();
+    if create {
+        Ok(RootSecret::load_or_create(&path)?)
+    } else if path.exists() {
+        Ok(RootSecret::load(&path)?)
+    } else {
+        Err(NodeError::Setup(format!(
+            "no root secret: set {ENV_ROOT_SECRET} or root_secret_file (looked for {})",
+            path.display()
+        )))
+    }
+}
+
+pub async fn run_serve(config: Config) -> Result<(), NodeError> {
+    let rpc_url = config.chain.rpc_url.clone().ok_or_else(|| {
+        NodeError::Setup("serve needs a chain RPC: pass --rpc-url or set LIT_NODE_CHAIN__RPC_URL".into())
+    })?;
+    let deployment_file = config.chain.deployment_file.clone().ok_or_else(|| {
+        NodeError::Setup(
+            "serve needs the deployment file written by script/Deploy.s.sol: pass --deployment or \
+             set LIT_NODE_CHAIN__DEPLOYMENT_FILE"
+                .into(),
+        )
+    })?;
+    let root = load_root_secret(&config, false)?;
+    let listener = server::bind(config.listen).await?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        NodeError::Setup(format!("cannot create data dir {}: {e}", config.data_dir.display()))
+    })?;
+    let store = Store::open(&config.data_dir.join("store"))?;
+    let deployment = Deployment::load(&deployment_file)?;
+    verify_deployment(&rpc_url, &deployment).await?;
+    store.claim_chain(ChainIdentity {
+        chain_id: deployment.chain_id,
+        registry: deployment.contract_address,
+    })?;
+
+    let keys = KeyDeriver::new(&root);
+    let payer_keys = PayerKeys::derive(&keys, config.chain.payer_count);
+    let missing = unregistered_payers(&rpc_url, &deployment, &payer_keys.payer_addresses()).await?;
+    if !missing.is_empty() {
+        tracing::warn!(
+            count = missing.len(),
+            first = %missing[0],
+            "some of this node's payers are not registered in NodeConfig; their writes will be refused"
+        );
+    }
+
+    let ctx = super::app_context(&config, &deployment, &rpc_url, keys, &payer_keys, store);
+    server::serve(listener, Arc::new(ctx), "serve").await
+}

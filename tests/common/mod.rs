@@ -1,0 +1,141 @@
+//! Shared helpers for integration tests: start the real `lit-node` binary (dev or serve mode) on a
+//! free port, a real anvil, and the project's pinned tools. Every process started here is stopped
+//! when its handle drops.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A tool installed by script/setup.sh (forge, anvil, cast, node packages).
+pub fn tool(name: &str) -> PathBuf {
+    let path = project_root().join(".tools/node_modules/.bin").join(name);
+    assert!(path.is_file(), "{} missing: run script/setup.sh", path.display());
+    path
+}
+
+/// A running `lit-node` process and the base URL it printed.
+pub struct NodeProcess {
+    child: Child,
+    pub base_url: String,
+    pub stdout_line: String,
+}
+
+/// Output of a node that exited instead of serving.
+#[derive(Debug)]
+pub struct Exited {
+    pub code: Option<i32>,
+    pub stderr: String,
+}
+
+pub fn node_command(args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lit-node"));
+    command
+        .args(args)
+        .env_remove("LIT_NODE_ROOT_SECRET")
+        .env("LIT_NODE_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command
+}
+
+impl NodeProcess {
+    /// Starts `lit-node ARGS` and waits for its "listening on" line; on exit returns its stderr.
+    pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> Result<Self, Exited> {
+        let mut child = node_command(args, envs).spawn().expect("spawn lit-node");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(120), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let url = rest.split_whitespace().next().unwrap().to_string();
+                    return Some((url, line));
+                }
+            }
+            None
+        })
+        .await
+        .expect("lit-node did not become ready within 120 s");
+        match ready {
+            Some((base_url, stdout_line)) => {
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                let stderr = child.stderr.take().unwrap();
+                tokio::spawn(async move {
+                    let mut lines = BufReader::new(stderr).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        eprintln!("[lit-node] {line}");
+                    }
+                });
+                Ok(Self { child, base_url, stdout_line })
+            }
+            None => Err(wait_exit(child).await),
+        }
+    }
+
+    pub async fn dev(data_dir: &Path, envs: &[(&str, &str)]) -> Self {
+        let dir = data_dir.to_str().unwrap();
+        Self::start(&["dev", "--listen", "127.0.0.1:0", "--data-dir", dir], envs)
+            .await
+            .unwrap_or_else(|e| panic!("dev node failed to start: {e:?}"))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// SIGTERM, then wait for a clean exit (dev mode stops its anvil, which saves its state).
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).ok();
+        }
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("lit-node did not stop within 30 s after SIGTERM")
+            .unwrap();
+        assert!(status.success(), "lit-node exited with {status} after SIGTERM");
+    }
+}
+
+/// Runs `lit-node ARGS` expecting it to fail; returns its exit code and stderr.
+pub async fn expect_start_failure(args: &[&str], envs: &[(&str, &str)]) -> Exited {
+    match NodeProcess::start(args, envs).await {
+        Ok(node) => panic!("lit-node started at {} but should have failed", node.base_url),
+        Err(exited) => exited,
+    }
+}
+
+async fn wait_exit(mut child: Child) -> Exited {
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr).await;
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("lit-node did not exit")
+        .unwrap();
+    Exited { code: status.code(), stderr }
+}
+
+/// A real anvil on a free port, killed on drop.
+pub fn start_anvil(chain_id: u64) -> alloy::node_bindings::AnvilInstance {
+    alloy::node_bindings::Anvil::at(tool("anvil"))
+        .chain_id(chain_id)
+        .try_spawn()
+        .expect("start anvil")
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+}

@@ -1,0 +1,119 @@
+//! `lit-node serve` against a chain deployed by `script/Deploy.s.sol` (real forge, real anvil):
+//! the node publishes that deployment, its payers are the ones the script registered, and it
+//! refuses a data dir or deployment file that belongs to another chain.
+
+mod common;
+
+use std::path::Path;
+
+use alloy::primitives::Address;
+use alloy::providers::ProviderBuilder;
+use common::{expect_start_failure, http, node_command, project_root, start_anvil, tool, NodeProcess};
+use lit_node::chain::bindings::NodeConfig;
+use serde_json::Value;
+
+const ROOT_SECRET: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+async fn payers_of_root_secret() -> Value {
+    let output = node_command(&["payers"], &[("LIT_NODE_ROOT_SECRET", ROOT_SECRET), ("LIT_NODE_CHAIN__PAYER_COUNT", "3")])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Runs the operator's deploy script against `rpc_url`, registering `payers`.
+async fn forge_deploy(rpc_url: &str, payers: &Value, out: &Path) -> Value {
+    let payer_list: Vec<&str> = payers["payers"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let output = tokio::process::Command::new(tool("forge"))
+        .current_dir(project_root())
+        .args(["script", "script/Deploy.s.sol", "--rpc-url", rpc_url, "--broadcast", "--private-key", ANVIL_KEY_0])
+        .env("PAYERS", payer_list.join(","))
+        .env("ADMIN_PAYER", payers["admin_payer"].as_str().unwrap())
+        .env("DEPLOYMENT_OUT", out)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "forge script failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn serve_publishes_a_forge_deployment_and_refuses_other_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let payers = payers_of_root_secret().await;
+    assert_eq!(payers["payers"].as_array().unwrap().len(), 3);
+
+    let anvil = start_anvil(31338);
+    let deployment_path = dir.path().join("deployment-a.json");
+    let deployment = forge_deploy(&anvil.endpoint(), &payers, &deployment_path).await;
+    assert_eq!(deployment["chain_id"], 31338);
+
+    let data_dir = dir.path().join("node-a");
+    let envs = [("LIT_NODE_ROOT_SECRET", ROOT_SECRET), ("LIT_NODE_CHAIN__PAYER_COUNT", "3")];
+    let serve_args = |rpc: &str, deployment: &Path, data: &Path| -> Vec<String> {
+        vec![
+            "serve".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--rpc-url".into(),
+            rpc.into(),
+            "--deployment".into(),
+            deployment.to_str().unwrap().into(),
+            "--data-dir".into(),
+            data.to_str().unwrap().into(),
+        ]
+    };
+    let args = serve_args(&anvil.endpoint(), &deployment_path, &data_dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = NodeProcess::start(&args, &envs).await.unwrap_or_else(|e| panic!("{e:?}"));
+
+    let config: Value = http().get(node.url("/core/v1/get_node_chain_config")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(config["chain_id"], 31338);
+    let published: Address = config["contract_address"].as_str().unwrap().parse().unwrap();
+    let deployed: Address = deployment["contract_address"].as_str().unwrap().parse().unwrap();
+    assert_eq!(published, deployed);
+
+    let api_payers: Value = http().get(node.url("/core/v1/get_api_payers")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(api_payers, payers["payers"]);
+    let admin: Value = http().get(node.url("/core/v1/get_admin_api_payer")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(admin, payers["admin_payer"]);
+
+    // The script registered exactly these payers on chain.
+    let provider = ProviderBuilder::new().connect_http(anvil.endpoint().parse().unwrap());
+    let node_config: Address = deployment["contracts"]["NodeConfig"].as_str().unwrap().parse().unwrap();
+    let listed = NodeConfig::new(node_config, &provider).payers().call().await.unwrap();
+    let expected: Vec<Address> = payers["payers"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().parse().unwrap()).collect();
+    assert_eq!(listed, expected);
+    node.stop().await;
+
+    // Another chain: the data dir of chain A is refused.
+    let other = start_anvil(31339);
+    let other_path = dir.path().join("deployment-b.json");
+    forge_deploy(&other.endpoint(), &payers, &other_path).await;
+    let args = serve_args(&other.endpoint(), &other_path, &data_dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let exited = expect_start_failure(&args, &envs).await;
+    assert_eq!(exited.code, Some(1));
+    assert!(exited.stderr.contains("belongs to chain id 31338"), "{}", exited.stderr);
+
+    // A deployment file for chain A against chain B's RPC is refused.
+    let args = serve_args(&other.endpoint(), &deployment_path, &dir.path().join("node-c"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let exited = expect_start_failure(&args, &envs).await;
+    assert_eq!(exited.code, Some(1));
+    assert!(exited.stderr.contains("serves chain id 31339"), "{}", exited.stderr);
+
+    // serve never invents a root secret.
+    let args = serve_args(&anvil.endpoint(), &deployment_path, &dir.path().join("node-d"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let exited = expect_start_failure(&args, &[]).await;
+    assert!(exited.stderr.contains("no root secret"), "{}", exited.stderr);
+}

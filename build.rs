@@ -18,14 +18,22 @@ fn main() {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     });
-    println!("cargo:rustc-env=BUILD_GIT_COMMIT={}", commit.unwrap_or_else(|| "unknown".into()));
+    println!(
+        "cargo:rustc-env=BUILD_GIT_COMMIT={}",
+        commit.unwrap_or_else(|| "unknown".into())
+    );
 
-    let registry = std::fs::read("abi/LitRegistry.json").expect("abi/LitRegistry.json is committed");
+    let registry =
+        std::fs::read("abi/LitRegistry.json").expect("abi/LitRegistry.json is committed");
     let digest = Sha256::digest(&registry);
-    println!("cargo:rustc-env=BUILD_CONTRACTS_VERSION={}", &hex::encode(digest)[..12]);
+    println!(
+        "cargo:rustc-env=BUILD_CONTRACTS_VERSION={}",
+        &hex::encode(digest)[..12]
+    );
 
     let tools: serde_json::Value = serde_json::from_slice(
-        &std::fs::read("script/tools/package.json").expect("script/tools/package.json is committed"),
+        &std::fs::read("script/tools/package.json")
+            .expect("script/tools/package.json is committed"),
     )
     .expect("script/tools/package.json is JSON");
     let solc = tools["dependencies"]["solc"].as_str().unwrap_or("unknown");

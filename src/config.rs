@@ -156,7 +156,10 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -180,6 +183,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment's `Jail` closures return its (large) error type; that signature is the library's.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -218,8 +223,8 @@ mod tests {
     fn unknown_keys_are_rejected_by_name() {
         Jail::expect_with(|jail| {
             jail.create_file("node.toml", "[chain]\nrpc_ulr = \"http://x\"\n")?;
-            let err = Config::load(Some(Path::new("node.toml")), &FlagOverrides::default())
-                .unwrap_err();
+            let err =
+                Config::load(Some(Path::new("node.toml")), &FlagOverrides::default()).unwrap_err();
             assert!(err.to_string().contains("rpc_ulr"), "{err}");
             Ok(())
         });
@@ -237,8 +242,11 @@ mod tests {
 
     #[test]
     fn missing_config_file_is_an_error() {
-        let err = Config::load(Some(Path::new("/nonexistent/node.toml")), &FlagOverrides::default())
-            .unwrap_err();
+        let err = Config::load(
+            Some(Path::new("/nonexistent/node.toml")),
+            &FlagOverrides::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/node.toml"));
     }
 }

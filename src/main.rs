@@ -10,7 +10,11 @@ use lit_node::config::{ChainFlagOverrides, Config, FlagOverrides, LogFormat, ENV
 use lit_node::keys::KeyDeriver;
 
 #[derive(Parser)]
-#[command(name = "lit-node", version, about = "Lit Core v1 node: key management and Lit Actions behind one REST API")]
+#[command(
+    name = "lit-node",
+    version,
+    about = "Lit Core v1 node: key management and Lit Actions behind one REST API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,7 +68,10 @@ fn parse_log_format(value: &str) -> Result<LogFormat, String> {
 }
 
 impl CommonArgs {
-    fn load(&self, chain: Option<ChainFlagOverrides>) -> Result<Config, lit_node::config::ConfigError> {
+    fn load(
+        &self,
+        chain: Option<ChainFlagOverrides>,
+    ) -> Result<Config, lit_node::config::ConfigError> {
         let flags = FlagOverrides {
             listen: self.listen,
             data_dir: self.data_dir.clone(),
@@ -79,7 +86,9 @@ impl CommonArgs {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env(lit_node::config::ENV_LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -93,21 +102,35 @@ async fn main() -> ExitCode {
         Command::Dev(common) => match common.load(None) {
             Ok(config) => {
                 init_logging(config.log_format);
-                lit_node::node::run_dev(config).await.map_err(|e| e.to_string())
+                lit_node::node::run_dev(config)
+                    .await
+                    .map_err(|e| e.to_string())
             }
             Err(e) => Err(e.to_string()),
         },
-        Command::Serve { common, rpc_url, deployment } => {
-            let chain = ChainFlagOverrides { rpc_url, deployment_file: deployment };
+        Command::Serve {
+            common,
+            rpc_url,
+            deployment,
+        } => {
+            let chain = ChainFlagOverrides {
+                rpc_url,
+                deployment_file: deployment,
+            };
             match common.load(Some(chain)) {
                 Ok(config) => {
                     init_logging(config.log_format);
-                    lit_node::node::run_serve(config).await.map_err(|e| e.to_string())
+                    lit_node::node::run_serve(config)
+                        .await
+                        .map_err(|e| e.to_string())
                 }
                 Err(e) => Err(e.to_string()),
             }
         }
-        Command::Payers(common) => common.load(None).map_err(|e| e.to_string()).and_then(print_payers),
+        Command::Payers(common) => common
+            .load(None)
+            .map_err(|e| e.to_string())
+            .and_then(print_payers),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,7 +27,10 @@ fn reference_cids(files: &[std::path::PathBuf]) -> Vec<String> {
         })().catch((e) => { console.error(e); process.exit(1); });
     "#;
     let module = common::project_root().join(".tools/node_modules/ipfs-only-hash");
-    assert!(module.is_dir(), "ipfs-only-hash missing: run script/setup.sh");
+    assert!(
+        module.is_dir(),
+        "ipfs-only-hash missing: run script/setup.sh"
+    );
     let output = std::process::Command::new("node")
         .arg("-e")
         .arg(script)
@@ -35,8 +38,16 @@ fn reference_cids(files: &[std::path::PathBuf]) -> Vec<String> {
         .env("IPFS_ONLY_HASH", module)
         .output()
         .expect("node runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().lines().map(str::to_string).collect()
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -44,7 +55,15 @@ fn multi_chunk_inputs_match_ipfs_only_hash() {
     const CHUNK: usize = 262_144;
     // One chunk exactly, one byte over, several chunks, and 175 chunks (a two-level tree: the
     // 175th leaf spills into a second parent under the root).
-    let sizes = [1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17, 174 * CHUNK, 175 * CHUNK + 5];
+    let sizes = [
+        1,
+        CHUNK - 1,
+        CHUNK,
+        CHUNK + 1,
+        3 * CHUNK + 17,
+        174 * CHUNK,
+        175 * CHUNK + 5,
+    ];
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     let mut ours = Vec::new();

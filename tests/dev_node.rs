@@ -23,7 +23,11 @@ async fn get_json(url: &str) -> Value {
 async fn dev_node_deploys_serves_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let node = NodeProcess::dev(dir.path(), &[PUBLISH_RPC]).await;
-    assert!(node.stdout_line.contains("chain id 31337"), "{}", node.stdout_line);
+    assert!(
+        node.stdout_line.contains("chain id 31337"),
+        "{}",
+        node.stdout_line
+    );
 
     // Chain config: anvil's chain id and a registry that really has code on that chain.
     let config = get_json(&node.url("/core/v1/get_node_chain_config")).await;
@@ -32,14 +36,28 @@ async fn dev_node_deploys_serves_and_survives_a_restart() {
     assert_eq!(config["testnet"], true);
     assert_eq!(config["chain_name"], "anvil");
     assert_eq!(config["token"], "ETH");
-    let registry: Address = config["contract_address"].as_str().unwrap().parse().unwrap();
-    assert_eq!(config["contracts"]["LitRegistry"], config["contract_address"]);
+    let registry: Address = config["contract_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        config["contracts"]["LitRegistry"],
+        config["contract_address"]
+    );
     let rpc_url = config["rpc_url"].as_str().unwrap().to_string();
     let provider = ProviderBuilder::new().connect_http(rpc_url.parse().unwrap());
-    assert!(!provider.get_code_at(registry).await.unwrap().is_empty(), "registry has no code");
+    assert!(
+        !provider.get_code_at(registry).await.unwrap().is_empty(),
+        "registry has no code"
+    );
 
     // Payers: what the API publishes is what the NodeConfig contract lists.
-    let node_config: Address = config["contracts"]["NodeConfig"].as_str().unwrap().parse().unwrap();
+    let node_config: Address = config["contracts"]["NodeConfig"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let on_chain = NodeConfig::new(node_config, &provider);
     let payers = get_json(&node.url("/core/v1/get_api_payers")).await;
     let payers: Vec<Address> = payers
@@ -62,13 +80,20 @@ async fn dev_node_deploys_serves_and_survives_a_restart() {
     assert_eq!(on_chain.adminPayer().call().await.unwrap(), admin);
 
     // Root secret created private.
-    let mode = std::fs::metadata(dir.path().join("root-secret")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.path().join("root-secret"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     // Something written to the dev chain directly (the owner sets a config value).
     let owner: alloy::signers::local::PrivateKeySigner =
-        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80".parse().unwrap();
-    let owner_provider = ProviderBuilder::new().wallet(owner).connect_http(rpc_url.parse().unwrap());
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+            .parse()
+            .unwrap();
+    let owner_provider = ProviderBuilder::new()
+        .wallet(owner)
+        .connect_http(rpc_url.parse().unwrap());
     NodeConfig::new(node_config, &owner_provider)
         .setConfig("timeout_ms".into(), "1234".into())
         .send()
@@ -90,11 +115,18 @@ async fn dev_node_deploys_serves_and_survives_a_restart() {
         .call()
         .await
         .unwrap();
-    assert_eq!(value, "1234", "a dev-chain write did not survive the restart");
+    assert_eq!(
+        value, "1234",
+        "a dev-chain write did not survive the restart"
+    );
     let payers_again = get_json(&node.url("/core/v1/get_api_payers")).await;
     assert_eq!(payers_again.as_array().unwrap().len(), 8);
     assert_eq!(
-        payers_again[0].as_str().unwrap().parse::<Address>().unwrap(),
+        payers_again[0]
+            .as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap(),
         payers[0]
     );
     node.stop().await;
@@ -112,13 +144,20 @@ async fn raw_post_headers_only(base_url: &str, path: &str, content_length: usize
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut response = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .expect("no answer to an oversized request")
-        .unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut response),
+    )
+    .await
+    .expect("no answer to an oversized request")
+    .unwrap();
     let text = String::from_utf8_lossy(&response).to_string();
     let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
     (status, body)
 }
 
@@ -133,15 +172,30 @@ async fn info_endpoints_and_transport_rules() {
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
     assert!(!version["commit_version"].as_str().unwrap().is_empty());
     let modules = version["submodule_versions"].as_array().unwrap();
-    assert!(modules.iter().any(|m| m[0] == "contracts" && m[1].as_str().unwrap().len() == 12));
+    assert!(modules
+        .iter()
+        .any(|m| m[0] == "contracts" && m[1].as_str().unwrap().len() == 12));
 
     let keys = get_json(&node.url("/core/v1/get_chain_config_keys")).await;
-    let keys: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
-    for expected in ["timeout_ms", "memory_limit_mb", "max_code_length", "max_fetch_count"] {
+    let keys: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for expected in [
+        "timeout_ms",
+        "memory_limit_mb",
+        "max_code_length",
+        "max_fetch_count",
+    ] {
         assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
     }
     let config = get_json(&node.url("/core/v1/get_node_chain_config")).await;
-    assert!(config.get("rpc_url").is_none(), "rpc_url is published only when enabled");
+    assert!(
+        config.get("rpc_url").is_none(),
+        "rpc_url is published only when enabled"
+    );
 
     let health = get_json(&node.url("/health")).await;
     assert_eq!(health["status"], "ok");
@@ -153,9 +207,19 @@ async fn info_endpoints_and_transport_rules() {
         .send()
         .await
         .unwrap();
-    let second = client.get(node.url("/core/v1/version")).send().await.unwrap();
-    let id1 = first.headers()["x-request-id"].to_str().unwrap().to_string();
-    let id2 = second.headers()["x-request-id"].to_str().unwrap().to_string();
+    let second = client
+        .get(node.url("/core/v1/version"))
+        .send()
+        .await
+        .unwrap();
+    let id1 = first.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let id2 = second.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_ne!(id1, id2);
     for id in [&id1, &id2] {
         let uuid = uuid::Uuid::parse_str(id).expect("x-request-id is a UUID");
@@ -181,17 +245,31 @@ async fn info_endpoints_and_transport_rules() {
 
     // CORS preflight from any origin, with the API's headers allowed and ids exposed.
     let preflight = client
-        .request(reqwest::Method::OPTIONS, node.url("/core/v1/get_lit_action_ipfs_id"))
+        .request(
+            reqwest::Method::OPTIONS,
+            node.url("/core/v1/get_lit_action_ipfs_id"),
+        )
         .header("origin", "https://dashboard.example")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "x-api-key,content-type,x-correlation-id,authorization")
+        .header(
+            "access-control-request-headers",
+            "x-api-key,content-type,x-correlation-id,authorization",
+        )
         .send()
         .await
         .unwrap();
     assert!(preflight.status().is_success(), "{}", preflight.status());
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
-    let allowed = preflight.headers()["access-control-allow-headers"].to_str().unwrap().to_lowercase();
-    for header in ["x-api-key", "authorization", "content-type", "x-correlation-id"] {
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for header in [
+        "x-api-key",
+        "authorization",
+        "content-type",
+        "x-correlation-id",
+    ] {
         assert!(allowed.contains(header), "{header} not allowed: {allowed}");
     }
     let simple = client
@@ -200,31 +278,58 @@ async fn info_endpoints_and_transport_rules() {
         .send()
         .await
         .unwrap();
-    let exposed = simple.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase();
-    assert!(exposed.contains("x-request-id") && exposed.contains("x-correlation-id"), "{exposed}");
+    let exposed = simple.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        exposed.contains("x-request-id") && exposed.contains("x-correlation-id"),
+        "{exposed}"
+    );
 
     // Errors produced outside handlers share the JSON error shape and carry a request id.
-    let missing = client.get(node.url("/core/v1/no_such_endpoint")).send().await.unwrap();
+    let missing = client
+        .get(node.url("/core/v1/no_such_endpoint"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.headers().contains_key("x-request-id"));
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["code"], "not_found");
-    assert!(body["error"].as_str().unwrap().contains("/core/v1/no_such_endpoint"));
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("/core/v1/no_such_endpoint"));
 
-    let wrong_method = client.get(node.url("/core/v1/get_lit_action_ipfs_id")).send().await.unwrap();
+    let wrong_method = client
+        .get(node.url("/core/v1/get_lit_action_ipfs_id"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong_method.status(), 405);
     let body: Value = wrong_method.json().await.unwrap();
     assert_eq!(body["code"], "method_not_allowed");
 
     // A body over 10 MiB is refused with 413 before it is read: send only the headers.
-    let (status, body) = raw_post_headers_only(&node.base_url, "/core/v1/get_lit_action_ipfs_id", 10 * 1024 * 1024 + 1).await;
+    let (status, body) = raw_post_headers_only(
+        &node.base_url,
+        "/core/v1/get_lit_action_ipfs_id",
+        10 * 1024 * 1024 + 1,
+    )
+    .await;
     assert_eq!(status, 413);
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["code"], "payload_too_large");
     assert!(body["error"].as_str().unwrap().contains("10 MiB"));
     // Exactly at the limit is accepted (and then judged on content).
     let at_limit = format!("\"{}\"", "a".repeat(10 * 1024 * 1024 - 2));
-    let response = client.post(node.url("/core/v1/get_lit_action_ipfs_id")).body(at_limit).send().await.unwrap();
+    let response = client
+        .post(node.url("/core/v1/get_lit_action_ipfs_id"))
+        .body(at_limit)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 
     node.stop().await;
@@ -236,10 +341,19 @@ async fn ipfs_id_endpoint_matches_the_spec_vectors() {
     let node = NodeProcess::dev(dir.path(), &[]).await;
     let client = http();
     let vectors = [
-        ("hello world", "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD"),
-        ("hello world\n", "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"),
+        (
+            "hello world",
+            "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD",
+        ),
+        (
+            "hello world\n",
+            "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o",
+        ),
         ("", "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"),
-        (r#"async function main() { return "hello"; }"#, "QmXoMqm4sckyYxbqarxfyfY36qj9bvmVFihXEYNqK4Uri6"),
+        (
+            r#"async function main() { return "hello"; }"#,
+            "QmXoMqm4sckyYxbqarxfyfY36qj9bvmVFihXEYNqK4Uri6",
+        ),
     ];
     for (code, cid) in vectors {
         let response = client
@@ -249,7 +363,11 @@ async fn ipfs_id_endpoint_matches_the_spec_vectors() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        assert_eq!(response.json::<Value>().await.unwrap(), Value::String(cid.into()), "{code:?}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            Value::String(cid.into()),
+            "{code:?}"
+        );
     }
     // Curl without a Content-Type still works: the body is JSON whatever the header says.
     let no_content_type = client
@@ -258,7 +376,10 @@ async fn ipfs_id_endpoint_matches_the_spec_vectors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(no_content_type.json::<Value>().await.unwrap(), "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
+    assert_eq!(
+        no_content_type.json::<Value>().await.unwrap(),
+        "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD"
+    );
 
     for bad in ["{\"code\": \"x\"}", "42", "not json", ""] {
         let response = client
@@ -283,9 +404,14 @@ async fn start_failures_exit_non_zero_with_a_clear_message() {
     let addr = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_str().unwrap();
-    let exited = expect_start_failure(&["dev", "--listen", &addr, "--data-dir", data_dir], &[]).await;
+    let exited =
+        expect_start_failure(&["dev", "--listen", &addr, "--data-dir", data_dir], &[]).await;
     assert_eq!(exited.code, Some(1));
-    assert!(exited.stderr.contains("already in use"), "{}", exited.stderr);
+    assert!(
+        exited.stderr.contains("already in use"),
+        "{}",
+        exited.stderr
+    );
 
     // anvil missing.
     let exited = expect_start_failure(
@@ -294,7 +420,13 @@ async fn start_failures_exit_non_zero_with_a_clear_message() {
     )
     .await;
     assert_eq!(exited.code, Some(1));
-    assert!(exited.stderr.contains("anvil not found at /nonexistent/anvil"), "{}", exited.stderr);
+    assert!(
+        exited
+            .stderr
+            .contains("anvil not found at /nonexistent/anvil"),
+        "{}",
+        exited.stderr
+    );
 
     // A typo in configuration is named, not ignored.
     let exited = expect_start_failure(
@@ -306,7 +438,11 @@ async fn start_failures_exit_non_zero_with_a_clear_message() {
     assert!(exited.stderr.contains("payer_cont"), "{}", exited.stderr);
 
     // serve without a chain says what it needs.
-    let exited = expect_start_failure(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir], &[]).await;
+    let exited = expect_start_failure(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        &[],
+    )
+    .await;
     assert_eq!(exited.code, Some(1));
     assert!(exited.stderr.contains("--rpc-url"), "{}", exited.stderr);
 }

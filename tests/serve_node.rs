@@ -8,7 +8,9 @@ use std::path::Path;
 
 use alloy::primitives::Address;
 use alloy::providers::ProviderBuilder;
-use common::{expect_start_failure, http, node_command, project_root, start_anvil, tool, NodeProcess};
+use common::{
+    expect_start_failure, http, node_command, project_root, start_anvil, tool, NodeProcess,
+};
 use lit_node::chain::bindings::NodeConfig;
 use serde_json::Value;
 
@@ -16,20 +18,43 @@ const ROOT_SECRET: &str = "11111111111111111111111111111111111111111111111111111
 const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 async fn payers_of_root_secret() -> Value {
-    let output = node_command(&["payers"], &[("LIT_NODE_ROOT_SECRET", ROOT_SECRET), ("LIT_NODE_CHAIN__PAYER_COUNT", "3")])
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = node_command(
+        &["payers"],
+        &[
+            ("LIT_NODE_ROOT_SECRET", ROOT_SECRET),
+            ("LIT_NODE_CHAIN__PAYER_COUNT", "3"),
+        ],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// Runs the operator's deploy script against `rpc_url`, registering `payers`.
 async fn forge_deploy(rpc_url: &str, payers: &Value, out: &Path) -> Value {
-    let payer_list: Vec<&str> = payers["payers"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let payer_list: Vec<&str> = payers["payers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
     let output = tokio::process::Command::new(tool("forge"))
         .current_dir(project_root())
-        .args(["script", "script/Deploy.s.sol", "--rpc-url", rpc_url, "--broadcast", "--private-key", ANVIL_KEY_0])
+        .args([
+            "script",
+            "script/Deploy.s.sol",
+            "--rpc-url",
+            rpc_url,
+            "--broadcast",
+            "--private-key",
+            ANVIL_KEY_0,
+        ])
         .env("PAYERS", payer_list.join(","))
         .env("ADMIN_PAYER", payers["admin_payer"].as_str().unwrap())
         .env("DEPLOYMENT_OUT", out)
@@ -57,7 +82,10 @@ async fn serve_publishes_a_forge_deployment_and_refuses_other_chains() {
     assert_eq!(deployment["chain_id"], 31338);
 
     let data_dir = dir.path().join("node-a");
-    let envs = [("LIT_NODE_ROOT_SECRET", ROOT_SECRET), ("LIT_NODE_CHAIN__PAYER_COUNT", "3")];
+    let envs = [
+        ("LIT_NODE_ROOT_SECRET", ROOT_SECRET),
+        ("LIT_NODE_CHAIN__PAYER_COUNT", "3"),
+    ];
     let serve_args = |rpc: &str, deployment: &Path, data: &Path| -> Vec<String> {
         vec![
             "serve".into(),
@@ -73,24 +101,68 @@ async fn serve_publishes_a_forge_deployment_and_refuses_other_chains() {
     };
     let args = serve_args(&anvil.endpoint(), &deployment_path, &data_dir);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let node = NodeProcess::start(&args, &envs).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let node = NodeProcess::start(&args, &envs)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
 
-    let config: Value = http().get(node.url("/core/v1/get_node_chain_config")).send().await.unwrap().json().await.unwrap();
+    let config: Value = http()
+        .get(node.url("/core/v1/get_node_chain_config"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(config["chain_id"], 31338);
-    let published: Address = config["contract_address"].as_str().unwrap().parse().unwrap();
-    let deployed: Address = deployment["contract_address"].as_str().unwrap().parse().unwrap();
+    let published: Address = config["contract_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let deployed: Address = deployment["contract_address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(published, deployed);
 
-    let api_payers: Value = http().get(node.url("/core/v1/get_api_payers")).send().await.unwrap().json().await.unwrap();
+    let api_payers: Value = http()
+        .get(node.url("/core/v1/get_api_payers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(api_payers, payers["payers"]);
-    let admin: Value = http().get(node.url("/core/v1/get_admin_api_payer")).send().await.unwrap().json().await.unwrap();
+    let admin: Value = http()
+        .get(node.url("/core/v1/get_admin_api_payer"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(admin, payers["admin_payer"]);
 
     // The script registered exactly these payers on chain.
     let provider = ProviderBuilder::new().connect_http(anvil.endpoint().parse().unwrap());
-    let node_config: Address = deployment["contracts"]["NodeConfig"].as_str().unwrap().parse().unwrap();
-    let listed = NodeConfig::new(node_config, &provider).payers().call().await.unwrap();
-    let expected: Vec<Address> = payers["payers"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().parse().unwrap()).collect();
+    let node_config: Address = deployment["contracts"]["NodeConfig"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let listed = NodeConfig::new(node_config, &provider)
+        .payers()
+        .call()
+        .await
+        .unwrap();
+    let expected: Vec<Address> = payers["payers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().parse().unwrap())
+        .collect();
     assert_eq!(listed, expected);
     node.stop().await;
 
@@ -102,18 +174,38 @@ async fn serve_publishes_a_forge_deployment_and_refuses_other_chains() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let exited = expect_start_failure(&args, &envs).await;
     assert_eq!(exited.code, Some(1));
-    assert!(exited.stderr.contains("belongs to chain id 31338"), "{}", exited.stderr);
+    assert!(
+        exited.stderr.contains("belongs to chain id 31338"),
+        "{}",
+        exited.stderr
+    );
 
     // A deployment file for chain A against chain B's RPC is refused.
-    let args = serve_args(&other.endpoint(), &deployment_path, &dir.path().join("node-c"));
+    let args = serve_args(
+        &other.endpoint(),
+        &deployment_path,
+        &dir.path().join("node-c"),
+    );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let exited = expect_start_failure(&args, &envs).await;
     assert_eq!(exited.code, Some(1));
-    assert!(exited.stderr.contains("serves chain id 31339"), "{}", exited.stderr);
+    assert!(
+        exited.stderr.contains("serves chain id 31339"),
+        "{}",
+        exited.stderr
+    );
 
     // serve never invents a root secret.
-    let args = serve_args(&anvil.endpoint(), &deployment_path, &dir.path().join("node-d"));
+    let args = serve_args(
+        &anvil.endpoint(),
+        &deployment_path,
+        &dir.path().join("node-d"),
+    );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let exited = expect_start_failure(&args, &[]).await;
-    assert!(exited.stderr.contains("no root secret"), "{}", exited.stderr);
+    assert!(
+        exited.stderr.contains("no root secret"),
+        "{}",
+        exited.stderr
+    );
 }

@@ -112,7 +112,11 @@ fn parent(children: &[Built]) -> Built {
             .collect(),
         data: Some(unixfs.encode_to_vec()),
     };
-    seal(&node, file_size, children.iter().map(|c| c.total_size).sum())
+    seal(
+        &node,
+        file_size,
+        children.iter().map(|c| c.total_size).sum(),
+    )
 }
 
 /// The CIDv0 (`Qm…`) of `bytes`, identical to `ipfs add --only-hash` with go-ipfs defaults.
@@ -139,9 +143,18 @@ mod tests {
 
     #[test]
     fn spec_vectors() {
-        assert_eq!(cid_v0(b"hello world"), "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
-        assert_eq!(cid_v0(b"hello world\n"), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
-        assert_eq!(cid_v0(b""), "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH");
+        assert_eq!(
+            cid_v0(b"hello world"),
+            "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD"
+        );
+        assert_eq!(
+            cid_v0(b"hello world\n"),
+            "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
+        );
+        assert_eq!(
+            cid_v0(b""),
+            "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
+        );
         assert_eq!(
             cid_v0(br#"async function main() { return "hello"; }"#),
             "QmXoMqm4sckyYxbqarxfyfY36qj9bvmVFihXEYNqK4Uri6"

@@ -70,7 +70,10 @@ impl ApiError {
             other => Self::new(
                 other,
                 "http_error",
-                other.canonical_reason().unwrap_or("request failed").to_string(),
+                other
+                    .canonical_reason()
+                    .unwrap_or("request failed")
+                    .to_string(),
             ),
         }
     }
@@ -78,7 +81,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 

@@ -28,7 +28,10 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::payload_too_large("request body is too large; the limit is 10 MiB")
     } else {
-        ApiError::bad_request("invalid_body", format!("cannot read the request body: {rejection}"))
+        ApiError::bad_request(
+            "invalid_body",
+            format!("cannot read the request body: {rejection}"),
+        )
     }
 }
 
@@ -51,9 +54,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::bad_request("invalid_body", message)
     })?;
-    deserializer.end().map_err(|e| {
-        ApiError::bad_request("invalid_body", format!("invalid JSON body: {e}"))
-    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("invalid JSON body: {e}")))?;
     Ok(value)
 }
 
@@ -76,9 +79,17 @@ mod tests {
         assert_eq!(err.status, 400);
         assert!(err.message.contains("`count`"), "{}", err.message);
         let err = parse_json::<Example>(br#"{"name": "a"}"#).unwrap_err();
-        assert!(err.message.contains("missing field `count`"), "{}", err.message);
+        assert!(
+            err.message.contains("missing field `count`"),
+            "{}",
+            err.message
+        );
         let err = parse_json::<Example>(br#"{"name": "a", "count": 1, "extra": 2}"#).unwrap_err();
-        assert!(err.message.contains("unknown field `extra`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `extra`"),
+            "{}",
+            err.message
+        );
         let err = parse_json::<Example>(b"   ").unwrap_err();
         assert!(err.message.contains("empty"), "{}", err.message);
         let err = parse_json::<Example>(br#"{"name": "a", "count": 1} trailing"#).unwrap_err();

@@ -29,7 +29,9 @@ pub async fn request_ids(mut request: Request, next: Next) -> Response {
         .cloned();
     request.extensions_mut().insert(RequestId(id.clone()));
     if let Some(value) = &correlation {
-        request.extensions_mut().insert(CorrelationId(value.clone()));
+        request
+            .extensions_mut()
+            .insert(CorrelationId(value.clone()));
     }
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = tracing::Instrument::instrument(next.run(request), span).await;

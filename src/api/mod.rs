@@ -28,7 +28,10 @@ pub fn router(ctx: SharedContext) -> Router {
         .route("/get_chain_config_keys", get(info::get_chain_config_keys))
         .route("/get_api_payers", get(info::get_api_payers))
         .route("/get_admin_api_payer", get(info::get_admin_api_payer))
-        .route("/get_lit_action_ipfs_id", post(ipfs::get_lit_action_ipfs_id));
+        .route(
+            "/get_lit_action_ipfs_id",
+            post(ipfs::get_lit_action_ipfs_id),
+        );
 
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
@@ -48,7 +51,9 @@ pub fn router(ctx: SharedContext) -> Router {
         })
         .on_request(())
         .on_response(
-            |response: &axum::http::Response<_>, latency: std::time::Duration, _: &tracing::Span| {
+            |response: &axum::http::Response<_>,
+             latency: std::time::Duration,
+             _: &tracing::Span| {
                 tracing::info!(
                     status = response.status().as_u16(),
                     latency_ms = latency.as_secs_f64() * 1000.0,

@@ -128,14 +128,15 @@ pub async fn unregistered_payers(
     let node_config = NodeConfig::new(deployment.node_config()?, provider);
     let mut missing = Vec::new();
     for payer in payers {
-        let listed = node_config
-            .isPayer(*payer)
-            .call()
-            .await
-            .map_err(|e| ChainError::Unreachable {
-                url: rpc_url.into(),
-                reason: e.to_string(),
-            })?;
+        let listed =
+            node_config
+                .isPayer(*payer)
+                .call()
+                .await
+                .map_err(|e| ChainError::Unreachable {
+                    url: rpc_url.into(),
+                    reason: e.to_string(),
+                })?;
         if !listed {
             missing.push(*payer);
         }

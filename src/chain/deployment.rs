@@ -29,8 +29,11 @@ impl Deployment {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let deployment: Deployment = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
-        deployment.node_config().map_err(|_| fail("no NodeConfig in contracts".into()))?;
+        let deployment: Deployment =
+            serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        deployment
+            .node_config()
+            .map_err(|_| fail("no NodeConfig in contracts".into()))?;
         Ok(deployment)
     }
 
@@ -78,7 +81,9 @@ mod tests {
         assert_eq!(deployment.deployment_block, 3);
         assert_eq!(
             deployment.node_config().unwrap(),
-            "0x5fbdb2315678afecb367f032d93f642f64180aa3".parse::<Address>().unwrap()
+            "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+                .parse::<Address>()
+                .unwrap()
         );
         deployment.save(&path).unwrap();
         assert_eq!(Deployment::load(&path).unwrap(), deployment);

@@ -17,7 +17,11 @@ pub enum ChainError {
     #[error("cannot reach the chain RPC at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("the RPC at {url} serves chain id {actual}, but the deployment file says {expected}")]
-    WrongChainId { url: String, expected: u64, actual: u64 },
+    WrongChainId {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("no contract code at {address} on chain id {chain_id}: is the deployment file for this chain?")]
     NoCode { address: Address, chain_id: u64 },
     #[error("deployment failed at step '{step}': {reason}")]

@@ -53,7 +53,9 @@ impl KeyPurpose<'_> {
         info.push(0);
         match self {
             KeyPurpose::WalletSigning { derivation_id }
-            | KeyPurpose::WalletEncryption { derivation_id } => info.extend_from_slice(*derivation_id),
+            | KeyPurpose::WalletEncryption { derivation_id } => {
+                info.extend_from_slice(*derivation_id)
+            }
             KeyPurpose::ActionSigning { cid } => info.extend_from_slice(cid.as_bytes()),
             KeyPurpose::Payer { index } => info.extend_from_slice(&index.to_be_bytes()),
             KeyPurpose::AdminPayer => {}
@@ -150,7 +152,10 @@ mod tests {
         let d = deriver();
         let id = [0x11u8; 32];
         assert_eq!(hex32(&d.wallet_signing_key(&id)), VECTOR_WALLET_SIGNING);
-        assert_eq!(hex::encode(d.wallet_encryption_key(&id).as_ref()), VECTOR_WALLET_ENCRYPTION);
+        assert_eq!(
+            hex::encode(d.wallet_encryption_key(&id).as_ref()),
+            VECTOR_WALLET_ENCRYPTION
+        );
     }
 
     #[test]
@@ -161,7 +166,10 @@ mod tests {
         assert_eq!(hex32(&d.payer_key(0)), VECTOR_PAYER_0);
         assert_eq!(hex32(&d.payer_key(1)), VECTOR_PAYER_1);
         assert_eq!(hex32(&d.admin_payer_key()), VECTOR_ADMIN_PAYER);
-        assert_eq!(format!("{:#x}", address_of(&d.payer_key(0))), VECTOR_PAYER_0_ADDRESS);
+        assert_eq!(
+            format!("{:#x}", address_of(&d.payer_key(0))),
+            VECTOR_PAYER_0_ADDRESS
+        );
     }
 
     #[test]

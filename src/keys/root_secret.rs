@@ -15,9 +15,15 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 #[derive(Debug, thiserror::Error)]
 pub enum RootSecretError {
     #[error("cannot read root secret file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot create root secret file {path}: {source}")]
-    Create { path: PathBuf, source: std::io::Error },
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "root secret file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
     )]
@@ -62,7 +68,11 @@ impl RootSecret {
             path: path.to_path_buf(),
             source,
         };
-        let mode = std::fs::metadata(path).map_err(read_err)?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(path)
+            .map_err(read_err)?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode & 0o077 != 0 {
             return Err(RootSecretError::TooOpen {
                 path: path.to_path_buf(),
@@ -96,7 +106,9 @@ impl RootSecret {
             .map_err(create_err)?;
         let mut text = hex::encode(secret.0);
         text.push('\n');
-        let written = file.write_all(text.as_bytes()).and_then(|_| file.sync_all());
+        let written = file
+            .write_all(text.as_bytes())
+            .and_then(|_| file.sync_all());
         text.zeroize();
         written.map_err(create_err)?;
         Ok(secret)
@@ -125,7 +137,10 @@ mod tests {
         std::fs::write(&path, "11".repeat(32)).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = RootSecret::load(&path).unwrap_err();
-        assert!(matches!(err, RootSecretError::TooOpen { mode: 0o644, .. }), "{err}");
+        assert!(
+            matches!(err, RootSecretError::TooOpen { mode: 0o644, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("chmod 600"));
     }
 

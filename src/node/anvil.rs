@@ -71,7 +71,9 @@ impl AnvilProcess {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| NodeError::AnvilFailed(format!("cannot start {}: {e}", anvil.display())))?;
+            .map_err(|e| {
+                NodeError::AnvilFailed(format!("cannot start {}: {e}", anvil.display()))
+            })?;
 
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
@@ -94,7 +96,9 @@ impl AnvilProcess {
             let mut stderr = String::new();
             if let Some(mut err) = child.stderr.take() {
                 use tokio::io::AsyncReadExt;
-                let _ = tokio::time::timeout(Duration::from_secs(2), err.read_to_string(&mut stderr)).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), err.read_to_string(&mut stderr))
+                        .await;
             }
             let tail: Vec<&str> = seen.iter().rev().take(5).map(String::as_str).collect();
             return Err(NodeError::AnvilFailed(format!(

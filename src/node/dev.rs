@@ -20,7 +20,8 @@ use crate::keys::{KeyDeriver, RootSecret};
 use crate::store::{ChainIdentity, Store};
 
 /// anvil's first prefunded dev account (public knowledge; dev chains only): owns the contracts.
-const ANVIL_DEV_OWNER_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const ANVIL_DEV_OWNER_KEY: &str =
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 /// Gas money given to each payer on the dev chain: 10_000 ETH.
 const DEV_PAYER_BALANCE_WEI: u128 = 10_000 * 10u128.pow(18);
 
@@ -87,8 +88,7 @@ async fn ensure_deployed(
     let owner: PrivateKeySigner = ANVIL_DEV_OWNER_KEY.parse().expect("valid anvil dev key");
     fund_dev_accounts(rpc_url, payer_keys).await?;
     let payers = payer_keys.payer_addresses();
-    let deployment =
-        deploy_contracts(rpc_url, owner, payer_keys.admin.address(), &payers).await?;
+    let deployment = deploy_contracts(rpc_url, owner, payer_keys.admin.address(), &payers).await?;
     deployment.save(&path)?;
     tracing::info!(
         registry = %deployment.contract_address,
@@ -99,9 +99,11 @@ async fn ensure_deployed(
 }
 
 async fn fund_dev_accounts(rpc_url: &str, payer_keys: &PayerKeys) -> Result<(), NodeError> {
-    let provider = ProviderBuilder::new().connect_http(rpc_url.parse().map_err(|e| {
-        NodeError::Setup(format!("bad dev chain URL {rpc_url}: {e}"))
-    })?);
+    let provider = ProviderBuilder::new().connect_http(
+        rpc_url
+            .parse()
+            .map_err(|e| NodeError::Setup(format!("bad dev chain URL {rpc_url}: {e}")))?,
+    );
     let accounts = std::iter::once(payer_keys.admin.address()).chain(payer_keys.payer_addresses());
     for account in accounts {
         provider

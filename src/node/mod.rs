@@ -20,10 +20,10 @@ use crate::app::{AppContext, ChainInfo};
 use crate::chain::payers::PayerKeys;
 use crate::chain::{ChainError, Deployment};
 use crate::config::Config;
-use crate::keys::KeyDeriver;
-use crate::store::Store;
 use crate::config::ConfigError;
+use crate::keys::KeyDeriver;
 use crate::keys::RootSecretError;
+use crate::store::Store;
 use crate::store::StoreError;
 
 /// Why a node could not start or stopped abnormally. Printed as is; exit code 1.

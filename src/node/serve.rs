@@ -33,7 +33,9 @@ pub(super) fn load_root_secret(config: &Config, create: bool) -> Result<RootSecr
 
 pub async fn run_serve(config: Config) -> Result<(), NodeError> {
     let rpc_url = config.chain.rpc_url.clone().ok_or_else(|| {
-        NodeError::Setup("serve needs a chain RPC: pass --rpc-url or set LIT_NODE_CHAIN__RPC_URL".into())
+        NodeError::Setup(
+            "serve needs a chain RPC: pass --rpc-url or set LIT_NODE_CHAIN__RPC_URL".into(),
+        )
     })?;
     let deployment_file = config.chain.deployment_file.clone().ok_or_else(|| {
         NodeError::Setup(
@@ -45,7 +47,10 @@ pub async fn run_serve(config: Config) -> Result<(), NodeError> {
     let root = load_root_secret(&config, false)?;
     let listener = server::bind(config.listen).await?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        NodeError::Setup(format!("cannot create data dir {}: {e}", config.data_dir.display()))
+        NodeError::Setup(format!(
+            "cannot create data dir {}: {e}",
+            config.data_dir.display()
+        ))
     })?;
     let store = Store::open(&config.data_dir.join("store"))?;
     let deployment = Deployment::load(&deployment_file)?;

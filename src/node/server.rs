@@ -9,23 +9,29 @@ use crate::app::SharedContext;
 
 /// Binds `addr` first, so a taken port fails before anything else starts.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, NodeError> {
-    TcpListener::bind(addr).await.map_err(|e| NodeError::Listen {
-        addr,
-        reason: if e.kind() == std::io::ErrorKind::AddrInUse {
-            "the address is already in use; stop the other process or pass --listen ADDR".into()
-        } else {
-            e.to_string()
-        },
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| NodeError::Listen {
+            addr,
+            reason: if e.kind() == std::io::ErrorKind::AddrInUse {
+                "the address is already in use; stop the other process or pass --listen ADDR".into()
+            } else {
+                e.to_string()
+            },
+        })
 }
 
 /// Serves until a shutdown signal; prints the address once ready (stdout, one line).
 pub async fn serve(listener: TcpListener, ctx: SharedContext, mode: &str) -> Result<(), NodeError> {
-    let local = listener.local_addr().map_err(|e| NodeError::Setup(e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| NodeError::Setup(e.to_string()))?;
     let chain_id = ctx.chain.chain_id;
     let registry = ctx.chain.contract_address;
     let app = crate::api::router(ctx);
-    println!("lit-node {mode} listening on http://{local} (chain id {chain_id}, registry {registry:#x})");
+    println!(
+        "lit-node {mode} listening on http://{local} (chain id {chain_id}, registry {registry:#x})"
+    );
     tracing::info!(%local, chain_id, %registry, "serving");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

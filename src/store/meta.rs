@@ -24,12 +24,11 @@ impl Store {
         ) else {
             return Ok(None);
         };
-        let chain_id = u64::from_be_bytes(id.as_slice().try_into().map_err(|_| {
-            StoreError::Corrupt {
+        let chain_id =
+            u64::from_be_bytes(id.as_slice().try_into().map_err(|_| StoreError::Corrupt {
                 key: "meta/chain_id".into(),
                 reason: format!("{} bytes, expected 8", id.len()),
-            }
-        })?);
+            })?);
         let registry = Address::try_from(registry.as_slice()).map_err(|_| StoreError::Corrupt {
             key: "meta/registry".into(),
             reason: format!("{} bytes, expected 20", registry.len()),
@@ -83,7 +82,10 @@ mod tests {
             ..first
         };
         let err = store.claim_chain(other_address).unwrap_err();
-        assert!(err.to_string().contains("belongs to chain id 31337"), "{err}");
+        assert!(
+            err.to_string().contains("belongs to chain id 31337"),
+            "{err}"
+        );
         let other_chain = ChainIdentity {
             chain_id: 8453,
             ..first

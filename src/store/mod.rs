@@ -21,7 +21,10 @@ const COLUMN_FAMILIES: &[&str] = &[CF_META];
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the store at {path}: {source}")]
-    Open { path: PathBuf, source: rocksdb::Error },
+    Open {
+        path: PathBuf,
+        source: rocksdb::Error,
+    },
     #[error("store read/write failed: {0}")]
     Db(#[from] rocksdb::Error),
     #[error("store value for {key} is corrupt: {reason}")]

@@ -17,7 +17,11 @@ pub fn project_root() -> PathBuf {
 /// A tool installed by script/setup.sh (forge, anvil, cast, node packages).
 pub fn tool(name: &str) -> PathBuf {
     let path = project_root().join(".tools/node_modules/.bin").join(name);
-    assert!(path.is_file(), "{} missing: run script/setup.sh", path.display());
+    assert!(
+        path.is_file(),
+        "{} missing: run script/setup.sh",
+        path.display()
+    );
     path
 }
 
@@ -78,7 +82,11 @@ impl NodeProcess {
                         eprintln!("[lit-node] {line}");
                     }
                 });
-                Ok(Self { child, base_url, stdout_line })
+                Ok(Self {
+                    child,
+                    base_url,
+                    stdout_line,
+                })
             }
             None => Err(wait_exit(child).await),
         }
@@ -98,20 +106,30 @@ impl NodeProcess {
     /// SIGTERM, then wait for a clean exit (dev mode stops its anvil, which saves its state).
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM).ok();
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .ok();
         }
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
             .expect("lit-node did not stop within 30 s after SIGTERM")
             .unwrap();
-        assert!(status.success(), "lit-node exited with {status} after SIGTERM");
+        assert!(
+            status.success(),
+            "lit-node exited with {status} after SIGTERM"
+        );
     }
 }
 
 /// Runs `lit-node ARGS` expecting it to fail; returns its exit code and stderr.
 pub async fn expect_start_failure(args: &[&str], envs: &[(&str, &str)]) -> Exited {
     match NodeProcess::start(args, envs).await {
-        Ok(node) => panic!("lit-node started at {} but should have failed", node.base_url),
+        Ok(node) => panic!(
+            "lit-node started at {} but should have failed",
+            node.base_url
+        ),
         Err(exited) => exited,
     }
 }
@@ -125,7 +143,10 @@ async fn wait_exit(mut child: Child) -> Exited {
         .await
         .expect("lit-node did not exit")
         .unwrap();
-    Exited { code: status.code(), stderr }
+    Exited {
+        code: status.code(),
+        stderr,
+    }
 }
 
 /// A real anvil on a free port, killed on drop.
@@ -137,5 +158,8 @@ pub fn start_anvil(chain_id: u64) -> alloy::node_bindings::AnvilInstance {
 }
 
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
 }

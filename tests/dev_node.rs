@@ -446,3 +446,32 @@ async fn start_failures_exit_non_zero_with_a_clear_message() {
     assert_eq!(exited.code, Some(1));
     assert!(exited.stderr.contains("--rpc-url"), "{}", exited.stderr);
 }
+
+#[tokio::test]
+async fn dev_chain_does_not_outlive_a_killed_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::dev(dir.path(), &[PUBLISH_RPC]).await;
+    let config = get_json(&node.url("/core/v1/get_node_chain_config")).await;
+    let rpc_url = config["rpc_url"].as_str().unwrap().to_string();
+    let provider = ProviderBuilder::new().connect_http(rpc_url.parse().unwrap());
+    provider
+        .get_block_number()
+        .await
+        .expect("dev chain answers while the node runs");
+
+    node.kill().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while provider.get_block_number().await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "anvil outlived its SIGKILLed node"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // anvil saved its state on the way out: the same data dir starts again, same contracts.
+    let node = NodeProcess::dev(dir.path(), &[]).await;
+    let again = get_json(&node.url("/core/v1/get_node_chain_config")).await;
+    assert_eq!(again["contract_address"], config["contract_address"]);
+    node.stop().await;
+}

@@ -13,8 +13,9 @@ use tokio::process::{Child, Command};
 
 use super::NodeError;
 
-/// Where the project's setup script installs anvil (relative to the project root).
-const PROJECT_ANVIL: &str = ".tools/node_modules/.bin/anvil";
+/// Where the project's setup script installs anvil (relative to the project root): the real
+/// binary of the npm package, not its Node.js launcher in `.bin/` (one process, direct signals).
+const PROJECT_ANVIL: &str = ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil";
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -60,7 +61,16 @@ impl AnvilProcess {
         state_file: &Path,
         state_interval_secs: u64,
     ) -> Result<Self, NodeError> {
-        let mut child = Command::new(anvil)
+        let mut command = Command::new(anvil);
+        // If this node dies without stopping anvil (even by SIGKILL), the kernel sends anvil
+        // SIGTERM, so it still saves its state and never outlives the node.
+        // SAFETY: the closure only calls prctl(2), which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
+            });
+        }
+        let mut child = command
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--chain-id", &chain_id.to_string()])
             .arg("--state")

@@ -39,6 +39,7 @@ pub async fn run_dev(config: Config) -> Result<(), NodeError> {
         config.dev.state_interval_secs,
     )
     .await?;
+    tracing::info!(rpc_url = anvil.endpoint(), "dev chain (anvil) started");
     let result = serve_on_dev_chain(&config, root, listener, store, anvil.endpoint()).await;
     anvil.stop().await;
     result

@@ -16,7 +16,10 @@ pub fn project_root() -> PathBuf {
 
 /// A tool installed by script/setup.sh (forge, anvil, cast, node packages).
 pub fn tool(name: &str) -> PathBuf {
-    let path = project_root().join(".tools/node_modules/.bin").join(name);
+    // The real binaries of the npm packages, not their Node.js launchers in .bin/.
+    let path = project_root()
+        .join(".tools/node_modules/@foundry-rs")
+        .join(format!("{name}-linux-amd64/bin/{name}"));
     assert!(
         path.is_file(),
         "{} missing: run script/setup.sh",
@@ -101,6 +104,11 @@ impl NodeProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// SIGKILL: the node gets no chance to clean up.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
     }
 
     /// SIGTERM, then wait for a clean exit (dev mode stops its anvil, which saves its state).

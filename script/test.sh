@@ -22,4 +22,4 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 
 step "cargo test"
-cargo test --all-targets
+cargo test --lib --bins --tests

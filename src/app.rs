@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use alloy::primitives::Address;
 
+use crate::indexer::MirrorHandle;
 use crate::keys::KeyDeriver;
+use crate::store::permissions::Permissions;
 use crate::store::Store;
 
 /// What `get_node_chain_config` publishes; from configuration and the deployment file.
@@ -27,7 +29,11 @@ pub struct AppContext {
     pub payers: Vec<Address>,
     pub admin_payer: Address,
     pub store: Store,
+    pub permissions: Permissions,
+    pub mirror: MirrorHandle,
     pub keys: KeyDeriver,
+    /// Renders `/metrics`; `None` when no recorder is installed (library use).
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub max_body_bytes: usize,
     pub request_timeout: std::time::Duration,
 }

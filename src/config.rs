@@ -29,8 +29,36 @@ pub struct Config {
     /// Root secret file (mode 0600). Dev mode defaults to `<data_dir>/root-secret`.
     pub root_secret_file: Option<PathBuf>,
     pub chain: ChainConfig,
+    pub mirror: MirrorConfig,
     pub http: HttpConfig,
     pub dev: DevConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MirrorConfig {
+    /// Blocks kept undoable for reorgs; a deeper reorg rebuilds the mirror.
+    pub reorg_depth: u64,
+    /// How often to poll for new blocks (a WebSocket subscription wakes it sooner).
+    pub poll_interval_ms: u64,
+    /// Most blocks per `eth_getLogs` request.
+    pub range_blocks: u64,
+    /// `/health` answers 503 when the mirror is more blocks behind than this…
+    pub max_lag_blocks: u64,
+    /// …or when the chain RPC has not answered for this long.
+    pub max_rpc_silence_secs: u64,
+}
+
+impl Default for MirrorConfig {
+    fn default() -> Self {
+        Self {
+            reorg_depth: 64,
+            poll_interval_ms: 1000,
+            range_blocks: 2000,
+            max_lag_blocks: 20,
+            max_rpc_silence_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +73,8 @@ pub enum LogFormat {
 pub struct ChainConfig {
     /// JSON-RPC endpoint (`serve` requires it; `dev` starts its own anvil).
     pub rpc_url: Option<String>,
+    /// WebSocket endpoint for new-head subscriptions (optional; polling otherwise).
+    pub ws_url: Option<String>,
     /// Deployment JSON written by `script/Deploy.s.sol` (`serve` requires it).
     pub deployment_file: Option<PathBuf>,
     /// Published by `get_node_chain_config`.
@@ -84,6 +114,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             root_secret_file: None,
             chain: ChainConfig::default(),
+            mirror: MirrorConfig::default(),
             http: HttpConfig::default(),
             dev: DevConfig::default(),
         }
@@ -94,6 +125,7 @@ impl Default for ChainConfig {
     fn default() -> Self {
         Self {
             rpc_url: None,
+            ws_url: None,
             deployment_file: None,
             chain_name: "anvil".into(),
             testnet: true,

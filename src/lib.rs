@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod chain;
 pub mod config;
+pub mod indexer;
 pub mod keys;
 pub mod node;
 pub mod store;

@@ -129,7 +129,35 @@ async fn dev_node_deploys_serves_and_survives_a_restart() {
             .unwrap(),
         payers[0]
     );
+    let head = wait_for_mirror(&node).await;
     node.stop().await;
+
+    // A deleted store is rebuilt from the deployment block, up to the same head.
+    std::fs::remove_dir_all(dir.path().join("store")).unwrap();
+    let node = NodeProcess::dev(dir.path(), &[]).await;
+    assert_eq!(wait_for_mirror(&node).await, head);
+    node.stop().await;
+}
+
+/// Waits until `/health` reports the mirror at the chain head; returns that block.
+async fn wait_for_mirror(node: &NodeProcess) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let health = get_json(&node.url("/health")).await;
+        assert_eq!(health["status"], "ok", "{health}");
+        let (mirror, head) = (
+            health["mirror_block"].as_u64().unwrap(),
+            health["chain_head"].as_u64().unwrap(),
+        );
+        if mirror == head && head > 0 {
+            return head;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mirror stuck at {mirror} of {head}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Sends a POST whose headers announce `content_length` bytes, without the body, and returns the
@@ -197,8 +225,24 @@ async fn info_endpoints_and_transport_rules() {
         "rpc_url is published only when enabled"
     );
 
-    let health = get_json(&node.url("/health")).await;
-    assert_eq!(health["status"], "ok");
+    // The mirror catches up with the dev chain (deployment and payer registration events).
+    wait_for_mirror(&node).await;
+    let metrics = client
+        .get(node.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("lit_node_mirror_lag_blocks 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lit_node_mirror_applied_block"),
+        "{metrics}"
+    );
 
     // Request ids: a fresh UUID v4 every time, even when the client sends its own.
     let first = client

@@ -1,21 +1,65 @@
-//! `GET /health`: 200 while the node serves. (The mirror's lag bound joins this check when the
-//! indexer lands.)
+//! `GET /health`: 200 while the mirror keeps up with the chain; 503 with the reason when it lags
+//! beyond its bound or the chain RPC has been unreachable for too long (reads are still served).
+//! `GET /metrics`: Prometheus text exposition.
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
 use crate::app::SharedContext;
+use crate::indexer::MirrorHealth;
 
 #[derive(Debug, Serialize)]
 pub struct HealthResponse {
     pub status: &'static str,
     pub chain_id: u64,
+    pub mirror_block: u64,
+    pub chain_head: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
-pub async fn health(State(ctx): State<SharedContext>) -> Json<HealthResponse> {
-    Json(HealthResponse {
-        status: "ok",
-        chain_id: ctx.chain.chain_id,
-    })
+pub async fn health(State(ctx): State<SharedContext>) -> Response {
+    let chain_id = ctx.chain.chain_id;
+    match ctx.mirror.health() {
+        MirrorHealth::Ok { applied, head } => Json(HealthResponse {
+            status: "ok",
+            chain_id,
+            mirror_block: applied,
+            chain_head: head,
+            reason: None,
+        })
+        .into_response(),
+        MirrorHealth::Unhealthy {
+            reason,
+            applied,
+            head,
+        } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthResponse {
+                status: "unhealthy",
+                chain_id,
+                mirror_block: applied,
+                chain_head: head,
+                reason: Some(reason),
+            }),
+        )
+            .into_response(),
+    }
+}
+
+pub async fn metrics(State(ctx): State<SharedContext>) -> Response {
+    match &ctx.metrics {
+        Some(handle) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4",
+            )],
+            handle.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
 }

@@ -65,6 +65,7 @@ pub fn router(ctx: SharedContext) -> Router {
     Router::new()
         .nest("/core/v1", core_v1)
         .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(ctx.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

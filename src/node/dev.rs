@@ -4,7 +4,6 @@
 //! it saved its state, so the dev chain survives restarts.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use alloy::primitives::U256;
 use alloy::providers::{Provider, ProviderBuilder};
@@ -60,8 +59,18 @@ async fn serve_on_dev_chain(
         registry: deployment.contract_address,
     })?;
 
-    let ctx = super::app_context(config, &deployment, rpc_url, keys, &payer_keys, store);
-    server::serve(listener, Arc::new(ctx), "dev").await
+    let parts = super::NodeParts {
+        config: config.clone(),
+        deployment,
+        rpc_url: rpc_url.to_string(),
+        // anvil serves WebSocket subscriptions on the same port.
+        ws_url: Some(rpc_url.replacen("http://", "ws://", 1)),
+        keys,
+        payer_keys,
+        store,
+        listener,
+    };
+    super::serve_node(parts, "dev").await
 }
 
 /// Reuses the data dir's deployment when the dev chain still has it; deploys on first start.

@@ -16,13 +16,20 @@ pub fn load_root_secret(config: &Config) -> Result<crate::keys::RootSecret, Node
     serve::load_root_secret(config, false)
 }
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
 use crate::app::{AppContext, ChainInfo};
 use crate::chain::payers::PayerKeys;
 use crate::chain::{ChainError, Deployment};
 use crate::config::Config;
 use crate::config::ConfigError;
+use crate::indexer::{Contracts, Indexer, IndexerConfig};
 use crate::keys::KeyDeriver;
 use crate::keys::RootSecretError;
+use crate::store::permissions::Permissions;
 use crate::store::Store;
 use crate::store::StoreError;
 
@@ -47,16 +54,56 @@ pub enum NodeError {
     Setup(String),
 }
 
-/// The shared request context, from configuration and the chain's deployment.
-fn app_context(
-    config: &Config,
-    deployment: &Deployment,
-    rpc_url: &str,
+/// Everything a node needs once its chain is known (from dev or serve start-up).
+struct NodeParts {
+    config: Config,
+    deployment: Deployment,
+    rpc_url: String,
+    ws_url: Option<String>,
     keys: KeyDeriver,
-    payer_keys: &PayerKeys,
+    payer_keys: PayerKeys,
     store: Store,
-) -> AppContext {
-    AppContext {
+    listener: tokio::net::TcpListener,
+}
+
+/// Starts the mirror, serves the API until shutdown, then stops the mirror.
+async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
+    let NodeParts {
+        config,
+        deployment,
+        rpc_url,
+        ws_url,
+        keys,
+        payer_keys,
+        store,
+        listener,
+    } = parts;
+    let permissions = Permissions::new(store.clone());
+    let mirror_config = IndexerConfig {
+        rpc_url: rpc_url.clone(),
+        ws_url,
+        contracts: Contracts {
+            registry: deployment.contract_address,
+            node_config: deployment.node_config()?,
+        },
+        deployment_block: deployment.deployment_block,
+        reorg_depth: config.mirror.reorg_depth,
+        poll_interval: Duration::from_millis(config.mirror.poll_interval_ms),
+        range_blocks: config.mirror.range_blocks,
+        max_lag_blocks: config.mirror.max_lag_blocks,
+        max_rpc_silence: Duration::from_secs(config.mirror.max_rpc_silence_secs),
+    };
+    let indexer = Indexer::new(store.clone(), permissions.clone(), mirror_config)
+        .map_err(|e| NodeError::Setup(e.to_string()))?;
+    let mirror = indexer.handle();
+    let shutdown = CancellationToken::new();
+    let indexer_task = tokio::spawn(indexer.run(shutdown.clone()));
+
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+        .ok();
+    let ctx = AppContext {
         chain: ChainInfo {
             chain_name: config.chain.chain_name.clone(),
             chain_id: deployment.chain_id,
@@ -64,13 +111,20 @@ fn app_context(
             token: config.chain.token.clone(),
             contract_address: deployment.contract_address,
             contracts: deployment.contracts.clone(),
-            public_rpc_url: config.chain.publish_rpc_url.then(|| rpc_url.to_string()),
+            public_rpc_url: config.chain.publish_rpc_url.then(|| rpc_url.clone()),
         },
         payers: payer_keys.payer_addresses(),
         admin_payer: payer_keys.admin.address(),
         store,
+        permissions,
+        mirror,
         keys,
+        metrics,
         max_body_bytes: config.http.max_body_bytes,
-        request_timeout: std::time::Duration::from_secs(config.http.request_timeout_secs),
-    }
+        request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+    };
+    let result = server::serve(listener, Arc::new(ctx), mode).await;
+    shutdown.cancel();
+    let _ = indexer_task.await;
+    result
 }

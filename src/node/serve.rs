@@ -2,8 +2,6 @@
 //! that the RPC is the deployment's chain, the registry has code, and the data dir mirrors this
 //! chain; warns when the node's payers are not registered (its writes would be refused).
 
-use std::sync::Arc;
-
 use super::{server, NodeError};
 use crate::chain::deploy::{unregistered_payers, verify_deployment};
 use crate::chain::payers::PayerKeys;
@@ -71,6 +69,16 @@ pub async fn run_serve(config: Config) -> Result<(), NodeError> {
         );
     }
 
-    let ctx = super::app_context(&config, &deployment, &rpc_url, keys, &payer_keys, store);
-    server::serve(listener, Arc::new(ctx), "serve").await
+    let ws_url = config.chain.ws_url.clone();
+    let parts = super::NodeParts {
+        config,
+        deployment,
+        rpc_url,
+        ws_url,
+        keys,
+        payer_keys,
+        store,
+        listener,
+    };
+    super::serve_node(parts, "serve").await
 }

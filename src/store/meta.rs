@@ -96,3 +96,43 @@ mod tests {
         ));
     }
 }
+
+pub(crate) const KEY_CURSOR: &[u8] = b"cursor";
+
+/// The last block the mirror has applied (number and hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub number: u64,
+    pub hash: alloy::primitives::B256,
+}
+
+impl Cursor {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = self.number.to_be_bytes().to_vec();
+        out.extend_from_slice(self.hash.as_slice());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        if bytes.len() != 40 {
+            return Err(StoreError::Corrupt {
+                key: "meta/cursor".into(),
+                reason: format!("{} bytes, expected 40", bytes.len()),
+            });
+        }
+        Ok(Self {
+            number: u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes")),
+            hash: alloy::primitives::B256::from_slice(&bytes[8..]),
+        })
+    }
+}
+
+impl Store {
+    /// The mirror's cursor; `None` before the first applied range.
+    pub fn cursor(&self) -> Result<Option<Cursor>, StoreError> {
+        self.db
+            .get_cf(self.cf(CF_META), KEY_CURSOR)?
+            .map(|bytes| Cursor::decode(&bytes))
+            .transpose()
+    }
+}

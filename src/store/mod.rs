@@ -3,19 +3,30 @@
 //!
 //! Column families:
 //! - `meta`: store-wide facts — which chain and registry this store mirrors (`chain_id`,
-//!   `registry`), so one data dir never mixes two chains.
+//!   `registry`), so one data dir never mixes two chains — and the mirror's cursor.
+//! - `state`: the mirrored authorisation state; tables and key encodings in [`keys`].
+//! - `undo`: per block inside the reorg window, the previous value of every key it changed.
+//! - `blocks`: number → hash of recent applied blocks, to find a fork point after a reorg.
 
+pub mod keys;
 mod meta;
+pub mod permissions;
+pub mod query;
+pub mod records;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
-pub use meta::ChainIdentity;
+pub use meta::{ChainIdentity, Cursor};
 
 pub(crate) const CF_META: &str = "meta";
-const COLUMN_FAMILIES: &[&str] = &[CF_META];
+pub(crate) const CF_STATE: &str = "state";
+pub(crate) const CF_UNDO: &str = "undo";
+pub(crate) const CF_BLOCKS: &str = "blocks";
+const COLUMN_FAMILIES: &[&str] = &[CF_META, CF_STATE, CF_UNDO, CF_BLOCKS];
 
 /// Storage-layer failure.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +53,11 @@ pub enum StoreError {
         registry: String,
     },
 }
+
+/// One raw `(key, value)` entry as RocksDB returns it.
+pub type RawEntry = (Box<[u8]>, Box<[u8]>);
+/// One owned `(key, value)` entry.
+pub type Entry = (Vec<u8>, Vec<u8>);
 
 /// Handle to the open database; cheap to clone.
 #[derive(Clone)]
@@ -73,6 +89,33 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Committed `state` entries whose key starts with `prefix`, in key order.
+    pub(crate) fn scan_prefix<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = Result<RawEntry, rocksdb::Error>> + 'a {
+        self.db
+            .iterator_cf(
+                self.cf(CF_STATE),
+                rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward),
+            )
+            .take_while(move |entry| match entry {
+                Ok((key, _)) => key.starts_with(prefix),
+                Err(_) => true,
+            })
+    }
+
+    /// Every committed `state` entry (for comparing two mirrors in tests and tools).
+    pub fn dump_state(&self) -> Result<Vec<Entry>, StoreError> {
+        self.scan_prefix(&[])
+            .map(|entry| {
+                entry
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(StoreError::from)
+            })
+            .collect()
     }
 
     pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {

@@ -170,42 +170,34 @@ async fn serve_publishes_a_forge_deployment_and_refuses_other_chains() {
     let other = start_anvil(31339);
     let other_path = dir.path().join("deployment-b.json");
     forge_deploy(&other.endpoint(), &payers, &other_path).await;
-    let args = serve_args(&other.endpoint(), &other_path, &data_dir);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let exited = expect_start_failure(&args, &envs).await;
-    assert_eq!(exited.code, Some(1));
-    assert!(
-        exited.stderr.contains("belongs to chain id 31338"),
-        "{}",
-        exited.stderr
-    );
+    let other_dir = serve_args(&other.endpoint(), &other_path, &data_dir);
+    expect_refusal(&other_dir, &envs, "belongs to chain id 31338").await;
 
     // A deployment file for chain A against chain B's RPC is refused.
-    let args = serve_args(
+    let mismatch = serve_args(
         &other.endpoint(),
         &deployment_path,
         &dir.path().join("node-c"),
     );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let exited = expect_start_failure(&args, &envs).await;
-    assert_eq!(exited.code, Some(1));
-    assert!(
-        exited.stderr.contains("serves chain id 31339"),
-        "{}",
-        exited.stderr
-    );
+    expect_refusal(&mismatch, &envs, "serves chain id 31339").await;
 
     // serve never invents a root secret.
-    let args = serve_args(
+    let no_secret = serve_args(
         &anvil.endpoint(),
         &deployment_path,
         &dir.path().join("node-d"),
     );
+    expect_refusal(&no_secret, &[], "no root secret").await;
+}
+
+/// Runs `lit-node ARGS`, expecting exit code 1 with `needle` in its error output.
+async fn expect_refusal(args: &[String], envs: &[(&str, &str)], needle: &str) {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let exited = expect_start_failure(&args, &[]).await;
+    let exited = expect_start_failure(&args, envs).await;
+    assert_eq!(exited.code, Some(1));
     assert!(
-        exited.stderr.contains("no root secret"),
-        "{}",
+        exited.stderr.contains(needle),
+        "expected {needle:?} in: {}",
         exited.stderr
     );
 }

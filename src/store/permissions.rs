@@ -171,20 +171,28 @@ impl Permissions {
         Ok(self.grant(key_hash)?.map(|g| g.account))
     }
 
+    /// True when the key's grant allows it outright (account key, or `execute_in_groups` holding
+    /// 0), or when one of its execute groups passes `test`.
+    fn granted(
+        &self,
+        grant: &KeyGrant,
+        test: impl Fn(&GroupSets) -> bool,
+    ) -> Result<bool, StoreError> {
+        if grant.is_account_key || grant.every_group {
+            return Ok(true);
+        }
+        let groups = self.account_groups(&grant.account)?;
+        Ok(grant.groups.iter().filter_map(|g| groups.get(g)).any(test))
+    }
+
     /// May `key_hash` run the action with `cid_hash`?
     pub fn can_execute(&self, key_hash: &B256, cid_hash: &B256) -> Result<bool, StoreError> {
         let Some(grant) = self.grant(key_hash)? else {
             return Ok(false);
         };
-        if grant.is_account_key || grant.every_group {
-            return Ok(true);
-        }
-        let groups = self.account_groups(&grant.account)?;
-        Ok(grant
-            .groups
-            .iter()
-            .filter_map(|g| groups.get(g))
-            .any(|sets| sets.any_action || sets.actions.contains(cid_hash)))
+        self.granted(&grant, |sets| {
+            sets.any_action || sets.actions.contains(cid_hash)
+        })
     }
 
     /// May `key_hash`, running the action with `cid_hash`, use `wallet`? The wallet must belong
@@ -201,18 +209,10 @@ impl Permissions {
         if self.wallet_account(wallet)? != Some(grant.account) {
             return Ok(false);
         }
-        if grant.is_account_key || grant.every_group {
-            return Ok(true);
-        }
-        let groups = self.account_groups(&grant.account)?;
-        Ok(grant
-            .groups
-            .iter()
-            .filter_map(|g| groups.get(g))
-            .any(|sets| {
-                (sets.any_action || sets.actions.contains(cid_hash))
-                    && (sets.any_wallet || sets.wallets.contains(wallet))
-            }))
+        self.granted(&grant, |sets| {
+            (sets.any_action || sets.actions.contains(cid_hash))
+                && (sets.any_wallet || sets.wallets.contains(wallet))
+        })
     }
 
     /// Entries currently cached, by cache (for tests and metrics).

@@ -6,6 +6,7 @@ pub mod config_keys;
 pub mod deploy;
 pub mod deployment;
 pub mod payers;
+pub mod writer;
 
 use alloy::primitives::Address;
 

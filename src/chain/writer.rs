@@ -1,0 +1,311 @@
+//! The chain writer: sends the node's registry transactions from a pool of payer accounts.
+//!
+//! Each write takes an idle payer (so N concurrent writes use N payers, each with its own nonce
+//! sequence), simulates the call (`eth_call`) so a call the contract would reject is answered
+//! with its decoded custom error and costs nothing, sends it, waits for the receipt (re-sending
+//! with bumped fees when it sits unmined), checks the status, and finally waits until the node's
+//! own mirror has applied that block, so a read right after a write sees it.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, TxHash};
+use alloy::providers::{DynProvider, PendingTransactionError, Provider, ProviderBuilder};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use tokio::sync::Semaphore;
+
+use super::bindings::LitRegistry::LitRegistryErrors;
+use crate::indexer::MirrorHandle;
+
+/// Why a write did not happen. The API maps each to a status (see `api::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The contract refuses the call (found by simulation; nothing was sent).
+    #[error("the registry refused the call: {0:?}")]
+    Rejected(LitRegistryErrors),
+    /// The transaction was mined but reverted.
+    #[error("transaction {0} was mined but reverted")]
+    Reverted(TxHash),
+    /// The chain cannot be reached (or refused the transaction for a reason other than the
+    /// contract's rules).
+    #[error("the chain is unavailable: {0}")]
+    Unavailable(String),
+    /// Sent, but not mined within the configured time (after re-sends).
+    #[error("transaction {0} was not mined in time; it may still be mined later")]
+    NotMined(TxHash),
+    /// Mined, but this node's mirror did not apply the block in time.
+    #[error("transaction {tx} was mined in block {block}, but the mirror has not applied it yet")]
+    MirrorBehind { tx: TxHash, block: u64 },
+}
+
+/// Timing of writes.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Re-send (same nonce, bumped fees) when a transaction is not mined within this.
+    pub resend_after: Duration,
+    /// Give up waiting for a receipt after this many re-sends.
+    pub max_resends: u32,
+    /// How long to wait for the mirror to apply the transaction's block.
+    pub mirror_timeout: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            resend_after: Duration::from_secs(30),
+            max_resends: 4,
+            mirror_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A successful write.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub tx_hash: TxHash,
+    pub block_number: u64,
+    pub receipt: TransactionReceipt,
+}
+
+struct Payer {
+    address: Address,
+    provider: DynProvider,
+}
+
+/// Payers not currently sending; a permit of `available` is held while one is taken.
+struct PayerPool {
+    payers: Vec<Payer>,
+    idle: Mutex<Vec<usize>>,
+    available: Semaphore,
+}
+
+/// A payer taken from the pool; returned on drop.
+struct TakenPayer<'a> {
+    pool: &'a PayerPool,
+    index: usize,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl Drop for TakenPayer<'_> {
+    fn drop(&mut self) {
+        self.pool
+            .idle
+            .lock()
+            .expect("not poisoned")
+            .push(self.index);
+    }
+}
+
+impl PayerPool {
+    async fn take(&self) -> TakenPayer<'_> {
+        let permit = self
+            .available
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let index = self
+            .idle
+            .lock()
+            .expect("not poisoned")
+            .pop()
+            .expect("a permit means an idle payer");
+        TakenPayer {
+            pool: self,
+            index,
+            _permit: permit,
+        }
+    }
+}
+
+pub struct ChainWriter {
+    pool: PayerPool,
+    registry: Address,
+    mirror: MirrorHandle,
+    config: WriterConfig,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> WriteError {
+    WriteError::Unavailable(e.to_string())
+}
+
+impl ChainWriter {
+    pub fn new(
+        rpc_url: &str,
+        payers: Vec<PrivateKeySigner>,
+        registry: Address,
+        mirror: MirrorHandle,
+        config: WriterConfig,
+    ) -> Result<Self, WriteError> {
+        let url: alloy::transports::http::reqwest::Url = rpc_url
+            .parse()
+            .map_err(|e| unavailable(format!("invalid RPC URL {rpc_url}: {e}")))?;
+        let payers: Vec<Payer> = payers
+            .into_iter()
+            .map(|signer| Payer {
+                address: signer.address(),
+                provider: ProviderBuilder::new()
+                    .wallet(EthereumWallet::from(signer))
+                    .connect_http(url.clone())
+                    .erased(),
+            })
+            .collect();
+        let count = payers.len();
+        Ok(Self {
+            pool: PayerPool {
+                idle: Mutex::new((0..count).rev().collect()),
+                available: Semaphore::new(count),
+                payers,
+            },
+            registry,
+            mirror,
+            config,
+        })
+    }
+
+    /// Number of payers (maximum concurrent writes).
+    pub fn payer_count(&self) -> usize {
+        self.pool.payers.len()
+    }
+
+    /// Simulates, sends and confirms `call` to the registry; returns once the mirror has it.
+    pub async fn write<C: SolCall>(&self, call: &C) -> Result<Written, WriteError> {
+        let taken = self.pool.take().await;
+        let payer = &self.pool.payers[taken.index];
+        let request = TransactionRequest::default()
+            .with_from(payer.address)
+            .with_to(self.registry)
+            .with_input(call.abi_encode());
+
+        self.simulate(payer, &request).await?;
+        let receipt = self.send_until_mined(payer, request).await?;
+        drop(taken);
+
+        let tx_hash = receipt.transaction_hash;
+        if !receipt.status() {
+            return Err(WriteError::Reverted(tx_hash));
+        }
+        let block_number = receipt
+            .block_number
+            .ok_or_else(|| unavailable("receipt without a block number"))?;
+        metrics::counter!("lit_node_chain_transactions_total").increment(1);
+        if !self
+            .mirror
+            .wait_until_applied(block_number, self.config.mirror_timeout)
+            .await
+        {
+            return Err(WriteError::MirrorBehind {
+                tx: tx_hash,
+                block: block_number,
+            });
+        }
+        Ok(Written {
+            tx_hash,
+            block_number,
+            receipt,
+        })
+    }
+
+    async fn simulate(
+        &self,
+        payer: &Payer,
+        request: &TransactionRequest,
+    ) -> Result<(), WriteError> {
+        match payer.provider.call(request.clone()).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let error = alloy::contract::Error::TransportError(error);
+                match error.as_decoded_interface_error::<LitRegistryErrors>() {
+                    Some(decoded) => Err(WriteError::Rejected(decoded)),
+                    None => Err(unavailable(error)),
+                }
+            }
+        }
+    }
+
+    /// Sends and waits for the receipt; when it is not mined in time, re-sends the same nonce
+    /// with fees bumped by 25% (replacing a stuck transaction) up to `max_resends` times.
+    async fn send_until_mined(
+        &self,
+        payer: &Payer,
+        request: TransactionRequest,
+    ) -> Result<TransactionReceipt, WriteError> {
+        let pending = payer
+            .provider
+            .send_transaction(request.clone())
+            .await
+            .map_err(unavailable)?;
+        let mut tx_hash = *pending.tx_hash();
+        let mut attempt = 0;
+        loop {
+            let waited = payer
+                .provider
+                .watch_pending_transaction(
+                    alloy::providers::PendingTransactionConfig::new(tx_hash)
+                        .with_timeout(Some(self.config.resend_after)),
+                )
+                .await;
+            let outcome = match waited {
+                Ok(watch) => watch.await,
+                Err(e) => return Err(unavailable(e)),
+            };
+            match outcome {
+                Ok(hash) => {
+                    return payer
+                        .provider
+                        .get_transaction_receipt(hash)
+                        .await
+                        .map_err(unavailable)?
+                        .ok_or_else(|| {
+                            unavailable(format!("no receipt for mined transaction {hash}"))
+                        });
+                }
+                Err(PendingTransactionError::TxWatcher(_)) if attempt < self.config.max_resends => {
+                    attempt += 1;
+                    tx_hash = self.resend(payer, &request, tx_hash, attempt).await?;
+                }
+                Err(PendingTransactionError::TxWatcher(_)) => {
+                    return Err(WriteError::NotMined(tx_hash))
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+
+    /// Replaces the stuck `stuck` transaction: same nonce, fees × 1.25^attempt.
+    async fn resend(
+        &self,
+        payer: &Payer,
+        request: &TransactionRequest,
+        stuck: TxHash,
+        attempt: u32,
+    ) -> Result<TxHash, WriteError> {
+        let original = payer
+            .provider
+            .get_transaction_by_hash(stuck)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                unavailable(format!("stuck transaction {stuck} is gone from the node"))
+            })?;
+        use alloy::consensus::Transaction as _;
+        let bump = |fee: u128| fee + fee / 4 + 1;
+        let mut replacement = request
+            .clone()
+            .with_nonce(original.nonce())
+            .with_gas_limit(original.gas_limit());
+        replacement.max_fee_per_gas = Some(bump(original.max_fee_per_gas()));
+        replacement.max_priority_fee_per_gas =
+            Some(bump(original.max_priority_fee_per_gas().unwrap_or(0)));
+        tracing::warn!(%stuck, attempt, "transaction not mined in time; re-sending with higher fees");
+        metrics::counter!("lit_node_chain_resends_total").increment(1);
+        let pending = payer
+            .provider
+            .send_transaction(replacement)
+            .await
+            .map_err(unavailable)?;
+        Ok(*pending.tx_hash())
+    }
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use alloy::primitives::Address;
 
+use crate::chain::writer::ChainWriter;
 use crate::indexer::MirrorHandle;
 use crate::keys::KeyDeriver;
 use crate::store::permissions::Permissions;
@@ -31,6 +32,7 @@ pub struct AppContext {
     pub store: Store,
     pub permissions: Permissions,
     pub mirror: MirrorHandle,
+    pub writer: ChainWriter,
     pub keys: KeyDeriver,
     /// Renders `/metrics`; `None` when no recorder is installed (library use).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,

@@ -103,3 +103,85 @@ impl IntoResponse for ApiError {
         (self.status, Json(body)).into_response()
     }
 }
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        tracing::error!(%error, "store failure");
+        ApiError::internal(
+            "the node's store failed; this is a bug or a disk problem, not your request",
+        )
+    }
+}
+
+impl From<crate::chain::writer::WriteError> for ApiError {
+    fn from(error: crate::chain::writer::WriteError) -> Self {
+        use crate::chain::bindings::LitRegistry::LitRegistryErrors as E;
+        use crate::chain::writer::WriteError as W;
+        let unavailable = |message: String| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "chain_unavailable",
+                message,
+            )
+        };
+        match error {
+            W::Rejected(rejected) => match rejected {
+                E::UnknownKey(_) | E::KeyExpired(_) => {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown or expired API key")
+                }
+                E::NotAccountKey(_) => ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "only the account key may do this; usage keys cannot",
+                ),
+                E::MissingScope(e) => ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("this API key lacks the scope for that ({:?}, group {})", e.scope, e.groupId),
+                ),
+                E::AccountAlreadyExists(_) | E::KeyAlreadyExists(_) => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", "that key is already registered")
+                }
+                E::WalletAlreadyRegistered(_) | E::DerivationIdAlreadyUsed(_) => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", "that wallet is already registered; retry")
+                }
+                E::PaymentAlreadyCredited(_) | E::SettlementAlreadyApplied(_) | E::AlreadySelfManaged(_) => {
+                    ApiError::new(StatusCode::CONFLICT, "conflict", "that was already done")
+                }
+                E::GroupNotFound(e) => ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("group {} does not exist in this account", e.groupId),
+                ),
+                E::UsageKeyNotFound(_) => {
+                    ApiError::new(StatusCode::NOT_FOUND, "not_found", "that usage key does not exist in this account")
+                }
+                E::ActionNotFound(_) => {
+                    ApiError::new(StatusCode::NOT_FOUND, "not_found", "that action does not exist in this account")
+                }
+                E::WalletNotInAccount(e) => ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("wallet {:#x} does not exist in this account", e.wallet),
+                ),
+                E::AccountNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such account"),
+                E::NotPayer(_) | E::NotAccountAdmin(_) => unavailable(
+                    "this node may not write to this account (its payers are not registered, or the account is \
+                     self-managed); ask the operator"
+                        .into(),
+                ),
+                other => ApiError::bad_request("invalid_request", format!("the registry refused the request: {other:?}")),
+            },
+            W::Reverted(tx) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("transaction {tx} reverted: the state changed concurrently; retry"),
+            ),
+            W::Unavailable(reason) => unavailable(format!("the chain is unreachable, retry later ({reason})")),
+            W::NotMined(tx) => unavailable(format!("transaction {tx} was not mined in time; check again later")),
+            W::MirrorBehind { tx, block } => unavailable(format!(
+                "transaction {tx} was mined in block {block}, but this node has not caught up yet; retry the read shortly"
+            )),
+        }
+    }
+}

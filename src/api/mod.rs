@@ -1,12 +1,16 @@
 //! The HTTP API (spec/api.md): the router, its transport layers, and one module per endpoint
 //! family. Handlers are thin: extractors parse, the error type answers.
 
+mod accounts;
+pub mod auth;
 pub mod error;
 pub mod extract;
 mod health;
 mod info;
 mod ipfs;
 pub mod middleware;
+mod pagination;
+mod wallets;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, Method};
@@ -31,7 +35,11 @@ pub fn router(ctx: SharedContext) -> Router {
         .route(
             "/get_lit_action_ipfs_id",
             post(ipfs::get_lit_action_ipfs_id),
-        );
+        )
+        .route("/new_account", post(accounts::new_account))
+        .route("/account_exists", get(accounts::account_exists))
+        .route("/create_wallet", get(wallets::create_wallet))
+        .route("/list_wallets", get(wallets::list_wallets));
 
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())

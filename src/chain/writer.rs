@@ -232,12 +232,7 @@ impl ChainWriter {
         payer: &Payer,
         request: TransactionRequest,
     ) -> Result<TransactionReceipt, WriteError> {
-        let pending = payer
-            .provider
-            .send_transaction(request.clone())
-            .await
-            .map_err(unavailable)?;
-        let mut tx_hash = *pending.tx_hash();
+        let mut tx_hash = self.send_fresh(payer, &request).await?;
         let mut attempt = 0;
         loop {
             let waited = payer
@@ -274,6 +269,27 @@ impl ChainWriter {
         }
     }
 
+    /// Sends with the payer's current pending nonce; when another sender took that nonce in the
+    /// meantime (same payer on another node), reads it again and retries.
+    async fn send_fresh(
+        &self,
+        payer: &Payer,
+        request: &TransactionRequest,
+    ) -> Result<TxHash, WriteError> {
+        const ATTEMPTS: u32 = 5;
+        for attempt in 1..=ATTEMPTS {
+            match payer.provider.send_transaction(request.clone()).await {
+                Ok(pending) => return Ok(*pending.tx_hash()),
+                Err(e) if attempt < ATTEMPTS && is_nonce_race(&e.to_string()) => {
+                    tracing::debug!(payer = %payer.address, error = %e, "nonce taken by another sender; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt as u64)).await;
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
     /// Replaces the stuck `stuck` transaction: same nonce, fees × 1.25^attempt.
     async fn resend(
         &self,
@@ -308,4 +324,17 @@ impl ChainWriter {
             .map_err(unavailable)?;
         Ok(*pending.tx_hash())
     }
+}
+
+/// Errors a node gives when the nonce was just used by another transaction.
+fn is_nonce_race(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "nonce too low",
+        "already known",
+        "replacement transaction underpriced",
+        "nonce has already been used",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }

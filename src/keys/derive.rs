@@ -125,6 +125,29 @@ impl KeyDeriver {
     }
 }
 
+impl KeyDeriver {
+    /// A new wallet (PKP): a random, non-zero 32-byte derivation id and the address of the key it
+    /// derives. Only the id is registered on chain; the key is derived again when used.
+    pub fn mint_wallet(&self) -> (alloy::primitives::B256, Address) {
+        use rand::RngCore;
+        let mut id = [0u8; 32];
+        while id == [0u8; 32] {
+            rand::rngs::OsRng.fill_bytes(&mut id);
+        }
+        let address = address_of(&self.wallet_signing_key(&id));
+        (id.into(), address)
+    }
+}
+
+/// A new API key: 32 random bytes (hex), unrelated to any wallet key. Only its keccak256 hash is
+/// ever stored.
+pub fn new_api_key() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// The Ethereum address of a secp256k1 key.
 pub fn address_of(key: &SecretKey) -> Address {
     Address::from_public_key(&key.public_key().into())

@@ -5,6 +5,7 @@
 //! coincide. Nodes that share a root secret derive identical keys.
 
 pub mod derive;
+
 pub mod root_secret;
 
 pub use derive::{KeyDeriver, KeyPurpose};

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{AppContext, ChainInfo};
 use crate::chain::payers::PayerKeys;
+use crate::chain::writer::{ChainWriter, WriterConfig};
 use crate::chain::{ChainError, Deployment};
 use crate::config::Config;
 use crate::config::ConfigError;
@@ -96,6 +97,14 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
     let indexer = Indexer::new(store.clone(), permissions.clone(), mirror_config)
         .map_err(|e| NodeError::Setup(e.to_string()))?;
     let mirror = indexer.handle();
+    let writer = ChainWriter::new(
+        &rpc_url,
+        payer_keys.payers.clone(),
+        deployment.contract_address,
+        mirror.clone(),
+        WriterConfig::default(),
+    )
+    .map_err(|e| NodeError::Setup(e.to_string()))?;
     let shutdown = CancellationToken::new();
     let indexer_task = tokio::spawn(indexer.run(shutdown.clone()));
 
@@ -118,6 +127,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         store,
         permissions,
         mirror,
+        writer,
         keys,
         metrics,
         max_body_bytes: config.http.max_body_bytes,

@@ -1,0 +1,82 @@
+//! Accounts: `POST new_account` and `GET account_exists`.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::auth::ApiKey;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use crate::app::SharedContext;
+use crate::chain::bindings::LitRegistry;
+use crate::keys::derive::new_api_key;
+
+/// Longest accepted name / description (bytes); longer → 400.
+pub const MAX_TEXT_LEN: usize = 1024;
+
+/// `POST new_account` `{account_name, account_description, email?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccountRequest {
+    pub account_name: String,
+    pub account_description: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// → `{api_key, wallet_address}`: the account key (shown once) and the default wallet.
+#[derive(Debug, Serialize)]
+pub struct NewAccountResponse {
+    pub api_key: String,
+    pub wallet_address: String,
+}
+
+/// Rejects text fields that are too long, naming the field.
+pub fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.len() > MAX_TEXT_LEN {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!(
+                "`{field}` is {} bytes; the limit is {MAX_TEXT_LEN}",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates the account on chain with its default wallet, in one transaction.
+pub async fn new_account(
+    State(ctx): State<SharedContext>,
+    ApiJson(request): ApiJson<NewAccountRequest>,
+) -> Result<Json<NewAccountResponse>, ApiError> {
+    check_text("account_name", &request.account_name)?;
+    check_text("account_description", &request.account_description)?;
+    if let Some(email) = &request.email {
+        check_text("email", email)?;
+    }
+    let api_key = new_api_key();
+    let (derivation_id, wallet) = ctx.keys.mint_wallet();
+    ctx.writer
+        .write(&LitRegistry::newAccountCall {
+            accountKeyHash: alloy::primitives::keccak256(api_key.as_bytes()),
+            name: request.account_name,
+            description: request.account_description,
+            defaultWallet: wallet,
+            derivationId: derivation_id,
+        })
+        .await?;
+    Ok(Json(NewAccountResponse {
+        api_key,
+        wallet_address: format!("{wallet:#x}"),
+    }))
+}
+
+/// `GET account_exists` → `true` if the key belongs to an existing account (account or usage
+/// key), else `false`. A missing key is still a 401.
+pub async fn account_exists(
+    State(ctx): State<SharedContext>,
+    ApiKey(key_hash): ApiKey,
+) -> Result<Json<bool>, ApiError> {
+    Ok(Json(ctx.permissions.key_account(&key_hash)?.is_some()))
+}

@@ -1,0 +1,91 @@
+//! Authentication: the API key from `X-Api-Key: <key>` or `Authorization: Bearer <key>` (scheme
+//! case-insensitive), hashed with keccak256 — the only form the node ever stores or compares.
+//! [`ApiKey`] only reads the key (for `account_exists`, which answers `false` for unknown keys);
+//! [`Caller`] also resolves it through the mirror and answers 401 when it belongs to no account.
+
+use alloy::primitives::{keccak256, B256};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+
+use super::error::ApiError;
+use crate::app::SharedContext;
+use crate::store::records::UsageKeyRecord;
+
+/// The hash of the request's API key.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiKey(pub B256);
+
+/// A key that belongs to a live account.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_hash: B256,
+    pub account: B256,
+    /// `None` for the account key; the scopes of a usage key otherwise.
+    pub usage: Option<UsageKeyRecord>,
+}
+
+impl Caller {
+    pub fn is_account_key(&self) -> bool {
+        self.usage.is_none()
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+fn key_from_headers(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        let key = value.trim();
+        if !key.is_empty() {
+            return Some(key.to_string());
+        }
+    }
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, key) = value.split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| key.to_string())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        key_from_headers(parts)
+            .map(|key| ApiKey(keccak256(key.as_bytes())))
+            .ok_or_else(|| unauthorized("missing API key: send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`"))
+    }
+}
+
+impl FromRequestParts<SharedContext> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &SharedContext) -> Result<Self, ApiError> {
+        let ApiKey(key_hash) = ApiKey::from_request_parts(parts, ctx).await?;
+        let record = ctx.store.key(&key_hash)?.ok_or_else(|| {
+            unauthorized("unknown API key: it belongs to no account (or was removed); create an account with POST /core/v1/new_account")
+        })?;
+        if let Some(usage) = &record.usage {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            if usage.expiration != 0 && usage.expiration <= now {
+                return Err(unauthorized(
+                    "this API key has expired; ask the account owner for a new one",
+                ));
+            }
+        }
+        Ok(Caller {
+            key_hash,
+            account: record.account,
+            usage: record.usage,
+        })
+    }
+}

@@ -1,0 +1,304 @@
+//! Accounts and wallets over HTTP against `lit-node dev` (real anvil, real contracts): new
+//! accounts and wallets are on chain with addresses of keys derived from the node's root secret,
+//! keys are accepted in both header forms, pagination is exact, isolation between accounts,
+//! scope checks for usage keys, and bad input is a 4xx naming what was wrong.
+
+mod common;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{keccak256, Address, U256};
+use alloy::providers::ProviderBuilder;
+use alloy::signers::local::PrivateKeySigner;
+use common::{http, NodeProcess};
+use lit_node::chain::bindings::{ILitRegistry, LitRegistry};
+use lit_node::keys::derive::address_of;
+use lit_node::keys::{KeyDeriver, RootSecret};
+use serde_json::{json, Value};
+
+const PUBLISH_RPC: (&str, &str) = ("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true");
+
+struct Node {
+    node: NodeProcess,
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let node = NodeProcess::dev(dir.path(), &[PUBLISH_RPC]).await;
+        Self { node, dir }
+    }
+
+    fn url(&self, path: &str) -> String {
+        self.node.url(&format!("/core/v1/{path}"))
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
+        let mut request = http().get(self.url(path));
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = http()
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn new_account(&self, name: &str) -> (String, Address) {
+        let (status, body) = self
+            .post(
+                "new_account",
+                json!({"account_name": name, "account_description": "test"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let key = body["api_key"].as_str().unwrap().to_string();
+        let wallet = body["wallet_address"].as_str().unwrap();
+        assert_eq!(wallet, wallet.to_lowercase());
+        (key, wallet.parse().unwrap())
+    }
+
+    fn deriver(&self) -> KeyDeriver {
+        KeyDeriver::new(&RootSecret::load(&self.dir.path().join("root-secret")).unwrap())
+    }
+
+    async fn chain(&self) -> (String, Address) {
+        let (_, config) = self.get("get_node_chain_config", None).await;
+        (
+            config["rpc_url"].as_str().unwrap().to_string(),
+            config["contract_address"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn accounts_and_wallets_end_to_end() {
+    let n = Node::start().await;
+    let (key, default_wallet) = n.new_account("Alice").await;
+    assert_eq!(key.len(), 64, "API keys carry 32 bytes of entropy");
+
+    // The wallet is registered on chain, and its address is that of the key the node derives
+    // from the root secret and the registered derivation id.
+    let (rpc_url, registry) = n.chain().await;
+    let provider = ProviderBuilder::new().connect_http(rpc_url.parse().unwrap());
+    let onchain = LitRegistry::new(registry, &provider)
+        .walletAccount(default_wallet)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(
+        onchain.account,
+        keccak256(key.as_bytes()),
+        "the chain holds the key's hash"
+    );
+    let derivation: [u8; 32] = onchain.derivationId.into();
+    assert_ne!(derivation, [0u8; 32]);
+    assert_eq!(
+        address_of(&n.deriver().wallet_signing_key(&derivation)),
+        default_wallet
+    );
+
+    // account_exists: both header forms, unknown keys are false, a missing key is 401.
+    assert_eq!(
+        n.get("account_exists", Some(&key)).await,
+        (200, json!(true))
+    );
+    let bearer = http()
+        .get(n.url("account_exists"))
+        .header("authorization", format!("bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.json::<Value>().await.unwrap(), json!(true));
+    assert_eq!(
+        n.get("account_exists", Some("not-a-key")).await,
+        (200, json!(false))
+    );
+    let (status, body) = n.get("account_exists", None).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    assert!(body["error"].as_str().unwrap().contains("X-Api-Key"));
+
+    // create_wallet, then list in creation order with exact pagination.
+    let (status, body) = n
+        .get(
+            "create_wallet?name=second&description=for%20tests",
+            Some(&key),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let second: Address = body["wallet_address"].as_str().unwrap().parse().unwrap();
+    let (status, wallets) = n
+        .get("list_wallets?page_number=0&page_size=10", Some(&key))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(wallets.as_array().unwrap().len(), 2);
+    assert_eq!(wallets[0]["id"], "1");
+    assert_eq!(wallets[0]["wallet_address"], format!("{default_wallet:#x}"));
+    assert_eq!(
+        wallets[1],
+        json!({"id": "2", "name": "second", "description": "for tests", "wallet_address": format!("{second:#x}")})
+    );
+    assert_eq!(
+        n.get("list_wallets?page_number=1&page_size=1", Some(&key))
+            .await
+            .1[0]["id"],
+        "2"
+    );
+    assert_eq!(
+        n.get("list_wallets?page_number=2&page_size=1", Some(&key))
+            .await,
+        (200, json!([]))
+    );
+    assert_eq!(
+        n.get("list_wallets?page_number=7&page_size=1000", Some(&key))
+            .await,
+        (200, json!([]))
+    );
+
+    // Another account sees only its own wallets; an unknown key gets 401.
+    let (other_key, other_wallet) = n.new_account("Bob").await;
+    let (_, others) = n
+        .get("list_wallets?page_number=0&page_size=10", Some(&other_key))
+        .await;
+    assert_eq!(
+        others,
+        json!([{"id": "1", "name": "Default wallet", "description": others[0]["description"], "wallet_address": format!("{other_wallet:#x}")}])
+    );
+    assert_eq!(
+        n.get("list_wallets?page_number=0&page_size=10", Some("garbage"))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(n.get("create_wallet", Some("garbage")).await.0, 401);
+    n.node.stop().await;
+}
+
+#[tokio::test]
+async fn usage_keys_need_can_create_pkps() {
+    let n = Node::start().await;
+    let (key, _) = n.new_account("Scoped").await;
+    // Register two usage keys straight on chain, as a payer of this node (keys derived from its
+    // root secret): one without and one with can_create_pkps.
+    let (rpc_url, registry) = n.chain().await;
+    let payer = PrivateKeySigner::from_signing_key(n.deriver().payer_key(7).into());
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(payer))
+        .connect_http(rpc_url.parse().unwrap());
+    let contract = LitRegistry::new(registry, &provider);
+    for (usage, can_create_pkps) in [("usage-without", false), ("usage-with", true)] {
+        let scopes = ILitRegistry::UsageKey {
+            name: usage.into(),
+            description: String::new(),
+            expiration: 0,
+            canCreateGroups: false,
+            canDeleteGroups: false,
+            canCreatePkps: can_create_pkps,
+            manageIpfsIdsInGroups: vec![],
+            addPkpToGroups: vec![],
+            removePkpFromGroups: vec![],
+            executeInGroups: vec![U256::ZERO],
+        };
+        let receipt = contract
+            .addUsageKey(
+                keccak256(key.as_bytes()),
+                keccak256(usage.as_bytes()),
+                scopes,
+            )
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status());
+    }
+    // The node's mirror picks the direct writes up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while n.get("account_exists", Some("usage-with")).await.1 != json!(true) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "direct write not mirrored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, body) = n.get("create_wallet", Some("usage-without")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    assert!(body["error"].as_str().unwrap().contains("can_create_pkps"));
+    let (status, body) = n.get("create_wallet", Some("usage-with")).await;
+    assert_eq!(status, 200, "{body}");
+    // Any key of the account lists the account's wallets.
+    let (_, wallets) = n
+        .get(
+            "list_wallets?page_number=0&page_size=5",
+            Some("usage-without"),
+        )
+        .await;
+    assert_eq!(wallets.as_array().unwrap().len(), 2);
+    n.node.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_naming_the_problem() {
+    let n = Node::start().await;
+    let (key, _) = n.new_account("Carol").await;
+    let cases = [
+        (json!({"account_description": "x"}), "account_name"),
+        (
+            json!({"account_name": 5, "account_description": "x"}),
+            "account_name",
+        ),
+        (
+            json!({"account_name": "a", "account_description": "x", "extra": 1}),
+            "extra",
+        ),
+        (
+            json!({"account_name": "a".repeat(2000), "account_description": "x"}),
+            "account_name",
+        ),
+        (json!("just a string"), "invalid"),
+    ];
+    for (body, needle) in cases {
+        let (status, answer) = n.post("new_account", body.clone()).await;
+        assert_eq!(status, 400, "{body} → {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(needle),
+            "{body} → {answer}"
+        );
+    }
+    for (query, needle) in [
+        ("page_size=10", "page_number"),
+        ("page_number=0", "page_size"),
+        ("page_number=0&page_size=0", "page_size"),
+        ("page_number=0&page_size=1001", "page_size"),
+        ("page_number=-1&page_size=10", "page_number"),
+        (
+            "page_number=0&page_size=99999999999999999999999",
+            "page_size",
+        ),
+    ] {
+        let (status, answer) = n.get(&format!("list_wallets?{query}"), Some(&key)).await;
+        assert_eq!(status, 400, "{query} → {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(needle),
+            "{query} → {answer}"
+        );
+    }
+    n.node.stop().await;
+}

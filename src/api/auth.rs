@@ -89,3 +89,65 @@ impl FromRequestParts<SharedContext> for Caller {
         })
     }
 }
+
+fn forbidden(message: String) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+}
+
+/// The group-scoped usage-key scopes.
+#[derive(Debug, Clone, Copy)]
+pub enum GroupScope {
+    ManageIpfsIds,
+    AddPkp,
+    RemovePkp,
+}
+
+impl Caller {
+    /// Only the account key may do `what` (403 for usage keys).
+    pub fn require_account_key(&self, what: &str) -> Result<(), ApiError> {
+        if self.is_account_key() {
+            Ok(())
+        } else {
+            Err(forbidden(format!(
+                "only the account key may {what}; usage keys cannot"
+            )))
+        }
+    }
+
+    /// A usage key needs the boolean scope `name` (read by `granted`); the account key always may.
+    pub fn require_flag(
+        &self,
+        name: &str,
+        granted: impl Fn(&UsageKeyRecord) -> bool,
+    ) -> Result<(), ApiError> {
+        match &self.usage {
+            Some(usage) if !granted(usage) => {
+                Err(forbidden(format!("this API key lacks the `{name}` scope")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A usage key needs `group` (or the 0 wildcard) in the group list of `scope`. Checked
+    /// before the group's existence, so a missing scope is a 403 whether or not the group exists.
+    pub fn require_group_scope(&self, scope: GroupScope, group: u64) -> Result<(), ApiError> {
+        let Some(usage) = &self.usage else {
+            return Ok(());
+        };
+        let (list, name) = match scope {
+            GroupScope::ManageIpfsIds => (
+                &usage.manage_ipfs_ids_in_groups,
+                "manage_ipfs_ids_in_groups",
+            ),
+            GroupScope::AddPkp => (&usage.add_pkp_to_groups, "add_pkp_to_groups"),
+            GroupScope::RemovePkp => (&usage.remove_pkp_from_groups, "remove_pkp_from_groups"),
+        };
+        if list.contains(&0) || list.contains(&group) {
+            Ok(())
+        } else {
+            Err(forbidden(format!(
+                "this API key may not change group {group} (not in its `{name}`)"
+            )))
+        }
+    }
+}

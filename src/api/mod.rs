@@ -5,11 +5,14 @@ mod accounts;
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod groups;
 mod health;
+pub mod ids;
 mod info;
 mod ipfs;
 pub mod middleware;
 mod pagination;
+mod usage_keys;
 mod wallets;
 
 use axum::extract::DefaultBodyLimit;
@@ -39,7 +42,31 @@ pub fn router(ctx: SharedContext) -> Router {
         .route("/new_account", post(accounts::new_account))
         .route("/account_exists", get(accounts::account_exists))
         .route("/create_wallet", get(wallets::create_wallet))
-        .route("/list_wallets", get(wallets::list_wallets));
+        .route("/list_wallets", get(wallets::list_wallets))
+        .route("/add_group", post(groups::add_group))
+        .route("/remove_group", post(groups::remove_group))
+        .route("/update_group", post(groups::update_group))
+        .route("/add_pkp_to_group", post(groups::add_pkp_to_group))
+        .route(
+            "/remove_pkp_from_group",
+            post(groups::remove_pkp_from_group),
+        )
+        .route("/list_groups", get(groups::list_groups))
+        .route("/list_wallets_in_group", get(groups::list_wallets_in_group))
+        .route("/add_usage_api_key", post(usage_keys::add_usage_api_key))
+        .route(
+            "/update_usage_api_key",
+            post(usage_keys::update_usage_api_key),
+        )
+        .route(
+            "/remove_usage_api_key",
+            post(usage_keys::remove_usage_api_key),
+        )
+        .route(
+            "/update_usage_api_key_metadata",
+            post(usage_keys::update_usage_api_key_metadata),
+        )
+        .route("/list_api_keys", get(usage_keys::list_api_keys));
 
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())

@@ -35,6 +35,20 @@ pub struct WalletItem {
     pub wallet_address: String,
 }
 
+impl WalletItem {
+    pub fn new(
+        address: alloy::primitives::Address,
+        record: crate::store::records::WalletRecord,
+    ) -> Self {
+        Self {
+            id: record.ordinal.to_string(),
+            name: record.name,
+            description: record.description,
+            wallet_address: format!("{address:#x}"),
+        }
+    }
+}
+
 /// Mints a PKP: a random derivation id registered on chain; the address of the key it derives.
 /// Usage keys need `can_create_pkps` (checked here first, then by the contract).
 pub async fn create_wallet(
@@ -79,12 +93,7 @@ pub async fn list_wallets(
     Ok(Json(
         wallets
             .into_iter()
-            .map(|(address, record)| WalletItem {
-                id: record.ordinal.to_string(),
-                name: record.name,
-                description: record.description,
-                wallet_address: format!("{address:#x}"),
-            })
+            .map(|(address, record)| WalletItem::new(address, record))
             .collect(),
     ))
 }

@@ -1,0 +1,219 @@
+//! Usage keys: `add_usage_api_key`, `update_usage_api_key`, `remove_usage_api_key`,
+//! `update_usage_api_key_metadata` (account key only: a usage key that could rewrite keys could
+//! grant itself anything) and `list_api_keys` (any key of the account; never plaintext).
+
+use alloy::primitives::{keccak256, U256};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::accounts::check_text;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::groups::{Success, SUCCESS};
+use super::ids::{GroupId, KeyRef};
+use super::pagination::PageQuery;
+use crate::app::SharedContext;
+use crate::chain::bindings::{ILitRegistry, LitRegistry};
+use crate::keys::derive::new_api_key;
+
+/// The scopes of a usage key, as `add_usage_api_key` / `update_usage_api_key` take them.
+#[derive(Debug, Deserialize)]
+pub struct Scopes {
+    pub name: String,
+    pub description: String,
+    pub can_create_groups: bool,
+    pub can_delete_groups: bool,
+    pub can_create_pkps: bool,
+    pub manage_ipfs_ids_in_groups: Vec<GroupId>,
+    pub add_pkp_to_groups: Vec<GroupId>,
+    pub remove_pkp_from_groups: Vec<GroupId>,
+    pub execute_in_groups: Vec<GroupId>,
+}
+
+impl Scopes {
+    fn on_chain(self) -> Result<ILitRegistry::UsageKey, ApiError> {
+        check_text("name", &self.name)?;
+        check_text("description", &self.description)?;
+        let ids = |list: Vec<GroupId>| list.into_iter().map(|g| U256::from(g.0)).collect();
+        Ok(ILitRegistry::UsageKey {
+            name: self.name,
+            description: self.description,
+            expiration: 0,
+            canCreateGroups: self.can_create_groups,
+            canDeleteGroups: self.can_delete_groups,
+            canCreatePkps: self.can_create_pkps,
+            manageIpfsIdsInGroups: ids(self.manage_ipfs_ids_in_groups),
+            addPkpToGroups: ids(self.add_pkp_to_groups),
+            removePkpFromGroups: ids(self.remove_pkp_from_groups),
+            executeInGroups: ids(self.execute_in_groups),
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AddUsageKeyResponse {
+    pub success: bool,
+    pub usage_api_key: String,
+}
+
+/// The usage key must exist in the caller's account (404 otherwise).
+fn require_usage_key(ctx: &SharedContext, caller: &Caller, key: KeyRef) -> Result<(), ApiError> {
+    match ctx.store.key(&key.0)? {
+        Some(record) if record.account == caller.account && record.usage.is_some() => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "that usage key does not exist in this account",
+        )),
+    }
+}
+
+pub async fn add_usage_api_key(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    ApiJson(scopes): ApiJson<Scopes>,
+) -> Result<Json<AddUsageKeyResponse>, ApiError> {
+    caller.require_account_key("create usage keys")?;
+    let key = scopes.on_chain()?;
+    let usage_api_key = new_api_key();
+    ctx.writer
+        .write(&LitRegistry::addUsageKeyCall {
+            callerKeyHash: caller.key_hash,
+            usageKeyHash: keccak256(usage_api_key.as_bytes()),
+            key,
+        })
+        .await?;
+    Ok(Json(AddUsageKeyResponse {
+        success: true,
+        usage_api_key,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateUsageKeyRequest {
+    pub usage_api_key: KeyRef,
+    #[serde(flatten)]
+    pub scopes: Scopes,
+}
+
+/// Replaces every scope (and the metadata) of a usage key.
+pub async fn update_usage_api_key(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    ApiJson(request): ApiJson<UpdateUsageKeyRequest>,
+) -> Result<Json<Success>, ApiError> {
+    caller.require_account_key("change usage keys")?;
+    require_usage_key(&ctx, &caller, request.usage_api_key)?;
+    let key = request.scopes.on_chain()?;
+    ctx.writer
+        .write(&LitRegistry::updateUsageKeyCall {
+            callerKeyHash: caller.key_hash,
+            usageKeyHash: request.usage_api_key.0,
+            key,
+        })
+        .await?;
+    Ok(SUCCESS)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveUsageKeyRequest {
+    pub usage_api_key: KeyRef,
+}
+
+/// The key stops working at once (the write returns after the mirror applied it).
+pub async fn remove_usage_api_key(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    ApiJson(request): ApiJson<RemoveUsageKeyRequest>,
+) -> Result<Json<Success>, ApiError> {
+    caller.require_account_key("remove usage keys")?;
+    require_usage_key(&ctx, &caller, request.usage_api_key)?;
+    ctx.writer
+        .write(&LitRegistry::removeUsageKeyCall {
+            callerKeyHash: caller.key_hash,
+            usageKeyHash: request.usage_api_key.0,
+        })
+        .await?;
+    Ok(SUCCESS)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageKeyMetadataRequest {
+    pub usage_api_key: KeyRef,
+    pub name: String,
+    pub description: String,
+}
+
+pub async fn update_usage_api_key_metadata(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    ApiJson(request): ApiJson<UsageKeyMetadataRequest>,
+) -> Result<Json<Success>, ApiError> {
+    caller.require_account_key("change usage keys")?;
+    require_usage_key(&ctx, &caller, request.usage_api_key)?;
+    check_text("name", &request.name)?;
+    check_text("description", &request.description)?;
+    ctx.writer
+        .write(&LitRegistry::updateUsageKeyMetadataCall {
+            callerKeyHash: caller.key_hash,
+            usageKeyHash: request.usage_api_key.0,
+            name: request.name,
+            description: request.description,
+        })
+        .await?;
+    Ok(SUCCESS)
+}
+
+/// One usage key of `list_api_keys` (`id` = `api_key_hash`; `expiration` in unix seconds as a
+/// decimal string, `"0"` for none).
+#[derive(Debug, Serialize)]
+pub struct ApiKeyItem {
+    pub id: String,
+    pub api_key_hash: String,
+    pub name: String,
+    pub description: String,
+    pub expiration: String,
+    pub balance: i64,
+    pub can_create_groups: bool,
+    pub can_delete_groups: bool,
+    pub can_create_pkps: bool,
+    pub can_manage_ipfs_ids_in_groups: Vec<u64>,
+    pub can_add_pkp_to_groups: Vec<u64>,
+    pub can_remove_pkp_from_groups: Vec<u64>,
+    pub can_execute_in_groups: Vec<u64>,
+}
+
+pub async fn list_api_keys(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    PageQuery(page): PageQuery,
+) -> Result<Json<Vec<ApiKeyItem>>, ApiError> {
+    let keys = ctx.store.usage_keys(&caller.account, page)?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|(hash, usage)| {
+                let hash = format!("{hash:#x}");
+                ApiKeyItem {
+                    id: hash.clone(),
+                    api_key_hash: hash,
+                    name: usage.name,
+                    description: usage.description,
+                    expiration: usage.expiration.to_string(),
+                    balance: 0,
+                    can_create_groups: usage.can_create_groups,
+                    can_delete_groups: usage.can_delete_groups,
+                    can_create_pkps: usage.can_create_pkps,
+                    can_manage_ipfs_ids_in_groups: usage.manage_ipfs_ids_in_groups,
+                    can_add_pkp_to_groups: usage.add_pkp_to_groups,
+                    can_remove_pkp_from_groups: usage.remove_pkp_from_groups,
+                    can_execute_in_groups: usage.execute_in_groups,
+                }
+            })
+            .collect(),
+    ))
+}

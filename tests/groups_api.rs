@@ -1,0 +1,323 @@
+//! Groups and usage keys over HTTP against `lit-node dev`: the management workflow with every
+//! field checked, ids in every accepted form, scope checks before existence checks, isolation
+//! between accounts, and usage-key revocation taking effect at once.
+
+mod common;
+
+use alloy::primitives::keccak256;
+use common::{http, NodeProcess};
+use serde_json::{json, Value};
+
+struct Api {
+    node: NodeProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl Api {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let node = NodeProcess::dev(dir.path(), &[]).await;
+        Self { node, _dir: dir }
+    }
+
+    async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        let response = http()
+            .get(self.node.url(&format!("/core/v1/{path}")))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
+        let response = http()
+            .post(self.node.url(&format!("/core/v1/{path}")))
+            .header("x-api-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn ok(&self, path: &str, key: &str, body: Value) -> Value {
+        let (status, answer) = self.post(path, key, body.clone()).await;
+        assert_eq!(status, 200, "{path} {body} → {answer}");
+        answer
+    }
+
+    async fn new_account(&self) -> (String, String) {
+        let answer = self
+            .ok(
+                "new_account",
+                "",
+                json!({"account_name": "acct", "account_description": "d"}),
+            )
+            .await;
+        (
+            answer["api_key"].as_str().unwrap().into(),
+            answer["wallet_address"].as_str().unwrap().into(),
+        )
+    }
+}
+
+fn scopes(name: &str, extra: Value) -> Value {
+    let mut base = json!({
+        "name": name, "description": format!("{name} key"),
+        "can_create_groups": false, "can_delete_groups": false, "can_create_pkps": false,
+        "manage_ipfs_ids_in_groups": [], "add_pkp_to_groups": [], "remove_pkp_from_groups": [],
+        "execute_in_groups": []
+    });
+    base.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    base
+}
+
+fn hash_hex(text: &str) -> String {
+    format!("{:#x}", keccak256(text.as_bytes()))
+}
+
+#[tokio::test]
+async fn groups_and_usage_keys_workflow() {
+    let api = Api::start().await;
+    let (account, default_wallet) = api.new_account().await;
+
+    // A usage key; list_api_keys shows every field, never the plaintext.
+    let created = api
+        .ok("add_usage_api_key", &account, scopes("worker", json!({"can_create_groups": true, "add_pkp_to_groups": [1], "manage_ipfs_ids_in_groups": [0], "execute_in_groups": ["1", "0x2"]})))
+        .await;
+    assert_eq!(created["success"], true);
+    let usage = created["usage_api_key"].as_str().unwrap().to_string();
+    assert_eq!(usage.len(), 64);
+    let (_, keys) = api
+        .get("list_api_keys?page_number=0&page_size=10", &account)
+        .await;
+    assert_eq!(
+        keys,
+        json!([{
+            "id": hash_hex(&usage), "api_key_hash": hash_hex(&usage), "name": "worker", "description": "worker key",
+            "expiration": "0", "balance": 0, "can_create_groups": true, "can_delete_groups": false,
+            "can_create_pkps": false, "can_manage_ipfs_ids_in_groups": [0], "can_add_pkp_to_groups": [1],
+            "can_remove_pkp_from_groups": [], "can_execute_in_groups": [1, 2]
+        }])
+    );
+    assert!(!keys.to_string().contains(&usage), "plaintext key listed");
+
+    // Groups: wallet ids in any case, the usage key may create groups.
+    let upper = format!(
+        "0x{}",
+        default_wallet.trim_start_matches("0x").to_uppercase()
+    );
+    let cid = hash_hex("QmSomeAction");
+    let group = api
+        .ok("add_group", &usage, json!({"group_name": "g1", "group_description": "first", "pkp_ids_permitted": [upper], "cid_hashes_permitted": [cid]}))
+        .await;
+    assert_eq!(group, json!({"success": true, "group_id": "1"}));
+    let (_, groups) = api
+        .get("list_groups?page_number=0&page_size=10", &account)
+        .await;
+    assert_eq!(
+        groups,
+        json!([{"id": "1", "name": "g1", "description": "first"}])
+    );
+    let (_, in_group) = api
+        .get(
+            "list_wallets_in_group?group_id=1&page_number=0&page_size=10",
+            &usage,
+        )
+        .await;
+    assert_eq!(in_group[0]["wallet_address"], default_wallet);
+
+    // add_pkp_to_group with the group id as number, decimal string and hex string.
+    let second = api.get("create_wallet", &account).await.1["wallet_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for id in [json!(1), json!("1"), json!("0x1")] {
+        api.ok(
+            "add_pkp_to_group",
+            &usage,
+            json!({"group_id": id, "pkp_id": second}),
+        )
+        .await;
+    }
+    let (_, in_group) = api
+        .get(
+            "list_wallets_in_group?group_id=0x1&page_number=0&page_size=10",
+            &account,
+        )
+        .await;
+    assert_eq!(in_group.as_array().unwrap().len(), 2);
+
+    // Scope precedes existence: no remove scope → 403 for group 1 and for a group that does not exist.
+    for id in [1, 99] {
+        let (status, answer) = api
+            .post(
+                "remove_pkp_from_group",
+                &usage,
+                json!({"group_id": id, "pkp_id": second}),
+            )
+            .await;
+        assert_eq!(status, 403, "group {id}: {answer}");
+    }
+    // With the scope, a missing group is a 404.
+    let (status, _) = api
+        .post(
+            "add_pkp_to_group",
+            &usage,
+            json!({"group_id": 7, "pkp_id": second}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, answer) = api
+        .post(
+            "add_pkp_to_group",
+            &account,
+            json!({"group_id": 7, "pkp_id": second}),
+        )
+        .await;
+    assert_eq!(status, 404, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("group 7"));
+
+    // Account-key-only operations refuse the usage key.
+    let update = json!({"group_id": "1", "name": "g1b", "description": "renamed"});
+    assert_eq!(
+        api.post("update_group", &usage, update.clone()).await.0,
+        403
+    );
+    assert_eq!(
+        api.post("remove_group", &usage, json!({"group_id": 1}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        api.post(
+            "add_usage_api_key",
+            &usage,
+            scopes("escalate", json!({"can_delete_groups": true}))
+        )
+        .await
+        .0,
+        403
+    );
+    api.ok("update_group", &account, update).await;
+    let (_, groups) = api
+        .get("list_groups?page_number=0&page_size=10", &account)
+        .await;
+    assert_eq!(groups[0]["name"], "g1b");
+    // update_group replaced the wallet set with an empty one.
+    let (_, in_group) = api
+        .get(
+            "list_wallets_in_group?group_id=1&page_number=0&page_size=10",
+            &account,
+        )
+        .await;
+    assert_eq!(in_group, json!([]));
+
+    // Key metadata by hash, scopes replaced by plaintext.
+    api.ok(
+        "update_usage_api_key_metadata",
+        &account,
+        json!({"usage_api_key": hash_hex(&usage), "name": "renamed", "description": "new"}),
+    )
+    .await;
+    let replaced = scopes(
+        "worker2",
+        json!({"can_delete_groups": true, "usage_api_key": usage}),
+    );
+    api.ok("update_usage_api_key", &account, replaced).await;
+    let (_, keys) = api
+        .get("list_api_keys?page_number=0&page_size=10", &account)
+        .await;
+    assert_eq!(
+        (
+            keys[0]["name"].as_str(),
+            keys[0]["can_delete_groups"].as_bool()
+        ),
+        (Some("worker2"), Some(true))
+    );
+    assert_eq!(keys[0]["can_add_pkp_to_groups"], json!([]));
+    api.ok("remove_group", &usage, json!({"group_id": 1})).await;
+    assert_eq!(
+        api.get("list_groups?page_number=0&page_size=10", &account)
+            .await
+            .1,
+        json!([])
+    );
+
+    // A foreign account's ids behave as missing.
+    let (other, _) = api.new_account().await;
+    api.ok("add_group", &account, json!({"group_name": "mine", "group_description": "", "pkp_ids_permitted": [], "cid_hashes_permitted": []})).await;
+    let (status, _) = api
+        .post("remove_group", &other, json!({"group_id": 2}))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = api
+        .post(
+            "remove_usage_api_key",
+            &other,
+            json!({"usage_api_key": usage}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = api.post("add_group", &other, json!({"group_name": "x", "group_description": "", "pkp_ids_permitted": [second], "cid_hashes_permitted": []})).await;
+    assert_eq!(status, 404, "a foreign wallet was accepted into a group");
+
+    // Removing the usage key revokes it at once.
+    api.ok(
+        "remove_usage_api_key",
+        &account,
+        json!({"usage_api_key": usage}),
+    )
+    .await;
+    assert_eq!(
+        api.get("list_groups?page_number=0&page_size=10", &usage)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(api.get("account_exists", &usage).await, (200, json!(false)));
+    api.node.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_ids_are_named() {
+    let api = Api::start().await;
+    let (account, _) = api.new_account().await;
+    for (path, body, needle) in [
+        ("remove_group", json!({"group_id": -1}), "group_id"),
+        ("remove_group", json!({"group_id": "abc"}), "group_id"),
+        ("remove_group", json!({}), "group_id"),
+        (
+            "add_pkp_to_group",
+            json!({"group_id": 1, "pkp_id": "0x1234"}),
+            "pkp_id",
+        ),
+        (
+            "add_group",
+            json!({"group_name": "g", "group_description": "", "cid_hashes_permitted": ["QmNotAHash"]}),
+            "cid_hashes_permitted",
+        ),
+        (
+            "remove_usage_api_key",
+            json!({"usage_api_key": ""}),
+            "usage_api_key",
+        ),
+    ] {
+        let (status, answer) = api.post(path, &account, body.clone()).await;
+        assert_eq!(status, 400, "{path} {body} → {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(needle),
+            "{path} {body} → {answer}"
+        );
+    }
+    let (status, answer) = api
+        .get("list_wallets_in_group?page_number=0&page_size=10", &account)
+        .await;
+    assert_eq!(status, 400);
+    assert!(answer["error"].as_str().unwrap().contains("group_id"));
+    api.node.stop().await;
+}

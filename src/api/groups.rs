@@ -35,7 +35,7 @@ fn not_found(message: String) -> ApiError {
 }
 
 /// The group must exist in the caller's account (404 otherwise).
-fn require_group(ctx: &SharedContext, caller: &Caller, group: u64) -> Result<(), ApiError> {
+pub fn require_group(ctx: &SharedContext, caller: &Caller, group: u64) -> Result<(), ApiError> {
     match ctx.store.group(&caller.account, group)? {
         Some(_) => Ok(()),
         None => Err(not_found(format!(

@@ -2,6 +2,7 @@
 //! family. Handlers are thin: extractors parse, the error type answers.
 
 mod accounts;
+mod actions;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -66,7 +67,19 @@ pub fn router(ctx: SharedContext) -> Router {
             "/update_usage_api_key_metadata",
             post(usage_keys::update_usage_api_key_metadata),
         )
-        .route("/list_api_keys", get(usage_keys::list_api_keys));
+        .route("/list_api_keys", get(usage_keys::list_api_keys))
+        .route("/add_action", post(actions::add_action))
+        .route("/delete_action", post(actions::delete_action))
+        .route(
+            "/update_action_metadata",
+            post(actions::update_action_metadata),
+        )
+        .route("/add_action_to_group", post(actions::add_action_to_group))
+        .route(
+            "/remove_action_from_group",
+            post(actions::remove_action_from_group),
+        )
+        .route("/list_actions", get(actions::list_actions));
 
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())

@@ -7,7 +7,9 @@
 //! - `state`: the mirrored authorisation state; tables and key encodings in [`keys`].
 //! - `undo`: per block inside the reorg window, the previous value of every key it changed.
 //! - `blocks`: number → hash of recent applied blocks, to find a fork point after a reorg.
+//! - `code`: Lit Action code by CID (node-local content, see [`code`]).
 
+mod code;
 pub mod keys;
 mod meta;
 pub mod permissions;
@@ -26,7 +28,8 @@ pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_STATE: &str = "state";
 pub(crate) const CF_UNDO: &str = "undo";
 pub(crate) const CF_BLOCKS: &str = "blocks";
-const COLUMN_FAMILIES: &[&str] = &[CF_META, CF_STATE, CF_UNDO, CF_BLOCKS];
+pub(crate) const CF_CODE: &str = "code";
+const COLUMN_FAMILIES: &[&str] = &[CF_META, CF_STATE, CF_UNDO, CF_BLOCKS, CF_CODE];
 
 /// Storage-layer failure.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,247 @@
+//! Actions: `add_action`, `delete_action`, `update_action_metadata` (account key only),
+//! `add_action_to_group` / `remove_action_from_group` (scope `manage_ipfs_ids_in_groups`) and
+//! `list_actions`.
+
+use std::collections::HashMap;
+
+use alloy::primitives::{keccak256, U256};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::accounts::check_text;
+use super::auth::{Caller, GroupScope};
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::groups::{require_group, Success, SUCCESS};
+use super::ids::{group_id_query, GroupId, HashedCid};
+use super::pagination::PageQuery;
+use crate::actions::cid::cid_v0;
+use crate::app::SharedContext;
+use crate::chain::bindings::LitRegistry;
+
+/// A CIDv0 (`Qm…`, base58btc sha2-256 multihash).
+fn check_cid(field: &str, cid: &str) -> Result<(), ApiError> {
+    match cid::Cid::try_from(cid) {
+        Ok(parsed) if parsed.version() == cid::Version::V0 => Ok(()),
+        _ => Err(ApiError::bad_request(
+            "invalid_body",
+            format!("`{field}` is not a CIDv0 (Qm…): {cid:?}"),
+        )),
+    }
+}
+
+fn require_action(
+    ctx: &SharedContext,
+    caller: &Caller,
+    cid_hash: &HashedCid,
+) -> Result<(), ApiError> {
+    match ctx.store.action(&caller.account, &cid_hash.0)? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("action {:#x} does not exist in this account", cid_hash.0),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddActionRequest {
+    pub action_ipfs_cid: String,
+    pub name: String,
+    pub description: String,
+    /// The action's code; must hash to `action_ipfs_cid`. Kept so the action can be run by CID.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// Registers (or renames) an action; with `code`, verifies it against the CID and keeps it.
+pub async fn add_action(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    ApiJson(request): ApiJson<AddActionRequest>,
+) -> Result<Json<Success>, ApiError> {
+    caller.require_account_key("register actions")?;
+    check_cid("action_ipfs_cid", &request.action_ipfs_cid)?;
+    check_text("name", &request.name)?;
+    check_text("description", &request.description)?;
+    if let Some(code) = &request.code {
+        let actual = cid_v0(code.as_bytes());
+        if actual != request.action_ipfs_cid {
+            return Err(ApiError::bad_request(
+                "cid_mismatch",
+                format!(
+                    "`code` hashes to {actual}, not to action_ipfs_cid {}",
+                    request.action_ipfs_cid
+                ),
+            ));
+        }
+    }
+    ctx.writer
+        .write(&LitRegistry::addActionCall {
+            callerKeyHash: caller.key_hash,
+            cid: request.action_ipfs_cid,
+            name: request.name,
+            description: request.description,
+        })
+        .await?;
+    if let Some(code) = request.code {
+        ctx.store.put_code(code.as_bytes())?;
+    }
+    Ok(SUCCESS)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteActionRequest {
+    pub hashed_cid: HashedCid,
+}
+
+/// Removes the action from the account and from every group of the account.
+pub async fn delete_action(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    ApiJson(request): ApiJson<DeleteActionRequest>,
+) -> Result<Json<Success>, ApiError> {
+    caller.require_account_key("delete actions")?;
+    require_action(&ctx, &caller, &request.hashed_cid)?;
+    ctx.writer
+        .write(&LitRegistry::deleteActionCall {
+            callerKeyHash: caller.key_hash,
+            cidHash: request.hashed_cid.0,
+        })
+        .await?;
+    Ok(SUCCESS)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionMetadataRequest {
+    pub hashed_cid: HashedCid,
+    pub name: String,
+    pub description: String,
+}
+
+pub async fn update_action_metadata(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    ApiJson(request): ApiJson<ActionMetadataRequest>,
+) -> Result<Json<Success>, ApiError> {
+    caller.require_account_key("change actions")?;
+    require_action(&ctx, &caller, &request.hashed_cid)?;
+    check_text("name", &request.name)?;
+    check_text("description", &request.description)?;
+    ctx.writer
+        .write(&LitRegistry::updateActionMetadataCall {
+            callerKeyHash: caller.key_hash,
+            cidHash: request.hashed_cid.0,
+            name: request.name,
+            description: request.description,
+        })
+        .await?;
+    Ok(SUCCESS)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddActionToGroupRequest {
+    pub group_id: GroupId,
+    pub action_ipfs_cid: String,
+}
+
+pub async fn add_action_to_group(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    ApiJson(request): ApiJson<AddActionToGroupRequest>,
+) -> Result<Json<Success>, ApiError> {
+    let group = request.group_id.0;
+    caller.require_group_scope(GroupScope::ManageIpfsIds, group)?;
+    check_cid("action_ipfs_cid", &request.action_ipfs_cid)?;
+    require_group(&ctx, &caller, group)?;
+    ctx.writer
+        .write(&LitRegistry::addActionToGroupCall {
+            callerKeyHash: caller.key_hash,
+            groupId: U256::from(group),
+            cidHash: keccak256(request.action_ipfs_cid.as_bytes()),
+        })
+        .await?;
+    Ok(SUCCESS)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveActionFromGroupRequest {
+    pub group_id: GroupId,
+    pub hashed_cid: HashedCid,
+}
+
+pub async fn remove_action_from_group(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    ApiJson(request): ApiJson<RemoveActionFromGroupRequest>,
+) -> Result<Json<Success>, ApiError> {
+    let group = request.group_id.0;
+    caller.require_group_scope(GroupScope::ManageIpfsIds, group)?;
+    require_group(&ctx, &caller, group)?;
+    ctx.writer
+        .write(&LitRegistry::removeActionFromGroupCall {
+            callerKeyHash: caller.key_hash,
+            groupId: U256::from(group),
+            cidHash: request.hashed_cid.0,
+        })
+        .await?;
+    Ok(SUCCESS)
+}
+
+/// One action of `list_actions`; `id` is the hashed CID (passed back as `hashed_cid`).
+#[derive(Debug, Serialize)]
+pub struct ActionItem {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// All actions of the account (no `group_id`, or 0), or the actions in one group's set (hashes
+/// not registered as actions are listed with empty metadata; the zero-hash wildcard is not).
+pub async fn list_actions(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+    PageQuery(page): PageQuery,
+) -> Result<Json<Vec<ActionItem>>, ApiError> {
+    let group = match params.get("group_id") {
+        Some(value) => group_id_query(Some(value))?.0,
+        None => 0,
+    };
+    let items = if group == 0 {
+        ctx.store
+            .actions(&caller.account, page)?
+            .into_iter()
+            .map(|(hash, a)| ActionItem {
+                id: format!("{hash:#x}"),
+                name: a.name,
+                description: a.description,
+            })
+            .collect()
+    } else {
+        require_group(&ctx, &caller, group)?;
+        let mut items = Vec::new();
+        for hash in ctx.store.group_actions(&caller.account, group, page)? {
+            if hash.is_zero() {
+                continue;
+            }
+            let record = ctx.store.action(&caller.account, &hash)?;
+            let (name, description) = record.map(|a| (a.name, a.description)).unwrap_or_default();
+            items.push(ActionItem {
+                id: format!("{hash:#x}"),
+                name,
+                description,
+            });
+        }
+        items
+    };
+    Ok(Json(items))
+}

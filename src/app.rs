@@ -32,7 +32,7 @@ pub struct AppContext {
     pub store: Store,
     pub permissions: Permissions,
     pub mirror: MirrorHandle,
-    pub writer: ChainWriter,
+    pub writer: std::sync::Arc<ChainWriter>,
     pub keys: KeyDeriver,
     /// Renders `/metrics`; `None` when no recorder is installed (library use).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,

@@ -85,6 +85,8 @@ pub struct ChainConfig {
     pub publish_rpc_url: bool,
     /// Number of payer accounts (keys derived from the root secret) that send transactions.
     pub payer_count: u32,
+    /// A payer below this balance (gwei) is logged as a warning.
+    pub low_payer_balance_gwei: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +134,7 @@ impl Default for ChainConfig {
             token: "ETH".into(),
             publish_rpc_url: false,
             payer_count: 8,
+            low_payer_balance_gwei: 10_000_000, // 0.01 ETH
         }
     }
 }

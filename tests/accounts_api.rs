@@ -302,3 +302,41 @@ async fn bad_input_is_a_4xx_naming_the_problem() {
     }
     n.node.stop().await;
 }
+
+#[tokio::test]
+async fn fifty_concurrent_writes_from_ten_accounts_all_succeed() {
+    let n = Node::start().await;
+    let mut keys = Vec::new();
+    for i in 0..10 {
+        keys.push(n.new_account(&format!("account {i}")).await.0);
+    }
+    let node = &n;
+    let writes = keys.iter().flat_map(|key| {
+        (0..5).map(move |j| {
+            let n = node;
+            async move {
+                let (status, body) = n.get(&format!("create_wallet?name=w{j}"), Some(key)).await;
+                assert_eq!(status, 200, "{body}");
+                body["wallet_address"].as_str().unwrap().to_string()
+            }
+        })
+    });
+    let created: Vec<String> = futures_util::future::join_all(writes).await;
+    assert_eq!(created.len(), 50);
+    assert_eq!(
+        created
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        50,
+        "duplicate wallets"
+    );
+    // Every account sees its default wallet plus its five new ones.
+    for key in &keys {
+        let (_, wallets) = n
+            .get("list_wallets?page_number=0&page_size=100", Some(key))
+            .await;
+        assert_eq!(wallets.as_array().unwrap().len(), 6);
+    }
+    n.node.stop().await;
+}

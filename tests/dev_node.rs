@@ -243,6 +243,36 @@ async fn info_endpoints_and_transport_rules() {
         metrics.contains("lit_node_mirror_applied_block"),
         "{metrics}"
     );
+    // Request metrics are labelled by route; payer balances are exported.
+    assert!(
+        metrics.contains(
+            r#"lit_node_http_requests_total{endpoint="/core/v1/version",method="GET",status="200"}"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lit_node_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let metrics = client
+            .get(node.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("lit_node_payer_balance_wei{payer=") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "payer balances not exported"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 
     // Request ids: a fresh UUID v4 every time, even when the client sends its own.
     let first = client

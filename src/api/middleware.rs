@@ -65,3 +65,23 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// Prometheus request metrics: `lit_node_http_requests_total{endpoint,method,status}` and
+/// `lit_node_http_request_duration_seconds{endpoint}`. The endpoint label is the matched route
+/// (never the raw path, so unknown paths cannot explode the label set).
+pub async fn record_metrics(request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("lit_node_http_requests_total", "endpoint" => endpoint.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("lit_node_http_request_duration_seconds", "endpoint" => endpoint)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -120,6 +120,7 @@ pub fn router(ctx: SharedContext) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             ctx.request_timeout,
         ))
+        .route_layer(axum::middleware::from_fn(middleware::record_metrics))
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(trace)
         .layer(axum::middleware::from_fn(middleware::request_ids))

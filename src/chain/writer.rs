@@ -7,11 +7,11 @@
 //! own mirror has applied that block, so a read right after a write sees it.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, TxHash};
-use alloy::providers::{DynProvider, PendingTransactionError, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
@@ -165,6 +165,36 @@ impl ChainWriter {
         })
     }
 
+    /// Every `interval`, exports each payer's balance (`lit_node_payer_balance_wei{payer}`) and
+    /// warns about payers below `low_balance_wei`, before they start failing writes.
+    pub async fn monitor_balances(
+        &self,
+        interval: Duration,
+        low_balance_wei: u128,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            for payer in &self.pool.payers {
+                match payer.provider.get_balance(payer.address).await {
+                    Ok(balance) => {
+                        let wei = u128::try_from(balance).unwrap_or(u128::MAX);
+                        metrics::gauge!("lit_node_payer_balance_wei", "payer" => format!("{:#x}", payer.address)).set(wei as f64);
+                        if wei < low_balance_wei {
+                            tracing::warn!(payer = %payer.address, balance_wei = wei, "payer balance is low: fund it before its writes fail");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(payer = %payer.address, error = %e, "cannot read payer balance")
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {},
+            }
+        }
+    }
+
     /// Number of payers (maximum concurrent writes).
     pub fn payer_count(&self) -> usize {
         self.pool.payers.len()
@@ -225,47 +255,47 @@ impl ChainWriter {
         }
     }
 
-    /// Sends and waits for the receipt; when it is not mined in time, re-sends the same nonce
-    /// with fees bumped by 25% (replacing a stuck transaction) up to `max_resends` times.
+    /// Sends and polls for the receipt of every transaction sent for this nonce (the original
+    /// and its replacements: whichever is mined wins). When none is mined within
+    /// `resend_after`, re-sends the same nonce with fees bumped by 25%, up to `max_resends` times.
+    /// Receipts are polled rather than watched from new blocks: with instant mining a
+    /// transaction can be in a block before any watcher is registered.
     async fn send_until_mined(
         &self,
         payer: &Payer,
         request: TransactionRequest,
     ) -> Result<TransactionReceipt, WriteError> {
-        let mut tx_hash = self.send_fresh(payer, &request).await?;
-        let mut attempt = 0;
+        let mut sent = vec![self.send_fresh(payer, &request).await?];
+        let mut resends = 0;
+        let mut resend_at = Instant::now() + self.config.resend_after;
+        let mut pause = Duration::from_millis(10);
         loop {
-            let waited = payer
-                .provider
-                .watch_pending_transaction(
-                    alloy::providers::PendingTransactionConfig::new(tx_hash)
-                        .with_timeout(Some(self.config.resend_after)),
-                )
-                .await;
-            let outcome = match waited {
-                Ok(watch) => watch.await,
-                Err(e) => return Err(unavailable(e)),
-            };
-            match outcome {
-                Ok(hash) => {
-                    return payer
-                        .provider
-                        .get_transaction_receipt(hash)
-                        .await
-                        .map_err(unavailable)?
-                        .ok_or_else(|| {
-                            unavailable(format!("no receipt for mined transaction {hash}"))
-                        });
+            for hash in sent.iter().rev() {
+                if let Some(receipt) = payer
+                    .provider
+                    .get_transaction_receipt(*hash)
+                    .await
+                    .map_err(unavailable)?
+                {
+                    return Ok(receipt);
                 }
-                Err(PendingTransactionError::TxWatcher(_)) if attempt < self.config.max_resends => {
-                    attempt += 1;
-                    tx_hash = self.resend(payer, &request, tx_hash, attempt).await?;
-                }
-                Err(PendingTransactionError::TxWatcher(_)) => {
-                    return Err(WriteError::NotMined(tx_hash))
-                }
-                Err(e) => return Err(unavailable(e)),
             }
+            let latest = *sent.last().expect("at least one transaction was sent");
+            if Instant::now() >= resend_at {
+                if resends >= self.config.max_resends {
+                    return Err(WriteError::NotMined(latest));
+                }
+                resends += 1;
+                match self.resend(payer, &request, latest, resends).await {
+                    Ok(hash) => sent.push(hash),
+                    // The nonce was used meanwhile: one of ours was mined; the next poll finds it.
+                    Err(WriteError::Unavailable(message)) if is_nonce_race(&message) => {}
+                    Err(other) => return Err(other),
+                }
+                resend_at = Instant::now() + self.config.resend_after;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
         }
     }
 

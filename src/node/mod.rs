@@ -79,6 +79,19 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         store,
         listener,
     } = parts;
+    // Installed first, so the mirror and the balance monitor export from their first round.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("duration_seconds".into()),
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0,
+            ],
+        )
+        .expect("bucket list is non-empty")
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+        .ok();
     let permissions = Permissions::new(store.clone());
     let mirror_config = IndexerConfig {
         rpc_url: rpc_url.clone(),
@@ -108,10 +121,17 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
     let shutdown = CancellationToken::new();
     let indexer_task = tokio::spawn(indexer.run(shutdown.clone()));
 
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
-        .ok();
+    let writer = Arc::new(writer);
+    let balances_task = tokio::spawn({
+        let (writer, shutdown) = (writer.clone(), shutdown.clone());
+        let low = u128::from(config.chain.low_payer_balance_gwei) * 1_000_000_000;
+        async move {
+            writer
+                .monitor_balances(Duration::from_secs(30), low, shutdown)
+                .await
+        }
+    });
+
     let ctx = AppContext {
         chain: ChainInfo {
             chain_name: config.chain.chain_name.clone(),
@@ -136,5 +156,6 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
     let result = server::serve(listener, Arc::new(ctx), mode).await;
     shutdown.cancel();
     let _ = indexer_task.await;
+    let _ = balances_task.await;
     result
 }

@@ -37,6 +37,7 @@ pub struct AppContext {
     /// Renders `/metrics`; `None` when no recorder is installed (library use).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub max_body_bytes: usize,
+    pub rate_limits: crate::api::rate_limit::RateLimitConfig,
     pub request_timeout: std::time::Duration,
 }
 

@@ -31,6 +31,7 @@ pub struct Config {
     pub chain: ChainConfig,
     pub mirror: MirrorConfig,
     pub http: HttpConfig,
+    pub rate_limit: crate::api::rate_limit::RateLimitConfig,
     pub dev: DevConfig,
 }
 
@@ -118,6 +119,7 @@ impl Default for Config {
             chain: ChainConfig::default(),
             mirror: MirrorConfig::default(),
             http: HttpConfig::default(),
+            rate_limit: Default::default(),
             dev: DevConfig::default(),
         }
     }

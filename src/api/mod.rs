@@ -13,6 +13,7 @@ mod info;
 mod ipfs;
 pub mod middleware;
 mod pagination;
+pub mod rate_limit;
 mod usage_keys;
 mod wallets;
 
@@ -114,6 +115,10 @@ pub fn router(ctx: SharedContext) -> Router {
         .nest("/core/v1", core_v1)
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            rate_limit::RateLimits::new(&ctx.rate_limits),
+            rate_limit::enforce,
+        ))
         .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(ctx.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -151,6 +151,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         keys,
         metrics,
         max_body_bytes: config.http.max_body_bytes,
+        rate_limits: config.rate_limit.clone(),
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
     };
     let result = server::serve(listener, Arc::new(ctx), mode).await;

@@ -33,10 +33,13 @@ pub async fn serve(listener: TcpListener, ctx: SharedContext, mode: &str) -> Res
         "lit-node {mode} listening on http://{local} (chain id {chain_id}, registry {registry:#x})"
     );
     tracing::info!(%local, chain_id, %registry, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| NodeError::Setup(format!("server failed: {e}")))
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| NodeError::Setup(format!("server failed: {e}")))
 }
 
 async fn shutdown_signal() {

@@ -1,5 +1,8 @@
 //! Build-time facts for `GET version`: the git commit, a short hash of the registry bytecode the
-//! binary deploys, and the pinned solc version. Never requires forge or network access.
+//! binary deploys, and the pinned solc version; and the ethers bundle for Lit Actions, built by
+//! `node js/ethers/build.mjs` from the npm packages `script/setup.sh` installs. Never requires
+//! forge or network access.
+use std::path::PathBuf;
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
@@ -38,4 +41,26 @@ fn main() {
     .expect("script/tools/package.json is JSON");
     let solc = tools["dependencies"]["solc"].as_str().unwrap_or("unknown");
     println!("cargo:rustc-env=BUILD_SOLC_VERSION={solc}");
+
+    build_ethers_bundle();
+}
+
+/// `$OUT_DIR/ethers.bundle.js`, included by `src/actions/ethers.rs`.
+fn build_ethers_bundle() {
+    println!("cargo:rerun-if-changed=js/ethers");
+    println!("cargo:rerun-if-changed=script/tools/package-lock.json");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("ethers.bundle.js");
+    let output = Command::new("node")
+        .arg("js/ethers/build.mjs")
+        .arg(&out)
+        .output();
+    match output {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "building the ethers bundle failed (run `bash script/setup.sh` first, it installs the npm packages):\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("cannot run `node` to build the ethers bundle ({e}); install Node.js and run `bash script/setup.sh`"),
+    }
 }

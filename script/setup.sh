@@ -3,7 +3,8 @@
 # nothing changes):
 #   - Debian packages the Rust build needs (libclang-dev for rocksdb's bindgen),
 #   - Foundry (forge, anvil, cast), solcjs, OpenZeppelin and test-only JS packages from the npm
-#     registry, pinned by script/tools/package-lock.json, into .tools/ (git-ignored).
+#     registry, pinned by script/tools/package-lock.json, into .tools/ (git-ignored),
+#   - Python test tools (the OpenAPI validator), pinned by script/tools/requirements.txt.
 # forge compiles through script/solc, a solc-compatible front for solcjs, so nothing is downloaded
 # from outside the package registries.
 set -euo pipefail
@@ -44,3 +45,15 @@ fi
 for tool in forge anvil cast; do
   "$tools/node_modules/.bin/$tool" --version >/dev/null 2>&1 || { say "$tool does not run"; exit 1; }
 done
+
+# --- Python tools (pinned by script/tools/requirements.txt) --------------------------------------
+venv="$tools/venv"
+if ! cmp -s "$root/script/tools/requirements.txt" "$venv/requirements.txt" \
+  || [ ! -x "$venv/bin/openapi-spec-validator" ]; then
+  say "installing pinned Python tools into .tools/venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/script/tools/requirements.txt" \
+    >"$tools/pip.log" 2>&1 || { cat "$tools/pip.log" >&2; exit 1; }
+  cp "$root/script/tools/requirements.txt" "$venv/requirements.txt"
+fi

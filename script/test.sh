@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: toolchain setup, contract artifact freshness, forge tests, formatting and
-# lints, and cargo tests (unit + integration tests that start real anvil chains and the real
-# binary). Exits non-zero on the first failure.
+# Runs every test: toolchain setup, contract artifact freshness, forge tests, the QuickJS ethers
+# bundle against real ethers (js/ethers), formatting and lints, and cargo tests (unit +
+# integration tests that start real anvil chains and the real binary). Exits non-zero on the
+# first failure.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$root"
@@ -16,6 +17,9 @@ bash script/export-artifacts.sh --check
 step "forge test"
 forge fmt --check contracts script
 forge test
+
+step "ethers bundle matches ethers under Node"
+node js/ethers/test/verify.mjs
 
 step "cargo fmt + clippy"
 cargo fmt --all -- --check

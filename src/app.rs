@@ -33,6 +33,8 @@ pub struct AppContext {
     pub permissions: Permissions,
     pub mirror: MirrorHandle,
     pub writer: std::sync::Arc<ChainWriter>,
+    /// Runs Lit Actions.
+    pub actions: crate::actions::ActionPool,
     pub keys: KeyDeriver,
     /// Renders `/metrics`; `None` when no recorder is installed (library use).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,

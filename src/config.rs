@@ -32,7 +32,38 @@ pub struct Config {
     pub mirror: MirrorConfig,
     pub http: HttpConfig,
     pub rate_limit: crate::api::rate_limit::RateLimitConfig,
+    pub actions: ActionsConfig,
     pub dev: DevConfig,
+}
+
+/// The Lit Actions runtime (spec/actions.md). Per-run limits come from chain configuration;
+/// these are the node-local resources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsConfig {
+    /// Threads running actions (each owns one QuickJS runtime at a time). 0 = 2 × CPU cores.
+    pub workers: usize,
+    /// Actions waiting for a worker; beyond this the node answers 429.
+    pub queue: usize,
+    /// Per-request timeout of `fetch` (also bounded by the run's time limit).
+    pub fetch_timeout_ms: u64,
+    /// Largest `fetch` response body an action may read.
+    pub fetch_max_response_bytes: usize,
+    /// Let `fetch` reach loopback, private, link-local and metadata addresses. Off by default:
+    /// a node must not be an SSRF proxy into its own network. Tests turn it on for a local server.
+    pub fetch_allow_private: bool,
+}
+
+impl Default for ActionsConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            queue: 256,
+            fetch_timeout_ms: 15_000,
+            fetch_max_response_bytes: 10 * 1024 * 1024,
+            fetch_allow_private: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +151,7 @@ impl Default for Config {
             mirror: MirrorConfig::default(),
             http: HttpConfig::default(),
             rate_limit: Default::default(),
+            actions: ActionsConfig::default(),
             dev: DevConfig::default(),
         }
     }

@@ -1,3 +1,17 @@
-//! Lit Actions: code identity (CIDs) now; the QuickJS runtime arrives with the actions issue.
+//! Lit Actions (spec/actions.md): code identity (CIDs), the limits in force, and the embedded
+//! QuickJS runtime — a bounded pool of worker threads, each run in a fresh runtime and context
+//! with the `Lit.Actions` API, web globals, `fetch`, and a lazily loaded, natively accelerated
+//! ethers v5.
 
 pub mod cid;
+pub mod engine;
+pub mod ethers;
+pub mod fetch;
+pub mod host;
+pub mod limits;
+pub mod pool;
+
+pub use engine::{run_action, ActionOutcome};
+pub use host::{RunInput, Services};
+pub use limits::ActionLimits;
+pub use pool::{ActionPool, PoolError};

@@ -15,7 +15,7 @@ use crate::keys::derive::new_api_key;
 pub const MAX_TEXT_LEN: usize = 1024;
 
 /// `POST new_account` `{account_name, account_description, email?}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccountRequest {
     pub account_name: String,
@@ -25,7 +25,7 @@ pub struct NewAccountRequest {
 }
 
 /// → `{api_key, wallet_address}`: the account key (shown once) and the default wallet.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NewAccountResponse {
     pub api_key: String,
     pub wallet_address: String,
@@ -46,6 +46,14 @@ pub fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
 }
 
 /// Creates the account on chain with its default wallet, in one transaction.
+#[utoipa::path(
+    post,
+    path = "/core/v1/new_account",
+    tag = "accounts",
+    summary = "Create an account and its default wallet",
+    request_body = NewAccountRequest,
+    responses((status = 200, description = "success", body = NewAccountResponse))
+)]
 pub async fn new_account(
     State(ctx): State<SharedContext>,
     ApiJson(request): ApiJson<NewAccountRequest>,
@@ -74,6 +82,14 @@ pub async fn new_account(
 
 /// `GET account_exists` → `true` if the key belongs to an existing account (account or usage
 /// key), else `false`. A missing key is still a 401.
+#[utoipa::path(
+    get,
+    path = "/core/v1/account_exists",
+    tag = "accounts",
+    summary = "Whether the key belongs to an account",
+    responses((status = 200, description = "success", body = bool)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn account_exists(
     State(ctx): State<SharedContext>,
     ApiKey(key_hash): ApiKey,

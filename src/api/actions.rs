@@ -47,7 +47,7 @@ fn require_action(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddActionRequest {
     pub action_ipfs_cid: String,
@@ -59,6 +59,15 @@ pub struct AddActionRequest {
 }
 
 /// Registers (or renames) an action; with `code`, verifies it against the CID and keeps it.
+#[utoipa::path(
+    post,
+    path = "/core/v1/add_action",
+    tag = "actions",
+    summary = "Register (or rename) an action",
+    request_body = AddActionRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn add_action(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -94,13 +103,23 @@ pub async fn add_action(
     Ok(SUCCESS)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteActionRequest {
+    #[schema(value_type = String)]
     pub hashed_cid: HashedCid,
 }
 
 /// Removes the action from the account and from every group of the account.
+#[utoipa::path(
+    post,
+    path = "/core/v1/delete_action",
+    tag = "actions",
+    summary = "Delete an action (and from every group)",
+    request_body = DeleteActionRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn delete_action(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -117,14 +136,24 @@ pub async fn delete_action(
     Ok(SUCCESS)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionMetadataRequest {
+    #[schema(value_type = String)]
     pub hashed_cid: HashedCid,
     pub name: String,
     pub description: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/update_action_metadata",
+    tag = "actions",
+    summary = "Rename an action",
+    request_body = ActionMetadataRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn update_action_metadata(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -145,13 +174,23 @@ pub async fn update_action_metadata(
     Ok(SUCCESS)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddActionToGroupRequest {
+    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
     pub action_ipfs_cid: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/add_action_to_group",
+    tag = "actions",
+    summary = "Add an action to a group",
+    request_body = AddActionToGroupRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn add_action_to_group(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -171,13 +210,24 @@ pub async fn add_action_to_group(
     Ok(SUCCESS)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveActionFromGroupRequest {
+    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
+    #[schema(value_type = String)]
     pub hashed_cid: HashedCid,
 }
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/remove_action_from_group",
+    tag = "actions",
+    summary = "Remove an action from a group",
+    request_body = RemoveActionFromGroupRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn remove_action_from_group(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -197,7 +247,7 @@ pub async fn remove_action_from_group(
 }
 
 /// One action of `list_actions`; `id` is the hashed CID (passed back as `hashed_cid`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActionItem {
     pub id: String,
     pub name: String,
@@ -206,6 +256,15 @@ pub struct ActionItem {
 
 /// All actions of the account (no `group_id`, or 0), or the actions in one group's set (hashes
 /// not registered as actions are listed with empty metadata; the zero-hash wildcard is not).
+#[utoipa::path(
+    get,
+    path = "/core/v1/list_actions",
+    tag = "actions",
+    summary = "The account's (or a group's) actions",
+    params(("group_id" = Option<String>, Query, description = "omit or 0 for all actions"), ("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    responses((status = 200, description = "success", body = Vec<ActionItem>)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn list_actions(
     State(ctx): State<SharedContext>,
     caller: Caller,

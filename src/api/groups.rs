@@ -23,7 +23,7 @@ use crate::chain::bindings::LitRegistry;
 use crate::store::keys::group_id_u64;
 
 /// `{success: true}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Success {
     pub success: bool,
 }
@@ -68,23 +68,34 @@ fn hashes(cids: &[HashedCid]) -> Vec<B256> {
     cids.iter().map(|c| c.0).collect()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddGroupRequest {
     pub group_name: String,
     pub group_description: String,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub pkp_ids_permitted: Vec<PkpId>,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub cid_hashes_permitted: Vec<HashedCid>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddGroupResponse {
     pub success: bool,
     pub group_id: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/add_group",
+    tag = "groups",
+    summary = "Create a group",
+    request_body = AddGroupRequest,
+    responses((status = 200, description = "success", body = AddGroupResponse)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn add_group(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -120,12 +131,22 @@ pub async fn add_group(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupRequest {
+    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
 }
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/remove_group",
+    tag = "groups",
+    summary = "Remove a group",
+    request_body = GroupRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn remove_group(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -143,19 +164,31 @@ pub async fn remove_group(
     Ok(SUCCESS)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroupRequest {
+    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
     pub name: String,
     pub description: String,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub pkp_ids_permitted: Vec<PkpId>,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub cid_hashes_permitted: Vec<HashedCid>,
 }
 
 /// Account key only: replaces the group's metadata and both sets.
+#[utoipa::path(
+    post,
+    path = "/core/v1/update_group",
+    tag = "groups",
+    summary = "Replace a group's metadata and sets",
+    request_body = UpdateGroupRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn update_group(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -180,13 +213,24 @@ pub async fn update_group(
     Ok(SUCCESS)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupWalletRequest {
+    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
+    #[schema(value_type = String, example = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")]
     pub pkp_id: PkpId,
 }
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/add_pkp_to_group",
+    tag = "groups",
+    summary = "Add a wallet to a group",
+    request_body = GroupWalletRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn add_pkp_to_group(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -206,6 +250,15 @@ pub async fn add_pkp_to_group(
     Ok(SUCCESS)
 }
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/remove_pkp_from_group",
+    tag = "groups",
+    summary = "Remove a wallet from a group",
+    request_body = GroupWalletRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn remove_pkp_from_group(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -226,13 +279,22 @@ pub async fn remove_pkp_from_group(
 }
 
 /// One group of `list_groups`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GroupItem {
     pub id: String,
     pub name: String,
     pub description: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/core/v1/list_groups",
+    tag = "groups",
+    summary = "The account's groups",
+    params(("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    responses((status = 200, description = "success", body = Vec<GroupItem>)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn list_groups(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -253,6 +315,15 @@ pub async fn list_groups(
 
 /// The wallets in a group's set, in address order (the zero-address wildcard is not a wallet
 /// and is not listed).
+#[utoipa::path(
+    get,
+    path = "/core/v1/list_wallets_in_group",
+    tag = "groups",
+    summary = "Wallets in a group",
+    params(("group_id" = String, Query, description = "number, decimal or 0x hex"), ("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    responses((status = 200, description = "success", body = Vec<WalletItem>)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn list_wallets_in_group(
     State(ctx): State<SharedContext>,
     caller: Caller,

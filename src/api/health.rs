@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::app::SharedContext;
 use crate::indexer::MirrorHealth;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthResponse {
     pub status: &'static str,
     pub chain_id: u64,
@@ -21,6 +21,13 @@ pub struct HealthResponse {
     pub reason: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "node",
+    summary = "Serving and mirror health (503 with a reason when unhealthy)",
+    responses((status = 200, description = "success", body = HealthResponse))
+)]
 pub async fn health(State(ctx): State<SharedContext>) -> Response {
     let chain_id = ctx.chain.chain_id;
     match ctx.mirror.health() {

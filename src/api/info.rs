@@ -9,7 +9,7 @@ use crate::app::SharedContext;
 use crate::chain::config_keys;
 
 /// `GET version` → `{name, version, commit_version, submodule_versions: [[name, version]]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VersionResponse {
     pub name: &'static str,
     pub version: &'static str,
@@ -17,6 +17,13 @@ pub struct VersionResponse {
     pub submodule_versions: Vec<(String, String)>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/core/v1/version",
+    tag = "node",
+    summary = "Node name, version and commit",
+    responses((status = 200, description = "success", body = VersionResponse))
+)]
 pub async fn version() -> Json<VersionResponse> {
     Json(VersionResponse {
         name: env!("CARGO_PKG_NAME"),
@@ -31,7 +38,7 @@ pub async fn version() -> Json<VersionResponse> {
 
 /// `GET get_node_chain_config` → `{chain_name, chain_id, is_evm, testnet, token,
 /// contract_address, contracts, rpc_url?}`; all from configuration and the deployment file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChainConfigResponse {
     pub chain_name: String,
     pub chain_id: u64,
@@ -44,6 +51,13 @@ pub struct ChainConfigResponse {
     pub rpc_url: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/core/v1/get_node_chain_config",
+    tag = "node",
+    summary = "Where the contracts live",
+    responses((status = 200, description = "success", body = ChainConfigResponse))
+)]
 pub async fn get_node_chain_config(State(ctx): State<SharedContext>) -> Json<ChainConfigResponse> {
     let chain = &ctx.chain;
     Json(ChainConfigResponse {
@@ -63,11 +77,18 @@ pub async fn get_node_chain_config(State(ctx): State<SharedContext>) -> Json<Cha
 }
 
 /// `GET get_chain_config_keys` → `{keys: [..]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChainConfigKeysResponse {
     pub keys: Vec<&'static str>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/core/v1/get_chain_config_keys",
+    tag = "node",
+    summary = "Node-configuration keys read from chain",
+    responses((status = 200, description = "success", body = ChainConfigKeysResponse))
+)]
 pub async fn get_chain_config_keys() -> Json<ChainConfigKeysResponse> {
     Json(ChainConfigKeysResponse {
         keys: config_keys::key_names().collect(),
@@ -75,11 +96,25 @@ pub async fn get_chain_config_keys() -> Json<ChainConfigKeysResponse> {
 }
 
 /// `GET get_api_payers` → `["0x…"]`: this node's transaction-sending accounts.
+#[utoipa::path(
+    get,
+    path = "/core/v1/get_api_payers",
+    tag = "node",
+    summary = "Addresses of the transaction-sending accounts",
+    responses((status = 200, description = "success", body = Vec<String>))
+)]
 pub async fn get_api_payers(State(ctx): State<SharedContext>) -> Json<Vec<String>> {
     Json(ctx.payers.iter().map(|p| format!("{p:#x}")).collect())
 }
 
 /// `GET get_admin_api_payer` → `"0x…"`: the account that manages the payer set.
+#[utoipa::path(
+    get,
+    path = "/core/v1/get_admin_api_payer",
+    tag = "node",
+    summary = "The address that manages the payer set",
+    responses((status = 200, description = "success", body = String))
+)]
 pub async fn get_admin_api_payer(State(ctx): State<SharedContext>) -> Json<String> {
     Json(format!("{:#x}", ctx.admin_payer))
 }

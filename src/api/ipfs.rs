@@ -7,6 +7,14 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::actions::cid::cid_v0;
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/get_lit_action_ipfs_id",
+    tag = "actions",
+    summary = "CIDv0 of the given code",
+    request_body = String,
+    responses((status = 200, description = "success", body = String))
+)]
 pub async fn get_lit_action_ipfs_id(
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Json<String>, ApiError> {

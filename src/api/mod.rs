@@ -11,7 +11,9 @@ mod health;
 pub mod ids;
 mod info;
 mod ipfs;
+mod lit_action;
 pub mod middleware;
+pub mod openapi;
 mod pagination;
 pub mod rate_limit;
 mod usage_keys;
@@ -40,6 +42,11 @@ pub fn router(ctx: SharedContext) -> Router {
         .route(
             "/get_lit_action_ipfs_id",
             post(ipfs::get_lit_action_ipfs_id),
+        )
+        .route("/lit_action", post(lit_action::lit_action))
+        .route(
+            "/get_lit_action_client_config",
+            get(lit_action::get_lit_action_client_config),
         )
         .route("/new_account", post(accounts::new_account))
         .route("/account_exists", get(accounts::account_exists))
@@ -115,6 +122,7 @@ pub fn router(ctx: SharedContext) -> Router {
         .nest("/core/v1", core_v1)
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
+        .merge(openapi::routes())
         .layer(axum::middleware::from_fn_with_state(
             rate_limit::RateLimits::new(&ctx.rate_limits),
             rate_limit::enforce,

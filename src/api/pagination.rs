@@ -10,7 +10,7 @@ use crate::store::query::Page;
 
 pub const MAX_PAGE_SIZE: u64 = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct RawPage {
     page_number: Option<String>,
     page_size: Option<String>,

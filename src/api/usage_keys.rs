@@ -20,16 +20,20 @@ use crate::chain::bindings::{ILitRegistry, LitRegistry};
 use crate::keys::derive::new_api_key;
 
 /// The scopes of a usage key, as `add_usage_api_key` / `update_usage_api_key` take them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Scopes {
     pub name: String,
     pub description: String,
     pub can_create_groups: bool,
     pub can_delete_groups: bool,
     pub can_create_pkps: bool,
+    #[schema(value_type = Vec<u64>)]
     pub manage_ipfs_ids_in_groups: Vec<GroupId>,
+    #[schema(value_type = Vec<u64>)]
     pub add_pkp_to_groups: Vec<GroupId>,
+    #[schema(value_type = Vec<u64>)]
     pub remove_pkp_from_groups: Vec<GroupId>,
+    #[schema(value_type = Vec<u64>)]
     pub execute_in_groups: Vec<GroupId>,
 }
 
@@ -53,7 +57,7 @@ impl Scopes {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddUsageKeyResponse {
     pub success: bool,
     pub usage_api_key: String,
@@ -71,6 +75,15 @@ fn require_usage_key(ctx: &SharedContext, caller: &Caller, key: KeyRef) -> Resul
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/add_usage_api_key",
+    tag = "keys",
+    summary = "Create a usage key",
+    request_body = Scopes,
+    responses((status = 200, description = "success", body = AddUsageKeyResponse)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn add_usage_api_key(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -92,14 +105,24 @@ pub async fn add_usage_api_key(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateUsageKeyRequest {
+    #[schema(value_type = String)]
     pub usage_api_key: KeyRef,
     #[serde(flatten)]
     pub scopes: Scopes,
 }
 
 /// Replaces every scope (and the metadata) of a usage key.
+#[utoipa::path(
+    post,
+    path = "/core/v1/update_usage_api_key",
+    tag = "keys",
+    summary = "Replace a usage key's scopes",
+    request_body = UpdateUsageKeyRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn update_usage_api_key(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -118,13 +141,23 @@ pub async fn update_usage_api_key(
     Ok(SUCCESS)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveUsageKeyRequest {
+    #[schema(value_type = String)]
     pub usage_api_key: KeyRef,
 }
 
 /// The key stops working at once (the write returns after the mirror applied it).
+#[utoipa::path(
+    post,
+    path = "/core/v1/remove_usage_api_key",
+    tag = "keys",
+    summary = "Revoke a usage key",
+    request_body = RemoveUsageKeyRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn remove_usage_api_key(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -141,14 +174,24 @@ pub async fn remove_usage_api_key(
     Ok(SUCCESS)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageKeyMetadataRequest {
+    #[schema(value_type = String)]
     pub usage_api_key: KeyRef,
     pub name: String,
     pub description: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/core/v1/update_usage_api_key_metadata",
+    tag = "keys",
+    summary = "Rename a usage key",
+    request_body = UsageKeyMetadataRequest,
+    responses((status = 200, description = "success", body = Success)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn update_usage_api_key_metadata(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -171,7 +214,7 @@ pub async fn update_usage_api_key_metadata(
 
 /// One usage key of `list_api_keys` (`id` = `api_key_hash`; `expiration` in unix seconds as a
 /// decimal string, `"0"` for none).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiKeyItem {
     pub id: String,
     pub api_key_hash: String,
@@ -188,6 +231,15 @@ pub struct ApiKeyItem {
     pub can_execute_in_groups: Vec<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/core/v1/list_api_keys",
+    tag = "keys",
+    summary = "The account's usage keys (hashes only)",
+    params(("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    responses((status = 200, description = "success", body = Vec<ApiKeyItem>)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn list_api_keys(
     State(ctx): State<SharedContext>,
     caller: Caller,

@@ -13,7 +13,7 @@ use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
 
 /// Optional query of `create_wallet`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateWalletQuery {
     #[serde(default)]
     pub name: Option<String>,
@@ -21,13 +21,13 @@ pub struct CreateWalletQuery {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreateWalletResponse {
     pub wallet_address: String,
 }
 
 /// One wallet of `list_wallets`: `id` is its 1-based ordinal in the account.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WalletItem {
     pub id: String,
     pub name: String,
@@ -51,6 +51,15 @@ impl WalletItem {
 
 /// Mints a PKP: a random derivation id registered on chain; the address of the key it derives.
 /// Usage keys need `can_create_pkps` (checked here first, then by the contract).
+#[utoipa::path(
+    get,
+    path = "/core/v1/create_wallet",
+    tag = "wallets",
+    summary = "Mint a wallet (PKP)",
+    params(("name" = Option<String>, Query), ("description" = Option<String>, Query)),
+    responses((status = 200, description = "success", body = CreateWalletResponse)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn create_wallet(
     State(ctx): State<SharedContext>,
     caller: Caller,
@@ -84,6 +93,15 @@ pub async fn create_wallet(
 }
 
 /// The account's wallets in creation order (any key of the account may list them).
+#[utoipa::path(
+    get,
+    path = "/core/v1/list_wallets",
+    tag = "wallets",
+    summary = "The account's wallets",
+    params(("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    responses((status = 200, description = "success", body = Vec<WalletItem>)),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn list_wallets(
     State(ctx): State<SharedContext>,
     caller: Caller,

@@ -10,3 +10,6 @@ pub mod root_secret;
 
 pub use derive::{KeyDeriver, KeyPurpose};
 pub use root_secret::{RootSecret, RootSecretError};
+
+pub mod aead;
+pub mod ecdsa;

@@ -67,6 +67,37 @@ struct NodeParts {
     listener: tokio::net::TcpListener,
 }
 
+/// The Lit Action worker pool, with ethers compiled to bytecode once for every run.
+fn start_actions(
+    config: &Config,
+    keys: &KeyDeriver,
+    permissions: &Permissions,
+    store: &Store,
+) -> Result<crate::actions::ActionPool, NodeError> {
+    let started = std::time::Instant::now();
+    let ethers = crate::actions::ethers::compile().map_err(NodeError::Setup)?;
+    tracing::info!(
+        bytecode_bytes = ethers.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "compiled the ethers bundle for Lit Actions"
+    );
+    let services = crate::actions::Services {
+        keys: keys.clone(),
+        permissions: permissions.clone(),
+        store: store.clone(),
+        fetcher: Some(
+            crate::actions::fetch::Fetcher::new(&config.actions).map_err(NodeError::Setup)?,
+        ),
+        ethers: Some(Arc::new(ethers)),
+    };
+    crate::actions::ActionPool::new(
+        Arc::new(services),
+        config.actions.workers,
+        config.actions.queue,
+    )
+    .map_err(|e| NodeError::Setup(format!("cannot start the Lit Action workers: {e}")))
+}
+
 /// Starts the mirror, serves the API until shutdown, then stops the mirror.
 async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
     let NodeParts {
@@ -132,6 +163,8 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         }
     });
 
+    let actions = start_actions(&config, &keys, &permissions, &store)?;
+
     let ctx = AppContext {
         chain: ChainInfo {
             chain_name: config.chain.chain_name.clone(),
@@ -148,6 +181,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         permissions,
         mirror,
         writer,
+        actions,
         keys,
         metrics,
         max_body_bytes: config.http.max_body_bytes,

@@ -13,6 +13,14 @@ impl Store {
         Ok(cid)
     }
 
+    /// Is code stored under `cid`? (Does not read or verify the code itself.)
+    pub fn has_code(&self, cid: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_CODE), cid.as_bytes())?
+            .is_some())
+    }
+
     /// The code stored for `cid`, if any (and if it still hashes to `cid`).
     pub fn code(&self, cid: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(code) = self.db.get_cf(self.cf(CF_CODE), cid.as_bytes())? else {

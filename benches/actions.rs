@@ -1,0 +1,184 @@
+//! Lit Actions benchmark (`cargo bench --bench actions`): requests/s and p50/p99 latency of a
+//! hello-world action and an ethers signing action at 1/16/64 concurrent clients, through the
+//! HTTP API of a real `lit-node dev`, side by side with a Node.js baseline serving the same
+//! actions in two modes (`benches/node-baseline/server.mjs`): a fresh `vm` context per request
+//! (isolated, like us) and one ethers shared by all requests (not isolated). Also native
+//! `Lit.Actions.signMessage` against ethers' `wallet.signMessage` inside one action.
+//!
+//! Environment: `BENCH_SECONDS` per measurement (default 5), `BENCH_CLIENTS` (default "1,16,64").
+//! Started without `--bench` (as `cargo test --all-targets` would) it makes a short smoke run.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use support::{
+    env_f64, env_list, full_run, measure, project_root, row, start, start_node, Request, Server,
+};
+use tokio::process::Command;
+
+const HELLO: &str = r#"async function main() { return "hello"; }"#;
+const ETHERS_SIGN: &str = r#"async function main() {
+  const wallet = new ethers.Wallet("0x0000000000000000000000000000000000000000000000000000000000000001");
+  return await wallet.signMessage("Chipotle Rocks!");
+}"#;
+const SIGNATURE: &str = "0x32f33b786e068af9852b348d79b0470dcfc0d7e0de6ed92a2e0070c84f44f68454e37318ad9f80cc81f613217ed49de72012bf6cf02a3fef039ec234c5f35d151c";
+
+/// N signatures in one run, native and through ethers, timed inside the action.
+const SIGN_LOOP: &str = r#"async function main({ pkpId, n }) {
+  const key = await Lit.Actions.getPrivateKey({ pkpId });
+  const wallet = new ethers.Wallet(key);
+  await wallet.signMessage("warm up");
+  let t = Date.now();
+  let native;
+  for (let i = 0; i < n; i++) native = await Lit.Actions.signMessage({ pkpId, message: "m" + i });
+  const nativeMs = Date.now() - t;
+  t = Date.now();
+  let viaEthers;
+  for (let i = 0; i < n; i++) viaEthers = await wallet.signMessage("m" + i);
+  const ethersMs = Date.now() - t;
+  return { nativeMs, ethersMs, same: native === viaEthers };
+}"#;
+
+async fn start_baseline(mode: &str) -> Result<Server> {
+    let mut command = Command::new("node");
+    command
+        .arg(project_root().join("benches/node-baseline/server.mjs"))
+        .args(["--mode", mode, "--port", "0"]);
+    start(command, &format!("node baseline ({mode})")).await
+}
+
+fn lit_action(url: &str, key: Option<&str>, body: &Value) -> Request {
+    Request {
+        method: reqwest::Method::POST,
+        url: format!("{url}/core/v1/lit_action"),
+        key: key.map(str::to_string),
+        body: Some(Arc::new(serde_json::to_vec(body).expect("JSON"))),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let full = full_run();
+    let seconds = env_f64("BENCH_SECONDS", if full { 5.0 } else { 0.5 });
+    let duration = Duration::from_secs_f64(seconds);
+    let clients = env_list("BENCH_CLIENTS", if full { "1,16,64" } else { "1,4" });
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+
+    let data = tempfile::tempdir()?;
+    let node = start_node(data.path(), &[]).await?;
+    let isolated = start_baseline("isolated").await?;
+    let shared = start_baseline("shared").await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+
+    let account: Value = client
+        .post(format!("{}/core/v1/new_account", node.url))
+        .json(&json!({"account_name": "bench", "account_description": ""}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key = account["api_key"]
+        .as_str()
+        .context("new_account")?
+        .to_string();
+    let wallet = account["wallet_address"]
+        .as_str()
+        .context("new_account")?
+        .to_string();
+
+    println!("\nLit Actions benchmark: {cores} cores, {seconds} s per cell, closed-loop clients, same machine for all servers");
+    fn hello_ok(status: u16, reply: &Value) -> bool {
+        status == 200 && reply["response"] == json!("hello") && reply["has_error"] == json!(false)
+    }
+    fn sign_ok(status: u16, reply: &Value) -> bool {
+        status == 200 && reply["response"] == json!(SIGNATURE) && reply["has_error"] == json!(false)
+    }
+    type Check = fn(u16, &Value) -> bool;
+    let actions: [(&str, &str, Check); 2] = [
+        ("hello-world", HELLO, hello_ok),
+        ("ethers signMessage", ETHERS_SIGN, sign_ok),
+    ];
+    let mut summary = Vec::new();
+    for (name, code, check) in actions {
+        let body = json!({"code": code});
+        for &c in &clients {
+            println!("\n{name}, {c} concurrent client(s)");
+            let ours = measure(
+                &client,
+                &lit_action(&node.url, Some(&key), &body),
+                c,
+                duration,
+                check,
+            )
+            .await?;
+            row("lit-node (QuickJS, isolated)", &ours);
+            let iso = measure(
+                &client,
+                &lit_action(&isolated.url, None, &body),
+                c,
+                duration,
+                check,
+            )
+            .await?;
+            row("node vm context/request (isolated)", &iso);
+            let sha = measure(
+                &client,
+                &lit_action(&shared.url, None, &body),
+                c,
+                duration,
+                check,
+            )
+            .await?;
+            row("node shared ethers (not isolated)", &sha);
+            println!(
+                "  ratio: {:.1}x the isolated baseline, {:.2}x the shared baseline",
+                ours.requests_per_second / iso.requests_per_second,
+                ours.requests_per_second / sha.requests_per_second
+            );
+            summary.push((name.to_string(), c, ours, iso, sha));
+        }
+    }
+
+    // Native signMessage vs ethers inside one action.
+    let n = if full { 300 } else { 20 };
+    let reply: Value = client
+        .post(format!("{}/core/v1/lit_action", node.url))
+        .header("x-api-key", &key)
+        .json(&json!({"code": SIGN_LOOP, "js_params": {"pkpId": wallet, "n": n}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let result = &reply["response"];
+    if reply["has_error"] != json!(false) || result["same"] != json!(true) {
+        bail!("sign loop failed: {reply}");
+    }
+    let native = result["nativeMs"].as_f64().unwrap_or(0.0).max(0.5);
+    let via_ethers = result["ethersMs"].as_f64().unwrap_or(0.0);
+    println!(
+        "\nsignMessage x{n} in one action: native {:.3} ms each, ethers {:.3} ms each → native {:.1}x faster (target ≥ 5x), identical signatures",
+        native / n as f64,
+        via_ethers / n as f64,
+        via_ethers / native
+    );
+
+    println!("\nsummary (targets: hello-world p50 < 1 ms and ≥ 3x the isolated baseline; ethers sign ≥ the shared baseline)");
+    for (name, c, ours, iso, sha) in &summary {
+        println!(
+            "  {name:<20} c={c:<3} ours {:>7.0} req/s p50 {:>7.3} ms | isolated {:>7.0} | shared {:>7.0} | x{:.1} isolated, x{:.2} shared",
+            ours.requests_per_second, ours.p50_ms, iso.requests_per_second, sha.requests_per_second,
+            ours.requests_per_second / iso.requests_per_second, ours.requests_per_second / sha.requests_per_second
+        );
+    }
+    node.stop().await;
+    isolated.stop().await;
+    shared.stop().await;
+    drop(data);
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Shared by the benchmark programs: start a `lit-node dev` (or any server that prints
+//! `listening on <url>`), and drive it with closed-loop HTTP load, reporting requests/s and
+//! latency percentiles.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub fn project_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A child process that printed `listening on <url>`; killed on drop.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+pub async fn start(mut command: Command, what: &str) -> Result<Server> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                return Some(rest.split_whitespace().next()?.to_string());
+            }
+        }
+        None
+    })
+    .await
+    .with_context(|| format!("{what} did not start"))?
+    .with_context(|| format!("{what} exited"))?;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(Server { child, url })
+}
+
+impl Server {
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+/// `lit-node dev` in `data_dir` with rate limits out of the way and extra `envs`.
+pub async fn start_node(data_dir: &Path, envs: &[(&str, &str)]) -> Result<Server> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lit-node"));
+    command
+        .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("LIT_NODE_LOG", "warn")
+        .env("LIT_NODE_RATE_LIMIT__PER_KEY_PER_SECOND", "1000000")
+        .env("LIT_NODE_RATE_LIMIT__PER_KEY_BURST", "1000000")
+        .env(
+            "LIT_NODE_RATE_LIMIT__NEW_ACCOUNT_PER_IP_PER_MINUTE",
+            "1000000",
+        )
+        .env("LIT_NODE_RATE_LIMIT__NEW_ACCOUNT_BURST", "1000000")
+        .current_dir(project_root());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    start(command, "lit-node dev").await
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// One request of a load run.
+#[derive(Clone)]
+pub struct Request {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub key: Option<String>,
+    pub body: Option<Arc<Vec<u8>>>,
+}
+
+/// Closed loop: `clients` tasks each sending `request` back to back for `duration`; `check`
+/// validates every reply (status, JSON body).
+pub async fn measure(
+    client: &reqwest::Client,
+    request: &Request,
+    clients: usize,
+    duration: Duration,
+    check: fn(u16, &Value) -> bool,
+) -> Result<Load> {
+    measure_each(client, vec![request.clone(); clients], duration, check).await
+}
+
+/// Like [`measure`], one client per request in `requests` (e.g. one API key each).
+pub async fn measure_each(
+    client: &reqwest::Client,
+    requests: Vec<Request>,
+    duration: Duration,
+    check: fn(u16, &Value) -> bool,
+) -> Result<Load> {
+    let started = Instant::now();
+    let end = started + duration;
+    let mut tasks = Vec::new();
+    for request in requests {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < end {
+                let sent = Instant::now();
+                let mut builder = client.request(request.method.clone(), &request.url);
+                if let Some(key) = &request.key {
+                    builder = builder.header("x-api-key", key);
+                }
+                if let Some(body) = &request.body {
+                    builder = builder
+                        .header("content-type", "application/json")
+                        .body(body.as_ref().clone());
+                }
+                let response = builder.send().await?;
+                let status = response.status().as_u16();
+                let reply: Value = response.json().await?;
+                latencies.push(sent.elapsed());
+                if !check(status, &reply) {
+                    bail!("unexpected reply {status} {reply}");
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    Ok(summarize(latencies, started.elapsed()))
+}
+
+pub fn summarize(mut latencies: Vec<Duration>, elapsed: Duration) -> Load {
+    latencies.sort();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Load {
+        requests_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+    }
+}
+
+pub fn row(name: &str, load: &Load) {
+    println!(
+        "  {name:<36} {:>10.0} req/s   p50 {:>8.3} ms   p99 {:>8.3} ms",
+        load.requests_per_second, load.p50_ms, load.p99_ms
+    );
+}
+
+pub fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+pub fn env_list(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_string())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+/// True when started by `cargo bench` (which passes `--bench`); smoke-sized otherwise.
+pub fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}

@@ -1,0 +1,334 @@
+//! Runs one Lit Action to completion on the calling thread (spec/actions.md, "Request and
+//! reply"): a fresh QuickJS runtime and context per run (so nothing survives between runs or
+//! accounts), the prelude, the action's top-level code as a classic script, `main(js_params)`,
+//! then an event loop that runs promise jobs, fires timers and delivers fetch results until
+//! everything settled or a limit is broken. Time is enforced by the interrupt handler while JS
+//! runs and by the loop while it waits; memory by the runtime's limit; stack by its stack limit.
+
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rquickjs::context::EvalOptions;
+use rquickjs::{Context, Ctx, Function, Object, Runtime, Value};
+use serde_json::Value as Json;
+
+use super::fetch::FetchResponse;
+use super::host::{host_object, uint8_array, FetchDone, Host, RunInput, Services};
+
+const PRELUDE: &str = include_str!("prelude.js");
+/// QuickJS's own stack limit; worker threads get a larger OS stack (see `pool`).
+pub const JS_STACK_BYTES: usize = 4 * 1024 * 1024;
+
+/// The reply of spec/actions.md: `{response, logs, has_error}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ActionOutcome {
+    pub response: Json,
+    pub logs: String,
+    pub has_error: bool,
+}
+
+impl ActionOutcome {
+    fn failed(message: String, logs: String) -> Self {
+        Self {
+            response: Json::String(message),
+            logs,
+            has_error: true,
+        }
+    }
+}
+
+/// Runs `input` and returns the reply. Never panics on anything the action does.
+pub fn run_action(services: Arc<Services>, input: RunInput) -> ActionOutcome {
+    let started = Instant::now();
+    let limits = input.limits.clone();
+    let (fetch_tx, fetch_rx) = mpsc::channel::<FetchDone>();
+    let host = Rc::new(Host::new(services, input, started, fetch_tx));
+
+    let runtime = match Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return ActionOutcome::failed(
+                format!("the action runtime could not start: {e}"),
+                String::new(),
+            )
+        }
+    };
+    runtime.set_memory_limit((limits.memory_limit_mb as usize).saturating_mul(1024 * 1024));
+    runtime.set_max_stack_size(JS_STACK_BYTES);
+    let interrupt_host = host.clone();
+    runtime.set_interrupt_handler(Some(Box::new(move || interrupt_host.should_interrupt())));
+    let context = match Context::full(&runtime) {
+        Ok(context) => context,
+        Err(e) => {
+            return ActionOutcome::failed(
+                format!("the action context could not start: {e}"),
+                String::new(),
+            )
+        }
+    };
+
+    let result = context.with(|ctx| drive(&ctx, &host, &fetch_rx));
+    let logs = host.logs.borrow().clone();
+
+    // Limits first: they explain whatever error the action saw.
+    if host.timed_out.get() {
+        return ActionOutcome::failed(
+            format!(
+                "Your function exceeded the maximum runtime of {}ms and was terminated.",
+                limits.timeout_ms
+            ),
+            logs,
+        );
+    }
+    if let Some(breach) = host.breach.borrow().clone() {
+        return ActionOutcome::failed(breach, logs);
+    }
+    match result {
+        Err(error) if is_out_of_memory(&error) => ActionOutcome::failed(
+            format!(
+                "Your function exceeded the maximum memory of {} MB and was terminated.",
+                limits.memory_limit_mb
+            ),
+            logs,
+        ),
+        Err(error) => ActionOutcome::failed(error, logs),
+        Ok(reply) => {
+            let (is_string, text) = reply
+                .or_else(|| host.response.borrow().clone())
+                .unwrap_or((true, String::new()));
+            let max = limits.max_response_length;
+            if text.len() as u64 > max {
+                return ActionOutcome::failed(
+                    format!("Response is too long. Max length is {max} bytes"),
+                    logs,
+                );
+            }
+            ActionOutcome {
+                response: response_value(is_string, text),
+                logs,
+                has_error: false,
+            }
+        }
+    }
+}
+
+fn is_out_of_memory(error: &str) -> bool {
+    error.contains("out of memory")
+}
+
+/// A string that is itself JSON text goes out parsed; other strings stay strings. Non-strings
+/// arrive as JSON text.
+fn response_value(is_string: bool, text: String) -> Json {
+    match serde_json::from_str::<Json>(&text) {
+        Ok(value) => value,
+        Err(_) if is_string => Json::String(text),
+        Err(_) => Json::Null,
+    }
+}
+
+/// The text of the pending exception.
+fn exception_text<'js>(
+    ctx: &Ctx<'js>,
+    driver: Option<&Object<'js>>,
+    error: rquickjs::Error,
+) -> String {
+    match error {
+        rquickjs::Error::Exception => {
+            let value = ctx.catch();
+            if let Some(driver) = driver {
+                if let Ok(describe) = driver.get::<_, Function>("describe") {
+                    if let Ok(text) = describe.call::<_, String>((value.clone(),)) {
+                        return text;
+                    }
+                }
+            }
+            value
+                .as_exception()
+                .map(|e| format!("Error: {}", e.message().unwrap_or_default()))
+                .or_else(|| value.as_string().and_then(|s| s.to_string().ok()))
+                .unwrap_or_else(|| "the action threw an exception".into())
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Everything inside the context. `Ok(Some((is_string, text)))` is `main`'s return value,
+/// `Ok(None)` means it returned `undefined`; `Err` is the error text of a failed run.
+fn drive(
+    ctx: &Ctx<'_>,
+    host: &Rc<Host>,
+    fetch_rx: &mpsc::Receiver<FetchDone>,
+) -> Result<Option<(bool, String)>, String> {
+    let install: Function = ctx.eval(PRELUDE).map_err(|e| {
+        format!(
+            "the action runtime failed to start: {}",
+            exception_text(ctx, None, e)
+        )
+    })?;
+    let host_js = host_object(ctx, host).map_err(|e| exception_text(ctx, None, e))?;
+    let driver: Object = install.call((host_js,)).map_err(|e| {
+        format!(
+            "the action runtime failed to start: {}",
+            exception_text(ctx, None, e)
+        )
+    })?;
+    let fail = |e: rquickjs::Error| exception_text(ctx, Some(&driver), e);
+
+    let mut options = EvalOptions::default();
+    options.global = true;
+    options.strict = false;
+    options.filename = Some(host.input.cid.clone());
+    ctx.eval_with_options::<(), _>(host.input.code.as_bytes(), options)
+        .map_err(fail)?;
+
+    let main: Value = ctx
+        .eval("typeof main === 'undefined' ? undefined : main")
+        .map_err(fail)?;
+    if main.is_undefined() {
+        return Err("ReferenceError: main is not defined".into());
+    }
+    let run: Function = driver.get("run").map_err(fail)?;
+    run.call::<_, ()>((main, host.input.params_json.clone()))
+        .map_err(fail)?;
+
+    event_loop(ctx, host, &driver, fetch_rx).map_err(fail)?;
+
+    let failed: bool = driver
+        .get::<_, Function>("failed")
+        .and_then(|f| f.call(()))
+        .map_err(fail)?;
+    if failed {
+        let error: String = driver
+            .get::<_, Function>("error")
+            .and_then(|f| f.call(()))
+            .map_err(fail)?;
+        return Err(error);
+    }
+    let returned: Option<Object> = driver
+        .get::<_, Function>("returned")
+        .and_then(|f| f.call(()))
+        .map_err(fail)?;
+    match returned {
+        None => Ok(None),
+        Some(value) => {
+            let is_string: bool = value.get("isString").map_err(fail)?;
+            let text: String = value.get("text").map_err(fail)?;
+            Ok(Some((is_string, text)))
+        }
+    }
+}
+
+fn call<'js, T: rquickjs::FromJs<'js>>(
+    driver: &Object<'js>,
+    name: &str,
+    args: impl rquickjs::function::IntoArgs<'js>,
+) -> rquickjs::Result<T> {
+    driver.get::<_, Function>(name)?.call(args)
+}
+
+/// Runs jobs, timers and fetch completions until the run settles with nothing left pending,
+/// or a limit stops it.
+fn event_loop<'js>(
+    ctx: &Ctx<'js>,
+    host: &Rc<Host>,
+    driver: &Object<'js>,
+    fetch_rx: &mpsc::Receiver<FetchDone>,
+) -> rquickjs::Result<()> {
+    loop {
+        while ctx.execute_pending_job() {
+            if stopped(host) {
+                return Ok(());
+            }
+        }
+        if stopped(host) {
+            return Ok(());
+        }
+        let now_ms = host.started.elapsed().as_secs_f64() * 1000.0;
+        let next_timer: f64 = call(driver, "nextTimer", ())?;
+        if next_timer >= 0.0 && next_timer <= now_ms {
+            call::<()>(driver, "fireTimers", (now_ms,))?;
+            continue;
+        }
+        while let Ok((id, outcome)) = fetch_rx.try_recv() {
+            deliver(ctx, host, driver, id, outcome)?;
+        }
+        if ctx.execute_pending_job() {
+            continue;
+        }
+        let in_flight = host.in_flight.get() > 0;
+        if next_timer < 0.0 && !in_flight {
+            let settled: bool = call(driver, "settled", ())?;
+            if !settled {
+                call::<()>(
+                    driver,
+                    "fail",
+                    ("Error: main did not finish: it awaits a promise that can never resolve (nothing pending could settle it)",),
+                )?;
+            }
+            return Ok(());
+        }
+        // Wait for the next fetch completion or timer, never past the deadline.
+        let now = Instant::now();
+        if now >= host.deadline {
+            host.timed_out.set(true);
+            return Ok(());
+        }
+        let mut wait = host.deadline - now;
+        if next_timer >= 0.0 {
+            wait = wait.min(Duration::from_secs_f64(
+                ((next_timer - now_ms) / 1000.0).max(0.0),
+            ));
+        }
+        if in_flight {
+            match fetch_rx.recv_timeout(wait) {
+                Ok((id, outcome)) => deliver(ctx, host, driver, id, outcome)?,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        } else {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+fn stopped(host: &Host) -> bool {
+    host.timed_out.get() || host.breach.borrow().is_some() || {
+        if Instant::now() >= host.deadline {
+            host.timed_out.set(true);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Hands a fetch result to the JS side (`driver.fetchDone`).
+fn deliver<'js>(
+    ctx: &Ctx<'js>,
+    host: &Host,
+    driver: &Object<'js>,
+    id: u32,
+    outcome: Result<FetchResponse, String>,
+) -> rquickjs::Result<()> {
+    host.in_flight.set(host.in_flight.get().saturating_sub(1));
+    let value: Value = match outcome {
+        Err(message) => rquickjs::String::from_str(ctx.clone(), &message)?.into_value(),
+        Ok(response) => {
+            let object = Object::new(ctx.clone())?;
+            object.set("status", response.status)?;
+            object.set("statusText", response.status_text)?;
+            object.set("url", response.url)?;
+            object.set("redirected", response.redirected)?;
+            let headers = rquickjs::Array::new(ctx.clone())?;
+            for (i, (name, value)) in response.headers.into_iter().enumerate() {
+                headers.set(i, vec![name, value])?;
+            }
+            object.set("headers", headers)?;
+            object.set("body", uint8_array(ctx, response.body)?)?;
+            object.into_value()
+        }
+    };
+    call(driver, "fetchDone", (id, value))
+}

@@ -1,0 +1,127 @@
+//! ethers v5 for actions: the bundle built from npm `ethers@5.7.2` by `js/ethers/build.mjs`
+//! (during `cargo build`, see build.rs) with its crypto hot paths routed to the native functions
+//! below (keccak256, sha2, secp256k1 via k256). It is compiled once per process to stripped
+//! QuickJS bytecode and loaded into a context only when an action first touches `ethers`.
+//! The native interface is documented in `js/ethers/README.md`.
+
+use alloy::primitives::keccak256;
+use rquickjs::{
+    Context, Ctx, Exception, Function, Module, Object, Runtime, TypedArray, Value, WriteOptions,
+};
+use sha2::Digest;
+
+use super::host::{bytes_of, uint8_array};
+use crate::keys::ecdsa;
+
+/// The bundle's source: a script whose value is `function(__litNative) → ethers`.
+const BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/ethers.bundle.js"));
+const MODULE_NAME: &str = "lit:ethers";
+
+/// Compiles the bundle to bytecode for this build's QuickJS (bytecode is version-specific, so it
+/// is never stored). Takes a few tens of milliseconds; done once at node start.
+pub fn compile() -> Result<Vec<u8>, String> {
+    let runtime = Runtime::new().map_err(|e| e.to_string())?;
+    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
+    context.with(|ctx| {
+        let source = format!("export default {BUNDLE}");
+        let module = Module::declare(ctx.clone(), MODULE_NAME, source)
+            .map_err(|e| format!("the ethers bundle does not compile: {}", describe(&ctx, e)))?;
+        module
+            .write(WriteOptions {
+                strip_debug: true,
+                strip_source: true,
+                ..Default::default()
+            })
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn describe(ctx: &Ctx<'_>, error: rquickjs::Error) -> String {
+    match error {
+        rquickjs::Error::Exception => format!("{:?}", ctx.catch()),
+        other => other.to_string(),
+    }
+}
+
+/// Loads the compiled bundle into `ctx` and returns the `ethers` object.
+pub fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Value<'js>> {
+    // SAFETY: the bytes come from `compile` in this process, with this QuickJS build.
+    let module = unsafe { Module::load(ctx.clone(), bytecode)? };
+    let (module, _evaluated) = module.eval()?;
+    let factory: Function = module.namespace()?.get("default")?;
+    factory.call((native(ctx)?,))
+}
+
+macro_rules! native {
+    ($object:expr, $ctx:expr, $name:literal, $f:expr) => {
+        $object.set($name, Function::new($ctx.clone(), $f)?.with_name($name)?)?
+    };
+}
+
+fn fail(ctx: &Ctx<'_>, error: ecdsa::EcdsaError) -> rquickjs::Error {
+    Exception::throw_message(ctx, &error.to_string())
+}
+
+/// The `__litNative` object the bundle's shims call.
+fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    let object = Object::new(ctx.clone())?;
+    native!(object, ctx, "keccak256", |data: TypedArray<'js, u8>| {
+        format!("0x{}", hex::encode(keccak256(bytes_of(&data))))
+    });
+    native!(object, ctx, "sha256", |data: TypedArray<'js, u8>| {
+        format!("0x{}", hex::encode(sha2::Sha256::digest(bytes_of(&data))))
+    });
+    native!(object, ctx, "sha512", |data: TypedArray<'js, u8>| {
+        format!("0x{}", hex::encode(sha2::Sha512::digest(bytes_of(&data))))
+    });
+    native!(object, ctx, "secp256k1Sign", |ctx: Ctx<'js>,
+                                           key: TypedArray<'js, u8>,
+                                           digest: TypedArray<
+        'js,
+        u8,
+    >| {
+        let key = ecdsa::secret_key(&bytes_of(&key)).map_err(|e| fail(&ctx, e))?;
+        let signature = ecdsa::sign_digest(&key, &bytes_of(&digest)).map_err(|e| fail(&ctx, e))?;
+        uint8_array(&ctx, signature.to_vec())
+    });
+    native!(
+        object,
+        ctx,
+        "secp256k1PublicKey",
+        |ctx: Ctx<'js>, key: TypedArray<'js, u8>, compressed: bool| {
+            let public =
+                ecdsa::public_key_bytes(&bytes_of(&key), compressed).map_err(|e| fail(&ctx, e))?;
+            uint8_array(&ctx, public)
+        }
+    );
+    native!(
+        object,
+        ctx,
+        "secp256k1Recover",
+        |ctx: Ctx<'js>, digest: TypedArray<'js, u8>, rs: TypedArray<'js, u8>, recovery: u8| {
+            let public = ecdsa::recover(&bytes_of(&digest), &bytes_of(&rs), recovery)
+                .map_err(|e| fail(&ctx, e))?;
+            uint8_array(&ctx, public.to_vec())
+        }
+    );
+    native!(
+        object,
+        ctx,
+        "secp256k1AddPoints",
+        |ctx: Ctx<'js>, a: TypedArray<'js, u8>, b: TypedArray<'js, u8>, compressed: bool| {
+            let sum = ecdsa::add_points(&bytes_of(&a), &bytes_of(&b), compressed)
+                .map_err(|e| fail(&ctx, e))?;
+            uint8_array(&ctx, sum)
+        }
+    );
+    native!(object, ctx, "secp256k1Ecdh", |ctx: Ctx<'js>,
+                                           key: TypedArray<'js, u8>,
+                                           public: TypedArray<
+        'js,
+        u8,
+    >| {
+        let shared = ecdsa::ecdh(&bytes_of(&key), &bytes_of(&public)).map_err(|e| fail(&ctx, e))?;
+        uint8_array(&ctx, shared.to_vec())
+    });
+    Ok(object)
+}

@@ -1,0 +1,301 @@
+//! `fetch` for Lit Actions: HTTP(S) requests made by reqwest on the node's tokio runtime, with a
+//! per-request timeout, a cap on the response body, and an SSRF guard. Unless the operator sets
+//! `actions.fetch_allow_private`, the guard refuses loopback, private, link-local (which includes
+//! cloud metadata at 169.254.169.254), shared, multicast and unspecified addresses — both for IP
+//! literals in URLs and redirects and for every address a host name resolves to (checked in the
+//! resolver itself, so DNS rebinding between check and connect is impossible).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use url::{Host, Url};
+
+use crate::config::ActionsConfig;
+
+/// What the action asked for (already normalised by the JS `Request` class).
+#[derive(Debug)]
+pub struct FetchRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Debug)]
+pub struct FetchResponse {
+    pub status: u16,
+    pub status_text: String,
+    pub url: String,
+    pub redirected: bool,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+const MAX_REDIRECTS: usize = 10;
+
+/// Is `ip` somewhere an action must not reach by default?
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_internal_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal_v4(v4);
+            }
+            let first = v6.segments()[0];
+            // NAT64 (64:ff9b::/96) embeds an IPv4 address.
+            if v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let o = v6.octets();
+                return is_internal_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS IPv6 metadata
+        }
+    }
+}
+
+fn is_internal_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space 100.64.0.0/10
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments 192.0.0.0/24
+}
+
+/// Checks a URL's scheme and, for IP literals, its address.
+fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "unsupported URL scheme `{}:`; only http and https are allowed",
+            url.scheme()
+        ));
+    }
+    let ip = match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
+        Some(Host::Domain(_)) => return Ok(()),
+        None => return Err(format!("URL {url} has no host")),
+    };
+    if !allow_private && is_internal(ip) {
+        return Err(refusal(&ip.to_string()));
+    }
+    Ok(())
+}
+
+fn refusal(host: &str) -> String {
+    format!("refusing to connect to {host}: loopback, private, link-local and metadata addresses are not reachable from Lit Actions on this node")
+}
+
+/// DNS resolution that drops internal addresses (unless allowed) and fails when none remain.
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|addr| allow_private || !is_internal(addr.ip()))
+                .collect();
+            if allowed.is_empty() {
+                return Err(refusal(&host).into());
+            }
+            let addrs: Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Makes the requests of every action of this node. Cheap to clone.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    allow_private: bool,
+    max_response_bytes: usize,
+    timeout: Duration,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Fetcher {
+    /// Must be called inside the node's tokio runtime (requests run on it).
+    pub fn new(config: &ActionsConfig) -> Result<Self, String> {
+        let allow_private = config.fetch_allow_private;
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            match check_url(attempt.url(), allow_private) {
+                Ok(()) => attempt.follow(),
+                Err(reason) => attempt.error(reason),
+            }
+        });
+        let client = reqwest::Client::builder()
+            .redirect(redirects)
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .no_proxy()
+            .user_agent(concat!(
+                "lit-node/",
+                env!("CARGO_PKG_VERSION"),
+                " (Lit Action fetch)"
+            ))
+            .build()
+            .map_err(|e| format!("cannot build the fetch client: {e}"))?;
+        Ok(Self {
+            client,
+            allow_private,
+            max_response_bytes: config.fetch_max_response_bytes,
+            timeout: Duration::from_millis(config.fetch_timeout_ms),
+            runtime: tokio::runtime::Handle::try_current()
+                .map_err(|_| "the fetch client needs a tokio runtime".to_string())?,
+        })
+    }
+
+    /// Starts `request` on the runtime; `done` receives the outcome (an error text on failure).
+    /// `time_left` bounds the request together with the configured per-request timeout.
+    pub fn spawn(
+        &self,
+        request: FetchRequest,
+        time_left: Duration,
+        done: impl FnOnce(Result<FetchResponse, String>) + Send + 'static,
+    ) {
+        let this = self.clone();
+        let timeout = self.timeout.min(time_left);
+        self.runtime.spawn(async move {
+            let outcome = match tokio::time::timeout(timeout, this.fetch(request)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(format!(
+                    "the request timed out after {} ms",
+                    timeout.as_millis()
+                )),
+            };
+            done(outcome);
+        });
+    }
+
+    async fn fetch(&self, request: FetchRequest) -> Result<FetchResponse, String> {
+        let url =
+            Url::parse(&request.url).map_err(|e| format!("invalid URL {}: {e}", request.url))?;
+        check_url(&url, self.allow_private)?;
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| format!("invalid HTTP method {}", request.method))?;
+        let mut builder = self.client.request(method, url.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        let mut response = builder.send().await.map_err(describe)?;
+        let status = response.status();
+        let final_url = response.url().to_string();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(describe)? {
+            if body.len() + chunk.len() > self.max_response_bytes {
+                return Err(format!(
+                    "the response body is larger than {} bytes",
+                    self.max_response_bytes
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchResponse {
+            status: status.as_u16(),
+            status_text: status.canonical_reason().unwrap_or("").to_string(),
+            redirected: final_url != url.as_str(),
+            url: final_url,
+            headers,
+            body,
+        })
+    }
+}
+
+/// reqwest's error with its causes (the guard's refusal is a cause of a connect error).
+fn describe(error: reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
+            "fd00:ec2::254",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip} should be internal");
+        }
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "100.128.0.1",
+            "172.32.0.1",
+        ] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip} should be public");
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_by_scheme_and_literal_address() {
+        let check = |u: &str, allow| check_url(&Url::parse(u).unwrap(), allow);
+        assert!(check("http://127.0.0.1:8080/", false)
+            .unwrap_err()
+            .contains("refusing"));
+        assert!(check("http://[::1]/", false).is_err());
+        assert!(check("http://169.254.169.254/latest/meta-data", false).is_err());
+        assert!(check("http://127.0.0.1:8080/", true).is_ok());
+        assert!(check("https://example.com/", false).is_ok());
+        assert!(check("file:///etc/passwd", true)
+            .unwrap_err()
+            .contains("scheme"));
+    }
+}

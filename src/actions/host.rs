@@ -1,0 +1,636 @@
+//! The native (Rust) half of the Lit Actions runtime: the `host` object handed to `prelude.js`.
+//! It holds one run's state — logs, response, counters of limited operations, in-flight fetches,
+//! the deadline — and implements the key operations of `Lit.Actions` with permissions read from
+//! the mirror. Keys are derived on demand for wallets the key may use in this action and never
+//! for a wallet that is not registered to the caller's account.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use alloy::primitives::{keccak256, Address, B256};
+use rquickjs::function::Opt;
+use rquickjs::{Ctx, Exception, Function, Object, TypedArray, Value};
+use sha2::Digest;
+
+use super::fetch::{FetchRequest, FetchResponse, Fetcher};
+use super::limits::ActionLimits;
+use crate::keys::{aead, ecdsa, KeyDeriver};
+use crate::store::permissions::Permissions;
+use crate::store::Store;
+
+/// What every run shares: key derivation, the mirror, fetch, the compiled ethers bundle.
+pub struct Services {
+    pub keys: KeyDeriver,
+    pub permissions: Permissions,
+    pub store: Store,
+    pub fetcher: Option<Fetcher>,
+    pub ethers: Option<Arc<Vec<u8>>>,
+}
+
+/// One run's inputs.
+#[derive(Debug, Clone)]
+pub struct RunInput {
+    pub code: Arc<str>,
+    pub cid: String,
+    pub cid_hash: B256,
+    pub key_hash: B256,
+    /// `js_params` as JSON text; `None` → `main(null)`.
+    pub params_json: Option<String>,
+    pub limits: ActionLimits,
+    /// `Lit.Headers`: the request id and, if sent, the correlation id.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A JS exception to throw, by constructor.
+pub enum Thrown {
+    Error(String),
+    Range(String),
+    Type(String),
+}
+
+impl Thrown {
+    fn throw(self, ctx: &Ctx<'_>) -> rquickjs::Error {
+        match self {
+            Thrown::Error(m) => Exception::throw_message(ctx, &m),
+            Thrown::Range(m) => Exception::throw_range(ctx, &m),
+            Thrown::Type(m) => Exception::throw_type(ctx, &m),
+        }
+    }
+}
+
+type HostResult<T> = Result<T, Thrown>;
+
+pub type FetchDone = (u32, Result<FetchResponse, String>);
+
+const NOT_PERMITTED: &str = "API key cannot use selected wallet in selected action";
+
+pub struct Host {
+    pub services: Arc<Services>,
+    pub input: RunInput,
+    pub started: Instant,
+    pub deadline: Instant,
+    pub timed_out: Cell<bool>,
+    /// The first limit broken; the run ends with it whatever the action does afterwards.
+    pub breach: RefCell<Option<String>>,
+    pub logs: RefCell<String>,
+    /// The last `setResponse`: (was a string, text).
+    pub response: RefCell<Option<(bool, String)>>,
+    key_ops: Cell<u64>,
+    fetches: Cell<u64>,
+    pub in_flight: Cell<usize>,
+    fetch_done: mpsc::Sender<FetchDone>,
+}
+
+impl Host {
+    pub fn new(
+        services: Arc<Services>,
+        input: RunInput,
+        started: Instant,
+        fetch_done: mpsc::Sender<FetchDone>,
+    ) -> Self {
+        let deadline = started + std::time::Duration::from_millis(input.limits.timeout_ms);
+        Self {
+            services,
+            input,
+            started,
+            deadline,
+            timed_out: Cell::new(false),
+            breach: RefCell::new(None),
+            logs: RefCell::new(String::new()),
+            response: RefCell::new(None),
+            key_ops: Cell::new(0),
+            fetches: Cell::new(0),
+            in_flight: Cell::new(0),
+            fetch_done,
+        }
+    }
+
+    /// Called by the engine's interrupt handler while JS runs: true stops the run.
+    pub fn should_interrupt(&self) -> bool {
+        if self.breach.borrow().is_some() {
+            return true;
+        }
+        if Instant::now() >= self.deadline {
+            self.timed_out.set(true);
+            return true;
+        }
+        false
+    }
+
+    /// Records a broken limit (the first one wins) and returns the error to throw.
+    fn breach(&self, message: String) -> Thrown {
+        let mut breach = self.breach.borrow_mut();
+        if breach.is_none() {
+            *breach = Some(message.clone());
+        }
+        Thrown::Error(message)
+    }
+
+    fn log(&self, text: String) -> HostResult<()> {
+        let mut logs = self.logs.borrow_mut();
+        if (logs.len() + text.len()) as u64 > self.input.limits.max_console_log_length {
+            drop(logs);
+            return Err(
+                self.breach("Console.log is printing something that is too long".to_string())
+            );
+        }
+        logs.push_str(&text);
+        Ok(())
+    }
+
+    fn set_response(&self, text: String, is_string: bool) -> HostResult<()> {
+        let max = self.input.limits.max_response_length;
+        if text.len() as u64 > max {
+            return Err(self.breach(format!("Response is too long. Max length is {max} bytes")));
+        }
+        *self.response.borrow_mut() = Some((is_string, text));
+        Ok(())
+    }
+
+    fn count_key_op(&self) -> HostResult<()> {
+        let max = self.input.limits.max_get_keys_count;
+        let used = self.key_ops.get() + 1;
+        if used > max {
+            return Err(self.breach(format!(
+                "You may not use more than {max} key operations (getPrivateKey, sign, Encrypt, Decrypt, …) per session"
+            )));
+        }
+        self.key_ops.set(used);
+        Ok(())
+    }
+
+    /// The derivation id of a wallet this key may use in this action.
+    fn permitted_wallet(&self, pkp_id: &str) -> HostResult<B256> {
+        let hex = pkp_id
+            .strip_prefix("0x")
+            .or_else(|| pkp_id.strip_prefix("0X"))
+            .unwrap_or(pkp_id);
+        let wallet: Address = (hex.len() == 40)
+            .then(|| hex.parse().ok())
+            .flatten()
+            .ok_or_else(|| {
+                Thrown::Error(format!(
+                    "Invalid pkpId {pkp_id:?}: expected a wallet address, 0x followed by 40 hex digits"
+                ))
+            })?;
+        let internal = |e: crate::store::StoreError| {
+            tracing::error!(error = %e, "mirror read failed during a Lit Action");
+            Thrown::Error("internal error reading the node's chain mirror".into())
+        };
+        let services = &self.services;
+        let input = &self.input;
+        if !services
+            .permissions
+            .can_use_wallet(&input.key_hash, &input.cid_hash, &wallet)
+            .map_err(internal)?
+        {
+            return Err(Thrown::Error(NOT_PERMITTED.into()));
+        }
+        let record = services
+            .store
+            .wallet(&wallet)
+            .map_err(internal)?
+            .ok_or_else(|| Thrown::Error(NOT_PERMITTED.into()))?;
+        Ok(record.derivation_id)
+    }
+
+    fn wallet_signing_key(&self, pkp_id: &str) -> HostResult<k256::SecretKey> {
+        self.count_key_op()?;
+        let id = self.permitted_wallet(pkp_id)?;
+        Ok(self.services.keys.wallet_signing_key(&id.0))
+    }
+
+    fn wallet_encryption_key(&self, pkp_id: &str) -> HostResult<zeroize::Zeroizing<[u8; 32]>> {
+        self.count_key_op()?;
+        let id = self.permitted_wallet(pkp_id)?;
+        Ok(self.services.keys.wallet_encryption_key(&id.0))
+    }
+
+    fn action_key(&self, ipfs_id: Option<&str>) -> HostResult<k256::SecretKey> {
+        self.count_key_op()?;
+        let cid = match ipfs_id {
+            None => self.input.cid.as_str(),
+            Some(id) => {
+                let id = id.trim();
+                if id.is_empty() {
+                    return Err(Thrown::Range("ipfsId must not be blank".into()));
+                }
+                if cid::Cid::try_from(id).is_err() {
+                    return Err(Thrown::Error(format!(
+                        "Invalid ipfsId {id:?}: expected an IPFS CID such as Qm…"
+                    )));
+                }
+                id
+            }
+        };
+        Ok(self.services.keys.action_signing_key(cid))
+    }
+
+    fn start_fetch(
+        &self,
+        method: String,
+        url: String,
+        headers: Vec<Vec<String>>,
+        body: Option<Vec<u8>>,
+    ) -> HostResult<u32> {
+        let max = self.input.limits.max_fetch_count;
+        let used = self.fetches.get() + 1;
+        if used > max {
+            return Err(self.breach(format!(
+                "You may not send more than {max} HTTP requests per session"
+            )));
+        }
+        self.fetches.set(used);
+        let Some(fetcher) = &self.services.fetcher else {
+            return Err(Thrown::Error("fetch is not available on this node".into()));
+        };
+        let headers = headers
+            .into_iter()
+            .filter_map(|pair| match <[String; 2]>::try_from(pair) {
+                Ok([k, v]) => Some((k, v)),
+                Err(_) => None,
+            })
+            .collect();
+        let id = used as u32;
+        let sender = self.fetch_done.clone();
+        let time_left = self.deadline.saturating_duration_since(Instant::now());
+        fetcher.spawn(
+            FetchRequest {
+                method,
+                url,
+                headers,
+                body,
+            },
+            time_left,
+            move |outcome| {
+                let _ = sender.send((id, outcome));
+            },
+        );
+        self.in_flight.set(self.in_flight.get() + 1);
+        Ok(id)
+    }
+}
+
+/// Copies a Uint8Array's bytes out of the engine.
+pub fn bytes_of(array: &TypedArray<'_, u8>) -> Vec<u8> {
+    // SAFETY: the slice is copied before any JavaScript runs again.
+    unsafe { array.as_bytes() }
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
+}
+
+pub fn uint8_array<'js>(ctx: &Ctx<'js>, bytes: impl Into<Vec<u8>>) -> rquickjs::Result<Value<'js>> {
+    Ok(TypedArray::<u8>::new(ctx.clone(), bytes.into())?.into_value())
+}
+
+fn prefixed_hex(bytes: impl AsRef<[u8]>) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+/// A 32-byte digest given as hex (optional `0x`) or as bytes.
+fn digest_arg(value: &Value<'_>) -> HostResult<Vec<u8>> {
+    let bytes = if let Some(text) = value.as_string() {
+        let text = text
+            .to_string()
+            .map_err(|_| Thrown::Type("toSign must be a string or bytes".into()))?;
+        let text = text.trim();
+        hex::decode(text.strip_prefix("0x").unwrap_or(text)).map_err(|_| {
+            Thrown::Error("toSign must be a 32-byte digest: 64 hex digits or 32 bytes".into())
+        })?
+    } else if let Ok(array) = TypedArray::<u8>::from_value(value.clone()) {
+        bytes_of(&array)
+    } else {
+        return Err(Thrown::Type(
+            "toSign must be a hex string or a Uint8Array".into(),
+        ));
+    };
+    if bytes.len() != 32 {
+        return Err(Thrown::Error(format!(
+            "toSign must be a 32-byte digest: 64 hex digits or 32 bytes, got {} bytes",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
+fn url_parts<'js>(ctx: &Ctx<'js>, url: &url::Url) -> rquickjs::Result<Object<'js>> {
+    use url::quirks;
+    let parts = Object::new(ctx.clone())?;
+    parts.set("href", quirks::href(url))?;
+    parts.set("origin", quirks::origin(url))?;
+    parts.set("protocol", quirks::protocol(url))?;
+    parts.set("username", quirks::username(url))?;
+    parts.set("password", quirks::password(url))?;
+    parts.set("host", quirks::host(url))?;
+    parts.set("hostname", quirks::hostname(url))?;
+    parts.set("port", quirks::port(url))?;
+    parts.set("pathname", quirks::pathname(url))?;
+    parts.set("search", quirks::search(url))?;
+    parts.set("hash", quirks::hash(url))?;
+    Ok(parts)
+}
+
+fn invalid_url(ctx: &Ctx<'_>, text: &str) -> rquickjs::Error {
+    Exception::throw_type(ctx, &format!("Invalid URL: {text}"))
+}
+
+/// Adds `name` to `object` as a native function.
+macro_rules! native {
+    ($object:expr, $ctx:expr, $name:literal, $f:expr) => {
+        $object.set($name, Function::new($ctx.clone(), $f)?.with_name($name)?)?
+    };
+}
+
+/// The `host` object for one run.
+pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Object<'js>> {
+    let object = Object::new(ctx.clone())?;
+    let h = host.clone();
+    native!(object, ctx, "log", move |ctx: Ctx<'js>, text: String| {
+        h.log(text).map_err(|e| e.throw(&ctx))
+    });
+    let h = host.clone();
+    native!(
+        object,
+        ctx,
+        "setResponse",
+        move |ctx: Ctx<'js>, text: String, is_string: bool| {
+            h.set_response(text, is_string).map_err(|e| e.throw(&ctx))
+        }
+    );
+    let h = host.clone();
+    native!(object, ctx, "now", move || h
+        .started
+        .elapsed()
+        .as_secs_f64()
+        * 1000.0);
+    let h = host.clone();
+    native!(object, ctx, "requestHeaders", move |ctx: Ctx<'js>| {
+        let headers = Object::new(ctx)?;
+        for (name, value) in &h.input.headers {
+            headers.set(name.as_str(), value.as_str())?;
+        }
+        Ok::<_, rquickjs::Error>(headers)
+    });
+    native!(object, ctx, "utf8Encode", |ctx: Ctx<'js>, text: String| {
+        uint8_array(&ctx, text.into_bytes())
+    });
+    native!(
+        object,
+        ctx,
+        "utf8Decode",
+        |ctx: Ctx<'js>, bytes: TypedArray<'js, u8>, fatal: bool| {
+            let bytes = bytes_of(&bytes);
+            match String::from_utf8(bytes) {
+                Ok(text) => Ok(text),
+                Err(_) if fatal => Err(Exception::throw_type(
+                    &ctx,
+                    "The encoded data was not valid for encoding utf-8",
+                )),
+                Err(e) => Ok(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            }
+        }
+    );
+    native!(object, ctx, "randomBytes", |ctx: Ctx<'js>, len: usize| {
+        use rand::RngCore;
+        let mut bytes = vec![0u8; len.min(65536)];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        uint8_array(&ctx, bytes)
+    });
+    native!(
+        object,
+        ctx,
+        "digest",
+        |ctx: Ctx<'js>, algorithm: String, data: TypedArray<'js, u8>| {
+            let data = bytes_of(&data);
+            let out = match algorithm.as_str() {
+                "sha256" => sha2::Sha256::digest(&data).to_vec(),
+                "sha384" => sha2::Sha384::digest(&data).to_vec(),
+                "sha512" => sha2::Sha512::digest(&data).to_vec(),
+                other => {
+                    return Err(Exception::throw_message(
+                        &ctx,
+                        &format!("unsupported digest {other}"),
+                    ))
+                }
+            };
+            uint8_array(&ctx, out)
+        }
+    );
+    native!(
+        object,
+        ctx,
+        "parseUrl",
+        |ctx: Ctx<'js>, href: String, base: Opt<Option<String>>| {
+            let parsed = match base.0.flatten() {
+                Some(base) => url::Url::parse(&base).and_then(|b| b.join(&href)),
+                None => url::Url::parse(&href),
+            };
+            match parsed {
+                Ok(url) => url_parts(&ctx, &url),
+                Err(_) => Err(invalid_url(&ctx, &href)),
+            }
+        }
+    );
+    native!(
+        object,
+        ctx,
+        "setUrlPart",
+        |ctx: Ctx<'js>, href: String, part: String, value: String| {
+            use url::quirks;
+            let mut url = url::Url::parse(&href).map_err(|_| invalid_url(&ctx, &href))?;
+            match part.as_str() {
+                "href" => {
+                    url = url::Url::parse(&value).map_err(|_| invalid_url(&ctx, &value))?;
+                }
+                "protocol" => {
+                    let _ = quirks::set_protocol(&mut url, &value);
+                }
+                "username" => {
+                    let _ = quirks::set_username(&mut url, &value);
+                }
+                "password" => {
+                    let _ = quirks::set_password(&mut url, &value);
+                }
+                "host" => {
+                    let _ = quirks::set_host(&mut url, &value);
+                }
+                "hostname" => {
+                    let _ = quirks::set_hostname(&mut url, &value);
+                }
+                "port" => {
+                    let _ = quirks::set_port(&mut url, &value);
+                }
+                "pathname" => quirks::set_pathname(&mut url, &value),
+                "search" => quirks::set_search(&mut url, &value),
+                "hash" => quirks::set_hash(&mut url, &value),
+                _ => {}
+            }
+            url_parts(&ctx, &url)
+        }
+    );
+
+    // Keys and signing.
+    let h = host.clone();
+    native!(
+        object,
+        ctx,
+        "getPrivateKey",
+        move |ctx: Ctx<'js>, pkp_id: String| {
+            h.wallet_signing_key(&pkp_id)
+                .map(|key| prefixed_hex(key.to_bytes()))
+                .map_err(|e| e.throw(&ctx))
+        }
+    );
+    let h = host.clone();
+    native!(object, ctx, "getLitActionPrivateKey", move |ctx: Ctx<
+        'js,
+    >| {
+        h.action_key(None)
+            .map(|key| prefixed_hex(key.to_bytes()))
+            .map_err(|e| e.throw(&ctx))
+    });
+    let h = host.clone();
+    native!(
+        object,
+        ctx,
+        "getLitActionPublicKey",
+        move |ctx: Ctx<'js>, ipfs_id: String| {
+            h.action_key(Some(&ipfs_id))
+                .map(|key| {
+                    let public = ecdsa::public_key_bytes(&key.to_bytes(), true)
+                        .expect("a derived key is a valid private key");
+                    prefixed_hex(public)
+                })
+                .map_err(|e| e.throw(&ctx))
+        }
+    );
+    let h = host.clone();
+    native!(
+        object,
+        ctx,
+        "getLitActionWalletAddress",
+        move |ctx: Ctx<'js>, ipfs_id: String| {
+            h.action_key(Some(&ipfs_id))
+                .map(|key| format!("{:#x}", crate::keys::derive::address_of(&key)))
+                .map_err(|e| e.throw(&ctx))
+        }
+    );
+    let h = host.clone();
+    native!(
+        object,
+        ctx,
+        "getPublicKey",
+        move |ctx: Ctx<'js>, pkp_id: String| {
+            h.wallet_signing_key(&pkp_id)
+                .map(|key| {
+                    prefixed_hex(
+                        ecdsa::public_key_bytes(&key.to_bytes(), false)
+                            .expect("a derived key is a valid private key"),
+                    )
+                })
+                .map_err(|e| e.throw(&ctx))
+        }
+    );
+    let h = host.clone();
+    native!(
+        object,
+        ctx,
+        "getWalletAddress",
+        move |ctx: Ctx<'js>, pkp_id: String| {
+            h.wallet_signing_key(&pkp_id)
+                .map(|key| format!("{:#x}", crate::keys::derive::address_of(&key)))
+                .map_err(|e| e.throw(&ctx))
+        }
+    );
+    let h = host.clone();
+    native!(
+        object,
+        ctx,
+        "signEcdsa",
+        move |ctx: Ctx<'js>, pkp_id: String, to_sign: Value<'js>| {
+            let run = || -> HostResult<String> {
+                let digest = digest_arg(&to_sign)?;
+                let key = h.wallet_signing_key(&pkp_id)?;
+                let signature = ecdsa::sign_digest_ethereum(&key, &digest)
+                    .map_err(|e| Thrown::Error(e.to_string()))?;
+                Ok(prefixed_hex(signature))
+            };
+            run().map_err(|e| e.throw(&ctx))
+        }
+    );
+    let h = host.clone();
+    native!(object, ctx, "signMessage", move |ctx: Ctx<'js>,
+                                              pkp_id: String,
+                                              message: TypedArray<
+        'js,
+        u8,
+    >| {
+        let message = bytes_of(&message);
+        h.wallet_signing_key(&pkp_id)
+            .map(|key| prefixed_hex(ecdsa::sign_message(&key, &message)))
+            .map_err(|e| e.throw(&ctx))
+    });
+    let h = host.clone();
+    native!(object, ctx, "encrypt", move |ctx: Ctx<'js>,
+                                          pkp_id: String,
+                                          message: TypedArray<
+        'js,
+        u8,
+    >| {
+        let message = bytes_of(&message);
+        h.wallet_encryption_key(&pkp_id)
+            .map(|key| aead::encrypt(&key, &message))
+            .map_err(|e| e.throw(&ctx))
+    });
+    let h = host.clone();
+    native!(
+        object,
+        ctx,
+        "decrypt",
+        move |ctx: Ctx<'js>, pkp_id: String, ciphertext: String| {
+            let run = || -> HostResult<String> {
+                let key = h.wallet_encryption_key(&pkp_id)?;
+                let plain =
+                    aead::decrypt(&key, &ciphertext).map_err(|e| Thrown::Error(e.to_string()))?;
+                Ok(String::from_utf8_lossy(&plain).into_owned())
+            };
+            run().map_err(|e| e.throw(&ctx))
+        }
+    );
+
+    // fetch: started here, completed by the engine's event loop through `driver.fetchDone`.
+    let h = host.clone();
+    native!(object, ctx, "fetchStart", move |ctx: Ctx<'js>,
+                                             method: String,
+                                             url: String,
+                                             headers: Vec<
+        Vec<String>,
+    >,
+                                             body: Opt<
+        Option<TypedArray<'js, u8>>,
+    >| {
+        let body = body.0.flatten().map(|b| bytes_of(&b));
+        h.start_fetch(method, url, headers, body)
+            .map_err(|e| e.throw(&ctx))
+    });
+
+    let h = host.clone();
+    native!(object, ctx, "loadEthers", move |ctx: Ctx<'js>| {
+        match &h.services.ethers {
+            Some(bytecode) => super::ethers::load(&ctx, bytecode),
+            None => Err(Exception::throw_message(
+                &ctx,
+                "ethers is not available on this node",
+            )),
+        }
+    });
+    Ok(object)
+}
+
+/// keccak256 of the CID string: the form permission checks use.
+pub fn cid_hash(cid: &str) -> B256 {
+    keccak256(cid.as_bytes())
+}

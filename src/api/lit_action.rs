@@ -1,0 +1,180 @@
+//! `POST lit_action` (spec/actions.md, "Request and reply") and `GET get_lit_action_client_config`.
+//! The handler resolves the code (inline or by CID from the node's content-addressed store),
+//! checks the execute right from the mirror, and hands the run to the action pool. An action
+//! that throws or breaks a limit is still a 200 with `has_error: true`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::middleware::{CorrelationId, RequestId};
+use crate::actions::cid::cid_v0;
+use crate::actions::host::cid_hash;
+use crate::actions::{ActionLimits, ActionOutcome, PoolError, RunInput};
+use crate::app::SharedContext;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LitActionRequest {
+    /// The action's JavaScript source. Takes precedence over `ipfs_id`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// CIDv0 of code registered with `add_action` or run on this node before.
+    #[serde(default)]
+    pub ipfs_id: Option<String>,
+    /// Passed to `main(js_params)`; absent → `null`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub js_params: Option<serde_json::Value>,
+}
+
+/// `{response, logs, has_error}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LitActionResponse {
+    #[schema(value_type = Object)]
+    pub response: serde_json::Value,
+    pub logs: String,
+    pub has_error: bool,
+}
+
+impl From<ActionOutcome> for LitActionResponse {
+    fn from(outcome: ActionOutcome) -> Self {
+        Self {
+            response: outcome.response,
+            logs: outcome.logs,
+            has_error: outcome.has_error,
+        }
+    }
+}
+
+/// The code to run and its CID.
+fn resolve_code(
+    ctx: &SharedContext,
+    request: &LitActionRequest,
+    limits: &ActionLimits,
+) -> Result<(Arc<str>, String), ApiError> {
+    if let Some(code) = request.code.as_deref().filter(|c| !c.is_empty()) {
+        if code.len() as u64 > limits.max_code_length {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "code_too_long",
+                format!(
+                    "`code` is {} bytes; the most this node runs is max_code_length = {} bytes",
+                    code.len(),
+                    limits.max_code_length
+                ),
+            ));
+        }
+        let cid = cid_v0(code.as_bytes());
+        if !ctx.store.has_code(&cid)? {
+            ctx.store.put_code(code.as_bytes())?;
+        }
+        return Ok((Arc::from(code), cid));
+    }
+    let Some(cid) = request
+        .ipfs_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    else {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "send the action as `code` (its JavaScript source) or `ipfs_id` (the CID of code registered with add_action or run on this node before)",
+        ));
+    };
+    match ctx.store.code(cid)? {
+        Some(code) => {
+            let code = String::from_utf8(code).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_code",
+                    format!("the code stored for {cid} is not UTF-8 text"),
+                )
+            })?;
+            Ok((Arc::from(code), cid.to_string()))
+        }
+        None => Err(ApiError::bad_request(
+            "unknown_code",
+            format!("No code is known for {cid}; send the code once with the request"),
+        )),
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/core/v1/lit_action",
+    tag = "actions",
+    summary = "Run a Lit Action",
+    description = "Runs the code (or the code stored for `ipfs_id`) with `main(js_params)`. A failing action is still a 200 with `has_error: true`, the error text as `response`, and the logs written so far.",
+    request_body = LitActionRequest,
+    responses((status = 200, description = "the action ran (check has_error)", body = LitActionResponse)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn lit_action(
+    State(ctx): State<SharedContext>,
+    caller: Caller,
+    Extension(request_id): Extension<RequestId>,
+    correlation: Option<Extension<CorrelationId>>,
+    ApiJson(request): ApiJson<LitActionRequest>,
+) -> Result<Json<LitActionResponse>, ApiError> {
+    let limits = ActionLimits::current(&ctx.store)?;
+    let (code, cid) = resolve_code(&ctx, &request, &limits)?;
+    let hashed = cid_hash(&cid);
+    if !ctx.permissions.can_execute(&caller.key_hash, &hashed)? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this API key may not execute the action {cid}: add the action to a group in the key's execute_in_groups, or use the account key"),
+        ));
+    }
+    let mut headers = vec![("x-request-id".to_string(), request_id.0)];
+    if let Some(Extension(CorrelationId(value))) = correlation {
+        if let Ok(value) = value.to_str() {
+            headers.push(("x-correlation-id".to_string(), value.to_string()));
+        }
+    }
+    let params_json = match request.js_params {
+        None | Some(serde_json::Value::Null) => None,
+        Some(params) => Some(params.to_string()),
+    };
+    let input = RunInput {
+        code,
+        cid,
+        cid_hash: hashed,
+        key_hash: caller.key_hash,
+        params_json,
+        limits,
+        headers,
+    };
+    match ctx.actions.run(input).await {
+        Ok(outcome) => Ok(Json(outcome.into())),
+        Err(PoolError::Saturated) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "overloaded",
+            PoolError::Saturated.to_string(),
+        )),
+        Err(PoolError::Closed) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            PoolError::Closed.to_string(),
+        )),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/core/v1/get_lit_action_client_config",
+    tag = "actions",
+    summary = "The Lit Action limits in force",
+    responses((status = 200, description = "success", body = ActionLimits))
+)]
+pub async fn get_lit_action_client_config(
+    State(ctx): State<SharedContext>,
+) -> Result<Json<ActionLimits>, ApiError> {
+    Ok(Json(ActionLimits::current(&ctx.store)?))
+}

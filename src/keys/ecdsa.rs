@@ -1,0 +1,219 @@
+//! secp256k1 operations on derived keys, shared by the native `Lit.Actions` functions and the
+//! host functions behind the ethers bundle: RFC 6979 signatures normalised to low-s with their
+//! recovery id, EIP-191 personal messages, public-key conversions, recovery, point addition and
+//! ECDH. Results are byte-identical to ethers v5 (elliptic with `canonical: true`).
+
+use alloy::primitives::{keccak256, Address, B256};
+use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
+use k256::elliptic_curve::ops::Reduce;
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::{ProjectivePoint, PublicKey, SecretKey};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EcdsaError {
+    #[error("invalid private key")]
+    InvalidPrivateKey,
+    #[error("invalid public key")]
+    InvalidPublicKey,
+    #[error("invalid digest length: expected 32 bytes, got {0}")]
+    InvalidDigest(usize),
+    #[error("invalid signature")]
+    InvalidSignature,
+    #[error("the sum of the points is the point at infinity")]
+    PointAtInfinity,
+}
+
+/// A recoverable signature: `r ‖ s ‖ recovery id (0 or 1)`, s in the lower half of the order.
+pub fn sign_digest(key: &SecretKey, digest: &[u8]) -> Result<[u8; 65], EcdsaError> {
+    if digest.len() != 32 {
+        return Err(EcdsaError::InvalidDigest(digest.len()));
+    }
+    // elliptic (ethers) reduces the digest mod n before deriving the RFC 6979 nonce; k256 feeds
+    // it unreduced. Reducing first gives identical signatures for digests ≥ n too (the signed
+    // value z is the same either way).
+    let reduced = <k256::Scalar as Reduce<k256::U256>>::reduce_bytes(digest.into());
+    let signing = SigningKey::from(key);
+    let (signature, recovery) = signing
+        .sign_prehash_recoverable(&reduced.to_bytes())
+        .map_err(|_| EcdsaError::InvalidSignature)?;
+    // k256 already returns low-s; normalise defensively and flip the parity if it changes.
+    let (signature, recovery) = match signature.normalize_s() {
+        Some(low) => (
+            low,
+            RecoveryId::new(!recovery.is_y_odd(), recovery.is_x_reduced()),
+        ),
+        None => (signature, recovery),
+    };
+    let mut out = [0u8; 65];
+    out[..64].copy_from_slice(&signature.to_bytes());
+    out[64] = recovery.to_byte();
+    Ok(out)
+}
+
+/// `0x`-free 65 bytes `r ‖ s ‖ v` with v ∈ {27, 28}, the Ethereum wire form.
+pub fn sign_digest_ethereum(key: &SecretKey, digest: &[u8]) -> Result<[u8; 65], EcdsaError> {
+    let mut signature = sign_digest(key, digest)?;
+    signature[64] += 27;
+    Ok(signature)
+}
+
+/// The EIP-191 personal-message digest: keccak256("\x19Ethereum Signed Message:\n" ‖ len ‖ m).
+pub fn eip191_digest(message: &[u8]) -> B256 {
+    let mut data = format!("\x19Ethereum Signed Message:\n{}", message.len()).into_bytes();
+    data.extend_from_slice(message);
+    keccak256(&data)
+}
+
+/// `personal_sign` of `message`, as ethers v5 `wallet.signMessage` returns it.
+pub fn sign_message(key: &SecretKey, message: &[u8]) -> [u8; 65] {
+    sign_digest_ethereum(key, eip191_digest(message).as_slice())
+        .expect("a keccak256 digest is 32 bytes")
+}
+
+pub fn secret_key(bytes: &[u8]) -> Result<SecretKey, EcdsaError> {
+    SecretKey::from_slice(bytes).map_err(|_| EcdsaError::InvalidPrivateKey)
+}
+
+fn public_key(bytes: &[u8]) -> Result<PublicKey, EcdsaError> {
+    match bytes.len() {
+        32 => Ok(secret_key(bytes)?.public_key()),
+        33 | 65 => PublicKey::from_sec1_bytes(bytes).map_err(|_| EcdsaError::InvalidPublicKey),
+        _ => Err(EcdsaError::InvalidPublicKey),
+    }
+}
+
+/// SEC1 encoding of the public key of `key`, which is a 32-byte private key or a 33/65-byte
+/// public key (to convert between the compressed and uncompressed forms).
+pub fn public_key_bytes(key: &[u8], compressed: bool) -> Result<Vec<u8>, EcdsaError> {
+    Ok(public_key(key)?
+        .to_encoded_point(compressed)
+        .as_bytes()
+        .to_vec())
+}
+
+/// The uncompressed public key that signed `digest` with `rs` and `recovery_id`.
+pub fn recover(digest: &[u8], rs: &[u8], recovery_id: u8) -> Result<[u8; 65], EcdsaError> {
+    if digest.len() != 32 {
+        return Err(EcdsaError::InvalidDigest(digest.len()));
+    }
+    let signature = Signature::from_slice(rs).map_err(|_| EcdsaError::InvalidSignature)?;
+    let recovery = RecoveryId::from_byte(recovery_id).ok_or(EcdsaError::InvalidSignature)?;
+    let key = VerifyingKey::recover_from_prehash(digest, &signature, recovery)
+        .map_err(|_| EcdsaError::InvalidSignature)?;
+    let point = key.to_encoded_point(false);
+    let mut out = [0u8; 65];
+    out.copy_from_slice(point.as_bytes());
+    Ok(out)
+}
+
+/// A + B for two public keys.
+pub fn add_points(a: &[u8], b: &[u8], compressed: bool) -> Result<Vec<u8>, EcdsaError> {
+    let sum = public_key(a)?.to_projective() + public_key(b)?.to_projective();
+    if sum == ProjectivePoint::IDENTITY {
+        return Err(EcdsaError::PointAtInfinity);
+    }
+    let sum = PublicKey::from_affine(sum.to_affine()).map_err(|_| EcdsaError::PointAtInfinity)?;
+    Ok(sum.to_encoded_point(compressed).as_bytes().to_vec())
+}
+
+/// The x coordinate of `private · public` (ECDH shared secret as ethers computes it).
+pub fn ecdh(private: &[u8], public: &[u8]) -> Result<[u8; 32], EcdsaError> {
+    let secret = secret_key(private)?;
+    let shared =
+        k256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), public_key(public)?.as_affine());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(shared.raw_secret_bytes());
+    Ok(out)
+}
+
+/// The Ethereum address of a public key (any SEC1 form) or private key.
+pub fn address_of_key(key: &[u8]) -> Result<Address, EcdsaError> {
+    Ok(Address::from_public_key(&public_key(key)?.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one() -> SecretKey {
+        let mut bytes = [0u8; 32];
+        bytes[31] = 1;
+        SecretKey::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn sign_message_matches_the_ethers_v5_vector() {
+        // From spec/actions.md: ethers v5 `new Wallet("0x00…01").signMessage("Chipotle Rocks!")`.
+        let signature = sign_message(&one(), b"Chipotle Rocks!");
+        assert_eq!(
+            hex::encode(signature),
+            "32f33b786e068af9852b348d79b0470dcfc0d7e0de6ed92a2e0070c84f44f68454e37318ad9f80cc81f613217ed49de72012bf6cf02a3fef039ec234c5f35d151c"
+        );
+    }
+
+    #[test]
+    fn signatures_are_low_s_and_recover_to_the_signer() {
+        let key = one();
+        for i in 0u32..64 {
+            let digest = keccak256(i.to_be_bytes());
+            let signature = sign_digest(&key, digest.as_slice()).unwrap();
+            let s = k256::U256::from_be_slice(&signature[32..64]);
+            let half = k256::U256::from_be_hex(
+                "7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0",
+            );
+            assert!(s <= half, "high s for digest {i}");
+            let recovered = recover(digest.as_slice(), &signature[..64], signature[64]).unwrap();
+            assert_eq!(
+                recovered.to_vec(),
+                public_key_bytes(&key.to_bytes(), false).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn digests_above_the_order_sign_like_elliptic() {
+        use k256::elliptic_curve::bigint::Encoding;
+        // A digest ≥ n signs exactly like its reduction (as elliptic/ethers do) and verifies.
+        let key = one();
+        let high = [0xffu8; 32];
+        let n_minus = k256::U256::from_be_hex(
+            "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141",
+        );
+        let reduced = k256::U256::from_be_slice(&high).wrapping_sub(&n_minus);
+        let reduced: [u8; 32] = reduced.to_be_bytes();
+        assert_eq!(
+            sign_digest(&key, &high).unwrap(),
+            sign_digest(&key, &reduced).unwrap()
+        );
+        let signature = sign_digest(&key, &high).unwrap();
+        let recovered = recover(&high, &signature[..64], signature[64]).unwrap();
+        assert_eq!(
+            recovered.to_vec(),
+            public_key_bytes(&key.to_bytes(), false).unwrap()
+        );
+    }
+
+    #[test]
+    fn conversions_points_and_ecdh_agree() {
+        let a = one();
+        let mut two = [0u8; 32];
+        two[31] = 2;
+        let compressed = public_key_bytes(&a.to_bytes(), true).unwrap();
+        let uncompressed = public_key_bytes(&compressed, false).unwrap();
+        assert_eq!(compressed.len(), 33);
+        assert_eq!(uncompressed.len(), 65);
+        // G + G = 2G.
+        let doubled = add_points(&compressed, &uncompressed, true).unwrap();
+        assert_eq!(doubled, public_key_bytes(&two, true).unwrap());
+        // ECDH is symmetric: 1·(2G) = 2·(1G) = x(2G).
+        let ab = ecdh(&a.to_bytes(), &public_key_bytes(&two, true).unwrap()).unwrap();
+        let ba = ecdh(&two, &compressed).unwrap();
+        assert_eq!(ab, ba);
+        assert_eq!(ab.to_vec(), doubled[1..].to_vec());
+        assert_eq!(secret_key(&[0u8; 32]), Err(EcdsaError::InvalidPrivateKey));
+        assert_eq!(
+            sign_digest(&a, &[1u8; 31]),
+            Err(EcdsaError::InvalidDigest(31))
+        );
+    }
+}

@@ -1,0 +1,761 @@
+//! Conformance of the Lit Actions runtime with spec/actions.md, run through the real engine
+//! (QuickJS, prelude, host functions, real RocksDB store, real fetch against a local HTTP server)
+//! without HTTP in front: reply shapes and response precedence, logs, params, errors, every
+//! limit, the sandbox (no eval, frozen namespaces, no state between runs), web globals, action
+//! keys and ethers. Wallet permissions need a mirrored chain and live in `lit_action_api.rs`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::B256;
+use lit_node::actions::fetch::Fetcher;
+use lit_node::actions::host::cid_hash;
+use lit_node::actions::{run_action, ActionLimits, ActionOutcome, RunInput, Services};
+use lit_node::config::ActionsConfig;
+use lit_node::keys::{KeyDeriver, RootSecret};
+use lit_node::store::permissions::Permissions;
+use lit_node::store::Store;
+use serde_json::{json, Value};
+
+struct Harness {
+    runtime: tokio::runtime::Runtime,
+    open: Arc<Services>,
+    guarded: Arc<Services>,
+    server: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+fn ethers_bytecode() -> Arc<Vec<u8>> {
+    static BYTECODE: OnceLock<Arc<Vec<u8>>> = OnceLock::new();
+    BYTECODE
+        .get_or_init(|| Arc::new(lit_node::actions::ethers::compile().expect("ethers compiles")))
+        .clone()
+}
+
+/// A local HTTP server for fetch: `/json`, `/echo` (method, headers, body back), `/big` (2 MiB),
+/// `/slow` (answers after 5 s), `/redirect-internal` (→ 127.0.0.1).
+async fn serve_fixtures() -> SocketAddr {
+    use axum::routing::{any, get};
+    let app = axum::Router::new()
+        .route("/json", get(|| async { axum::Json(json!({"hello": "world", "n": 7})) }))
+        .route(
+            "/echo",
+            any(|method: axum::http::Method, headers: axum::http::HeaderMap, body: String| async move {
+                axum::Json(json!({
+                    "method": method.as_str(),
+                    "content_type": headers.get("content-type").map(|v| v.to_str().unwrap().to_string()),
+                    "x_test": headers.get("x-test").map(|v| v.to_str().unwrap().to_string()),
+                    "body": body,
+                }))
+            }),
+        )
+        .route("/big", get(|| async { "x".repeat(2 * 1024 * 1024) }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+fn harness() -> &'static Harness {
+    static HARNESS: OnceLock<Harness> = OnceLock::new();
+    HARNESS.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let keys = KeyDeriver::new(&RootSecret::from_bytes([42u8; 32]));
+        let (open_fetcher, guarded_fetcher, server) = runtime.block_on(async {
+            let server = serve_fixtures().await;
+            let mut config = ActionsConfig {
+                fetch_timeout_ms: 2_000,
+                fetch_max_response_bytes: 1024 * 1024,
+                ..ActionsConfig::default()
+            };
+            let guarded = Fetcher::new(&config).unwrap();
+            config.fetch_allow_private = true;
+            (Fetcher::new(&config).unwrap(), guarded, server)
+        });
+        let services = |fetcher| {
+            Arc::new(Services {
+                keys: keys.clone(),
+                permissions: Permissions::new(store.clone()),
+                store: store.clone(),
+                fetcher: Some(fetcher),
+                ethers: Some(ethers_bytecode()),
+            })
+        };
+        Harness {
+            open: services(open_fetcher),
+            guarded: services(guarded_fetcher),
+            runtime,
+            server,
+            _dir: dir,
+        }
+    })
+}
+
+fn input(code: &str, params: Option<Value>, limits: ActionLimits) -> RunInput {
+    let cid = lit_node::actions::cid::cid_v0(code.as_bytes());
+    RunInput {
+        code: Arc::from(code),
+        cid_hash: cid_hash(&cid),
+        cid,
+        key_hash: B256::repeat_byte(1),
+        params_json: params.map(|p| p.to_string()),
+        limits,
+        headers: vec![("x-request-id".into(), "req-1".into())],
+    }
+}
+
+/// Runs on a thread with a worker-sized stack, as the node's pool does.
+fn run_on(services: &Arc<Services>, input: RunInput) -> ActionOutcome {
+    let services = services.clone();
+    std::thread::Builder::new()
+        .stack_size(16 * 1024 * 1024)
+        .spawn(move || run_action(services, input))
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+fn run_limited(code: &str, params: Option<Value>, limits: ActionLimits) -> ActionOutcome {
+    run_on(&harness().open, input(code, params, limits))
+}
+
+fn run(code: &str) -> ActionOutcome {
+    run_limited(code, None, ActionLimits::default())
+}
+
+fn ok(code: &str) -> Value {
+    let outcome = run(code);
+    assert!(!outcome.has_error, "{code}\n→ {outcome:?}");
+    outcome.response
+}
+
+fn error(code: &str) -> String {
+    let outcome = run(code);
+    assert!(outcome.has_error, "{code} should fail\n→ {outcome:?}");
+    outcome.response.as_str().unwrap().to_string()
+}
+
+fn limits(edit: impl FnOnce(&mut ActionLimits)) -> ActionLimits {
+    let mut limits = ActionLimits::default();
+    edit(&mut limits);
+    limits
+}
+
+#[test]
+fn response_shapes_and_precedence() {
+    assert_eq!(
+        ok(r#"async function main() { return "hello"; }"#),
+        json!("hello")
+    );
+    assert_eq!(
+        ok(r#"function main() { return "sync works"; }"#),
+        json!("sync works")
+    );
+    // Strings that are JSON text go out parsed; other strings stay strings.
+    assert_eq!(ok(r#"async function main() { return "42"; }"#), json!(42));
+    assert_eq!(
+        ok(r#"async function main() { return JSON.stringify({a: 1}); }"#),
+        json!({"a": 1})
+    );
+    assert_eq!(
+        ok(r#"async function main() { return "not json {"; }"#),
+        json!("not json {")
+    );
+    // Values go out as JSON.
+    assert_eq!(
+        ok(r#"async function main() { return {a: [1, "b", null], t: true}; }"#),
+        json!({"a": [1, "b", null], "t": true})
+    );
+    assert_eq!(ok(r#"async function main() { return 3.5; }"#), json!(3.5));
+    assert_eq!(
+        ok(r#"async function main() { return false; }"#),
+        json!(false)
+    );
+    assert_eq!(ok(r#"async function main() { return null; }"#), Value::Null);
+    // undefined → the last setResponse, else "".
+    assert_eq!(
+        ok(
+            r#"async function main() { Lit.Actions.setResponse({response: "first"}); LitActions.setResponse({response: "second"}); }"#
+        ),
+        json!("second")
+    );
+    assert_eq!(
+        ok(r#"async function main() { Lit.Actions.setResponse({response: {x: 1}}); }"#),
+        json!({"x": 1})
+    );
+    assert_eq!(
+        ok(r#"async function main() { Lit.Actions.setResponse({response: "[1,2]"}); }"#),
+        json!([1, 2])
+    );
+    assert_eq!(ok(r#"async function main() {}"#), json!(""));
+    // A returned value beats setResponse.
+    assert_eq!(
+        ok(
+            r#"async function main() { Lit.Actions.setResponse({response: "set"}); return "returned"; }"#
+        ),
+        json!("returned")
+    );
+    // main declared with const/let or as an arrow also counts.
+    assert_eq!(ok(r#"const main = async () => "arrow";"#), json!("arrow"));
+}
+
+#[test]
+fn top_level_code_params_and_logs() {
+    let outcome = run_limited(
+        r#"console.log("top level");
+           async function main(params) {
+             console.log("a", 1, {b: 2}, [1, "x"], null, undefined, true);
+             console.info("info"); console.warn("warn"); console.error("error"); console.debug("debug");
+             return { got: params, global: typeof name === "undefined" && typeof js_params === "undefined" };
+           }"#,
+        Some(json!({"name": "lit", "n": [1, 2]})),
+        ActionLimits::default(),
+    );
+    assert!(!outcome.has_error, "{outcome:?}");
+    assert_eq!(
+        outcome.response,
+        json!({"got": {"name": "lit", "n": [1, 2]}, "global": true})
+    );
+    assert_eq!(
+        outcome.logs,
+        "top level\na 1 { b: 2 } [ 1, 'x' ] null undefined true\ninfo\nwarn\nerror\ndebug\n"
+    );
+    // No js_params → main(null).
+    assert_eq!(
+        ok(r#"async function main(p) { return p === null; }"#),
+        json!(true)
+    );
+}
+
+#[test]
+fn failures_keep_logs_and_name_the_error() {
+    let outcome =
+        run(r#"async function main() { console.log("before"); throw new Error("boom"); }"#);
+    assert!(outcome.has_error);
+    assert_eq!(outcome.response, json!("Error: boom"));
+    assert_eq!(outcome.logs, "before\n");
+    assert_eq!(
+        error(r#"async function main() { return Promise.reject(new TypeError("bad")); }"#),
+        "TypeError: bad"
+    );
+    assert_eq!(error(r#"function main() { throw "plain"; }"#), "plain");
+    assert_eq!(
+        error(r#"console.log("no main here");"#),
+        "ReferenceError: main is not defined"
+    );
+    assert_eq!(
+        error(r#"async function main() { return missing.x; }"#),
+        "ReferenceError: missing is not defined"
+    );
+    assert!(error("async function main( {").starts_with("SyntaxError"));
+    // An exception in top-level code.
+    assert_eq!(
+        error(r#"throw new RangeError("at load"); async function main() {}"#),
+        "RangeError: at load"
+    );
+    // A main that can never finish is reported, not hung on.
+    assert!(
+        error(r#"async function main() { await new Promise(() => {}); }"#)
+            .contains("never resolve")
+    );
+}
+
+#[test]
+fn timers_are_drained_within_the_time_limit() {
+    let outcome = run(r#"async function main() {
+             const order = [];
+             await new Promise((resolve) => setTimeout(() => { order.push("timer"); resolve(); }, 20));
+             const cancelled = setTimeout(() => console.log("never"), 5); clearTimeout(cancelled);
+             setTimeout(() => console.log("after main", order.join()), 30);
+             return "done";
+           }"#);
+    assert!(!outcome.has_error, "{outcome:?}");
+    assert_eq!(outcome.response, json!("done"));
+    assert_eq!(outcome.logs, "after main timer\n");
+}
+
+#[test]
+fn time_limit_stops_busy_loops_and_long_waits() {
+    let short = limits(|l| l.timeout_ms = 300);
+    for code in [
+        r#"async function main() { console.log("spinning"); while (true) {} }"#,
+        r#"async function main() { console.log("spinning"); try { while (true) {} } catch (e) { return "caught"; } }"#,
+        r#"async function main() { console.log("spinning"); await new Promise((r) => setTimeout(r, 60000)); }"#,
+        r#"console.log("spinning"); for (;;) {}"#,
+    ] {
+        let started = Instant::now();
+        let outcome = run_limited(code, None, short.clone());
+        assert!(outcome.has_error, "{code}: {outcome:?}");
+        assert_eq!(
+            outcome.response,
+            json!("Your function exceeded the maximum runtime of 300ms and was terminated.")
+        );
+        assert_eq!(outcome.logs, "spinning\n", "logs are kept");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{code} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn memory_and_stack_limits() {
+    let outcome = run_limited(
+        r#"async function main() { const hog = []; while (true) hog.push(new Array(100000).fill(1.5)); }"#,
+        None,
+        limits(|l| l.memory_limit_mb = 16),
+    );
+    assert!(outcome.has_error);
+    assert_eq!(
+        outcome.response,
+        json!("Your function exceeded the maximum memory of 16 MB and was terminated.")
+    );
+    let outcome = run(
+        r#"function deep(n) { return deep(n + 1) + 1; } async function main() { return deep(0); }"#,
+    );
+    assert!(outcome.has_error);
+    let text = outcome.response.as_str().unwrap().to_lowercase();
+    assert!(text.contains("stack"), "{text}");
+    // Stack overflow is an ordinary exception: the action may catch it.
+    assert_eq!(
+        ok(
+            r#"function deep(n) { return deep(n + 1) + 1; } async function main() { try { deep(0); } catch (e) { return "caught"; } }"#
+        ),
+        json!("caught")
+    );
+}
+
+#[test]
+fn response_and_log_size_limits() {
+    let small = limits(|l| {
+        l.max_response_length = 100;
+        l.max_console_log_length = 50;
+    });
+    let outcome = run_limited(
+        r#"async function main() { Lit.Actions.setResponse({response: "x".repeat(101)}); }"#,
+        None,
+        small.clone(),
+    );
+    assert!(outcome.has_error);
+    assert_eq!(
+        outcome.response,
+        json!("Response is too long. Max length is 100 bytes")
+    );
+    let outcome = run_limited(
+        r#"async function main() { return "y".repeat(200); }"#,
+        None,
+        small.clone(),
+    );
+    assert_eq!(
+        outcome.response,
+        json!("Response is too long. Max length is 100 bytes")
+    );
+    assert!(outcome.has_error);
+    // Exactly at the limit is fine.
+    let outcome = run_limited(
+        r#"async function main() { return "z".repeat(100); }"#,
+        None,
+        small.clone(),
+    );
+    assert!(!outcome.has_error, "{outcome:?}");
+    // Logs are cumulative; catching the error does not help.
+    let outcome = run_limited(
+        r#"async function main() { console.log("12345678901234567890"); try { console.log("x".repeat(40)); } catch (e) {} return "ok"; }"#,
+        None,
+        small,
+    );
+    assert!(outcome.has_error);
+    assert_eq!(
+        outcome.response,
+        json!("Console.log is printing something that is too long")
+    );
+    assert_eq!(outcome.logs, "12345678901234567890\n");
+}
+
+#[test]
+fn sandbox_refuses_code_from_strings_and_dynamic_import() {
+    for code in [
+        r#"eval("1 + 1")"#,
+        r#"new Function("return 1")()"#,
+        r#"Function("return 1")()"#,
+        r#"(async function () {}).constructor("return 1")"#,
+        r#"(function* () {}).constructor("yield 1")"#,
+        r#"(() => {}).constructor("return this")()"#,
+        r#"globalThis.eval("1")"#,
+    ] {
+        let text = error(&format!("async function main() {{ return {code}; }}"));
+        assert!(text.starts_with("EvalError"), "{code}: {text}");
+    }
+    let text = error(
+        r#"async function main() { await import("data:text/javascript,export default 1"); return "imported"; }"#,
+    );
+    assert!(!text.is_empty());
+    // instanceof Function still works for library code.
+    assert_eq!(
+        ok(r#"async function main() { return (() => 1) instanceof Function; }"#),
+        json!(true)
+    );
+}
+
+#[test]
+fn namespaces_are_frozen_and_present() {
+    let response = ok(r#"async function main() {
+        "use strict";
+        const attempts = [];
+        for (const attempt of [
+          () => { Lit.Actions.getPrivateKey = () => "stolen"; },
+          () => { Lit.Auth.push(1); },
+          () => { delete globalThis.Lit; },
+          () => { globalThis.Lit = {}; },
+          () => { LitActions.setResponse = null; },
+        ]) { try { attempt(); attempts.push("allowed"); } catch (e) { attempts.push(e.name); } }
+        return {
+          attempts,
+          frozen: [Object.isFrozen(Lit), Object.isFrozen(Lit.Actions), Object.isFrozen(Lit.Auth), Object.isFrozen(Lit.Headers)],
+          same: LitActions === Lit.Actions && LitHeaders === Lit.Headers,
+          auth: Lit.Auth,
+          requestId: Lit.Headers["x-request-id"],
+          imports: Lit.Actions.showImportDetails(),
+          functions: Object.keys(Lit.Actions).sort(),
+        };
+    }"#);
+    assert_eq!(
+        response["attempts"],
+        json!([
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            "TypeError"
+        ])
+    );
+    assert_eq!(response["frozen"], json!([true, true, true, true]));
+    assert_eq!(response["same"], json!(true));
+    assert_eq!(response["auth"], json!([]));
+    assert_eq!(response["requestId"], json!("req-1"));
+    assert_eq!(response["imports"], json!([]));
+    assert_eq!(
+        response["functions"],
+        json!([
+            "Decrypt",
+            "Encrypt",
+            "getLitActionPrivateKey",
+            "getLitActionPublicKey",
+            "getLitActionWalletAddress",
+            "getPrivateKey",
+            "getPublicKey",
+            "getWalletAddress",
+            "setResponse",
+            "showImportDetails",
+            "signEcdsa",
+            "signMessage"
+        ])
+    );
+}
+
+#[test]
+fn no_state_leaks_between_runs() {
+    let code = r#"async function main() {
+        const seen = { leak: typeof globalThis.leak, proto: typeof Array.prototype.leaked, lit: Object.keys(Lit.Actions).length };
+        globalThis.leak = "secret";
+        Array.prototype.leaked = 1;
+        return seen;
+    }"#;
+    let first = ok(code);
+    let second = ok(code);
+    assert_eq!(
+        first,
+        json!({"leak": "undefined", "proto": "undefined", "lit": 12})
+    );
+    assert_eq!(second, first);
+}
+
+#[test]
+fn web_globals() {
+    let response = ok(r#"async function main() {
+        const enc = new TextEncoder().encode("héllo");
+        const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode("abc")));
+        const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+        const random = crypto.getRandomValues(new Uint8Array(16));
+        const url = new URL("https://user:pw@example.com:8443/a/b?x=1&y=two#frag");
+        url.searchParams.append("z", "3 4");
+        const relative = new URL("../c?q=1", "https://example.com/a/b/");
+        const params = new URLSearchParams({a: "1", b: "x y"});
+        const headers = new Headers({"Content-Type": "text/plain"});
+        headers.append("X-Many", "1"); headers.append("x-many", "2");
+        const clone = structuredClone({d: new Date(0), m: new Map([[1, {n: 2}]]), a: [1, [2]]});
+        let badUrl; try { new URL("not a url"); } catch (e) { badUrl = e.name; }
+        return {
+          enc: Array.from(enc), dec: new TextDecoder().decode(enc), hex,
+          randomLength: random.length, randomNonZero: random.some((b) => b !== 0),
+          href: url.href, host: url.host, port: url.port, path: url.pathname, hash: url.hash,
+          x: url.searchParams.get("x"), relative: relative.href, params: params.toString(),
+          contentType: headers.get("content-type"), many: headers.get("X-MANY"),
+          clone: [clone.d.getTime(), clone.m.get(1).n, clone.a[1][0]],
+          b64: btoa("lit"), unb64: atob("bGl0"), global: global === globalThis, badUrl,
+          uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(crypto.randomUUID()),
+          microtask: await new Promise((r) => queueMicrotask(() => r("ran"))),
+        };
+    }"#);
+    assert_eq!(response["enc"], json!([104, 195, 169, 108, 108, 111]));
+    assert_eq!(response["dec"], json!("héllo"));
+    assert_eq!(
+        response["hex"],
+        json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    );
+    assert_eq!(response["randomLength"], json!(16));
+    assert_eq!(response["randomNonZero"], json!(true));
+    assert_eq!(
+        response["href"],
+        json!("https://user:pw@example.com:8443/a/b?x=1&y=two&z=3+4#frag")
+    );
+    assert_eq!(response["host"], json!("example.com:8443"));
+    assert_eq!(response["port"], json!("8443"));
+    assert_eq!(response["path"], json!("/a/b"));
+    assert_eq!(response["hash"], json!("#frag"));
+    assert_eq!(response["x"], json!("1"));
+    assert_eq!(response["relative"], json!("https://example.com/a/c?q=1"));
+    assert_eq!(response["params"], json!("a=1&b=x+y"));
+    assert_eq!(response["contentType"], json!("text/plain"));
+    assert_eq!(response["many"], json!("1, 2"));
+    assert_eq!(response["clone"], json!([0, 2, 2]));
+    assert_eq!(response["b64"], json!("bGl0"));
+    assert_eq!(response["unb64"], json!("lit"));
+    assert_eq!(response["global"], json!(true));
+    assert_eq!(response["badUrl"], json!("TypeError"));
+    assert_eq!(response["uuid"], json!(true));
+    assert_eq!(response["microtask"], json!("ran"));
+}
+
+#[test]
+fn fetch_reaches_allowed_servers_with_limits() {
+    let base = format!("http://{}", harness().server);
+    let code = format!(
+        r#"async function main() {{
+            const json = await (await fetch("{base}/json")).json();
+            const echo = await fetch("{base}/echo", {{ method: "POST", body: "payload", headers: {{ "X-Test": "yes" }} }});
+            const echoed = await echo.json();
+            let big; try {{ await fetch("{base}/big"); }} catch (e) {{ big = e.message; }}
+            return {{ json, status: echo.status, ok: echo.ok, echoed, big }};
+        }}"#
+    );
+    let response = ok(&code);
+    assert_eq!(response["json"], json!({"hello": "world", "n": 7}));
+    assert_eq!(response["status"], json!(200));
+    assert_eq!(response["ok"], json!(true));
+    assert_eq!(
+        response["echoed"],
+        json!({"method": "POST", "content_type": "text/plain;charset=UTF-8", "x_test": "yes", "body": "payload"})
+    );
+    assert!(
+        response["big"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 1048576 bytes"),
+        "{response}"
+    );
+
+    // The per-request timeout (2 s in this harness) rejects a slow server; the run goes on.
+    let code = format!(
+        r#"async function main() {{ try {{ await fetch("{base}/slow"); return "answered"; }} catch (e) {{ return e.message; }} }}"#
+    );
+    let started = Instant::now();
+    let response = ok(&code);
+    assert!(
+        response.as_str().unwrap().contains("timed out"),
+        "{response}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+
+    // The fetch count limit.
+    let code = format!(
+        r#"async function main() {{ for (let i = 0; i < 4; i++) {{ await fetch("{base}/json"); }} return "all sent"; }}"#
+    );
+    let outcome = run_limited(&code, None, limits(|l| l.max_fetch_count = 3));
+    assert!(outcome.has_error);
+    assert_eq!(
+        outcome.response,
+        json!("You may not send more than 3 HTTP requests per session")
+    );
+}
+
+#[test]
+fn fetch_refuses_internal_addresses_by_default() {
+    let port = harness().server.port();
+    for url in [
+        format!("http://127.0.0.1:{port}/json"),
+        format!("http://localhost:{port}/json"),
+        format!("http://[::1]:{port}/json"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/".to_string(),
+        "http://192.168.1.1/".to_string(),
+    ] {
+        let code = format!(
+            r#"async function main() {{ try {{ await fetch("{url}"); return "reached"; }} catch (e) {{ return e.name + ": " + e.message; }} }}"#
+        );
+        let outcome = run_on(
+            &harness().guarded,
+            input(&code, None, ActionLimits::default()),
+        );
+        let text = outcome.response.as_str().unwrap().to_string();
+        assert!(
+            text.starts_with("TypeError: fetch failed") && text.contains("refusing"),
+            "{url}: {text}"
+        );
+    }
+}
+
+#[test]
+fn action_keys_are_stable_and_consistent() {
+    let code = r#"async function main() {
+        const cid = "QmXoMqm4sckyYxbqarxfyfY36qj9bvmVFihXEYNqK4Uri6";
+        return {
+          own: await Lit.Actions.getLitActionPrivateKey(),
+          other: await Lit.Actions.getLitActionPublicKey({ ipfsId: cid }),
+          address: await Lit.Actions.getLitActionWalletAddress({ ipfsId: cid }),
+        };
+    }"#;
+    let first = ok(code);
+    let second = ok(code);
+    assert_eq!(first, second, "same CID, same root secret → same keys");
+    let own = first["own"].as_str().unwrap();
+    assert!(own.starts_with("0x") && own.len() == 66);
+    let public = first["other"].as_str().unwrap();
+    assert!(public.len() == 68 && (public.starts_with("0x02") || public.starts_with("0x03")));
+    let address = first["address"].as_str().unwrap();
+    assert_eq!(address, address.to_lowercase());
+    assert_eq!(address.len(), 42);
+    // The key of the running code is the key of its own CID, as ethers sees it.
+    let code = r#"async function main() {
+        const key = await Lit.Actions.getLitActionPrivateKey();
+        const wallet = new ethers.Wallet(key);
+        return { address: wallet.address.toLowerCase(), public: ethers.utils.computePublicKey(wallet.publicKey, true) };
+    }"#;
+    let cid = lit_node::actions::cid::cid_v0(code.as_bytes());
+    let own = ok(code);
+    let check = ok(&format!(
+        r#"async function main() {{ return {{ address: await Lit.Actions.getLitActionWalletAddress({{ ipfsId: "{cid}" }}), public: await Lit.Actions.getLitActionPublicKey({{ ipfsId: "{cid}" }}) }}; }}"#
+    ));
+    assert_eq!(own, check);
+    // Bad ipfsId values.
+    assert_eq!(
+        error(
+            r#"async function main() { return Lit.Actions.getLitActionPublicKey({ ipfsId: " " }); }"#
+        ),
+        "RangeError: ipfsId must not be blank"
+    );
+    assert!(error(
+        r#"async function main() { return Lit.Actions.getLitActionPublicKey({ ipfsId: "nope" }); }"#
+    )
+    .contains("Invalid ipfsId"));
+}
+
+#[test]
+fn key_operation_limit() {
+    let outcome = run_limited(
+        r#"async function main() { for (let i = 0; i < 4; i++) { await Lit.Actions.getLitActionPrivateKey(); } return "done"; }"#,
+        None,
+        limits(|l| l.max_get_keys_count = 3),
+    );
+    assert!(outcome.has_error);
+    assert!(
+        outcome
+            .response
+            .as_str()
+            .unwrap()
+            .starts_with("You may not use more than 3 key operations"),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn wallet_arguments_are_checked_before_anything_else() {
+    assert_eq!(
+        error(r#"async function main() { return Lit.Actions.getPrivateKey({ pkpId: "" }); }"#),
+        "RangeError: pkpId must not be blank"
+    );
+    assert_eq!(
+        error(
+            r#"async function main() { return Lit.Actions.signMessage({ pkpId: "  ", message: "m" }); }"#
+        ),
+        "RangeError: pkpId must not be blank"
+    );
+    assert!(error(
+        r#"async function main() { return Lit.Actions.getPrivateKey({ pkpId: "0x1234" }); }"#
+    )
+    .contains("Invalid pkpId \"0x1234\""));
+    // A well-formed address that is not a wallet of this key's account: refused, no key derived.
+    assert_eq!(
+        error(
+            r#"async function main() { return Lit.Actions.getPrivateKey({ pkpId: "0x000000000000000000000000000000000000dEaD" }); }"#
+        ),
+        "Error: API key cannot use selected wallet in selected action"
+    );
+    assert_eq!(
+        error(
+            r#"async function main() { return Lit.Actions.Encrypt({ pkpId: "0x000000000000000000000000000000000000dead", message: "" }); }"#
+        ),
+        "RangeError: message must not be blank"
+    );
+}
+
+#[test]
+fn ethers_v5_signs_like_ethers_under_node() {
+    let response = ok(r#"async function main() {
+        const wallet = new ethers.Wallet("0x0000000000000000000000000000000000000000000000000000000000000001");
+        const signature = await wallet.signMessage("Chipotle Rocks!");
+        return {
+          version: ethers.version,
+          address: wallet.address,
+          signature,
+          recovered: ethers.utils.verifyMessage("Chipotle Rocks!", signature),
+          keccak: ethers.utils.keccak256(ethers.utils.toUtf8Bytes("lit")),
+          namehash: ethers.utils.namehash("vitalik.eth"),
+        };
+    }"#);
+    assert_eq!(response["version"], json!("ethers/5.7.2"));
+    assert_eq!(
+        response["address"],
+        json!("0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf")
+    );
+    assert_eq!(
+        response["signature"],
+        json!("0x32f33b786e068af9852b348d79b0470dcfc0d7e0de6ed92a2e0070c84f44f68454e37318ad9f80cc81f613217ed49de72012bf6cf02a3fef039ec234c5f35d151c")
+    );
+    assert_eq!(response["recovered"], response["address"]);
+    assert_eq!(
+        response["namehash"],
+        json!("0xee6c4522aab0003e8d14cd40a6af439055fd2577951148c14b6cea9a53475835")
+    );
+    let keccak = ok(r#"async function main() { return "k"; }"#);
+    assert_eq!(keccak, json!("k"));
+    assert_eq!(
+        response["keccak"],
+        json!(format!("{:#x}", alloy::primitives::keccak256(b"lit")))
+    );
+}
+
+#[test]
+fn runs_on_the_harness_runtime_do_not_block_each_other() {
+    // Two runs on two threads finish independently (the engine is re-entrant per thread).
+    let a = std::thread::spawn(|| ok(r#"async function main() { return "a"; }"#));
+    let b = std::thread::spawn(|| ok(r#"async function main() { return "b"; }"#));
+    assert_eq!(a.join().unwrap(), json!("a"));
+    assert_eq!(b.join().unwrap(), json!("b"));
+    let _ = &harness().runtime;
+}

@@ -1,0 +1,136 @@
+//! The OpenAPI document describes exactly the routes served (every operation with its error
+//! responses), and Swagger UI is served from the binary without any external asset.
+
+mod common;
+
+use common::{http, NodeProcess};
+use serde_json::Value;
+
+#[tokio::test]
+async fn openapi_matches_the_served_routes_and_swagger_ui_is_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::dev(dir.path(), &[]).await;
+    let doc: Value = http()
+        .get(node.url("/core/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    assert!(doc["info"]["title"].is_string());
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 31, "only {} paths documented", paths.len());
+
+    // It is a valid OpenAPI 3 document, as judged by an independent validator (PyPI
+    // openapi-spec-validator, installed by script/setup.sh).
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let validator = common::project_root().join(".tools/venv/bin/openapi-spec-validator");
+    let output = std::process::Command::new(&validator)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{} missing ({e}): run script/setup.sh", validator.display()));
+    assert!(
+        output.status.success(),
+        "the OpenAPI document is invalid:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            // Every documented operation is really served (not 404/405).
+            let url = node.url(path);
+            let response = match method.as_str() {
+                "get" => http().get(url).send().await.unwrap(),
+                "post" => http().post(url).body("{}").send().await.unwrap(),
+                other => panic!("unexpected method {other} for {path}"),
+            };
+            let status = response.status().as_u16();
+            assert!(
+                status != 404 && status != 405,
+                "{method} {path} documented but answers {status}"
+            );
+            // …and documents its success and error responses with the error schema.
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(responses.contains_key("200"), "{path} lacks 200");
+            for code in ["400", "429"] {
+                let error = &responses[code]["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(error, "#/components/schemas/ErrorResponse", "{path} {code}");
+            }
+            if operation.get("security").is_some() {
+                assert!(
+                    responses.contains_key("401") && responses.contains_key("403"),
+                    "{path} lacks auth errors"
+                );
+            }
+        }
+    }
+
+    // Every route the node serves under /core/v1 is documented.
+    for route in [
+        "version",
+        "get_node_chain_config",
+        "get_chain_config_keys",
+        "get_api_payers",
+        "get_admin_api_payer",
+        "get_lit_action_ipfs_id",
+        "lit_action",
+        "get_lit_action_client_config",
+        "new_account",
+        "account_exists",
+        "create_wallet",
+        "list_wallets",
+        "add_group",
+        "remove_group",
+        "update_group",
+        "add_pkp_to_group",
+        "remove_pkp_from_group",
+        "list_groups",
+        "list_wallets_in_group",
+        "add_usage_api_key",
+        "update_usage_api_key",
+        "remove_usage_api_key",
+        "update_usage_api_key_metadata",
+        "list_api_keys",
+        "add_action",
+        "delete_action",
+        "update_action_metadata",
+        "add_action_to_group",
+        "remove_action_from_group",
+        "list_actions",
+    ] {
+        assert!(
+            paths.contains_key(&format!("/core/v1/{route}")),
+            "{route} is served but not documented"
+        );
+    }
+    assert!(paths.contains_key("/health"));
+
+    // Swagger UI: the page and its assets come from the node itself.
+    let page = http()
+        .get(node.url("/core/v1/swagger-ui/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "Swagger UI page refers to an external URL"
+    );
+    let css = http()
+        .get(node.url("/core/v1/swagger-ui/swagger-ui.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    node.stop().await;
+}

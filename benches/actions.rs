@@ -16,7 +16,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use support::{
-    env_f64, env_list, full_run, measure, project_root, row, start, start_node, Request, Server,
+    env_f64, env_list, full_run, measure, project_root, row, set_node_config, start, start_node,
+    Request, Server,
 };
 use tokio::process::Command;
 
@@ -69,7 +70,7 @@ async fn main() -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
     let data = tempfile::tempdir()?;
-    let node = start_node(data.path(), &[]).await?;
+    let node = start_node(data.path(), &[("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true")]).await?;
     let isolated = start_baseline("isolated").await?;
     let shared = start_baseline("shared").await?;
     let client = reqwest::Client::builder()
@@ -145,8 +146,9 @@ async fn main() -> Result<()> {
         }
     }
 
-    // Native signMessage vs ethers inside one action.
+    // Native signMessage vs ethers inside one action (more key operations than the default 10).
     let n = if full { 300 } else { 20 };
+    set_node_config(&client, &node.url, &[("max_get_keys_count", "100000")]).await?;
     let reply: Value = client
         .post(format!("{}/core/v1/lit_action", node.url))
         .header("x-api-key", &key)

@@ -188,6 +188,65 @@ pub fn env_list(name: &str, default: &str) -> Vec<usize> {
         .collect()
 }
 
+/// Sets node configuration on the dev chain as the contracts' owner (anvil's first key) and waits
+/// until `get_lit_action_client_config` shows the first value. The node must publish its RPC URL
+/// (`LIT_NODE_CHAIN__PUBLISH_RPC_URL=true`).
+pub async fn set_node_config(
+    client: &reqwest::Client,
+    url: &str,
+    values: &[(&str, &str)],
+) -> Result<()> {
+    use alloy::providers::ProviderBuilder;
+    let chain: Value = client
+        .get(format!("{url}/core/v1/get_node_chain_config"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let rpc_url = chain["rpc_url"]
+        .as_str()
+        .context("the node does not publish its RPC URL")?;
+    let address: alloy::primitives::Address = chain["contracts"]["NodeConfig"]
+        .as_str()
+        .context("no NodeConfig address")?
+        .parse()?;
+    let owner: alloy::signers::local::PrivateKeySigner =
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80".parse()?;
+    let provider = ProviderBuilder::new()
+        .wallet(owner)
+        .connect_http(rpc_url.parse()?);
+    let contract = lit_node::chain::bindings::NodeConfig::new(address, &provider);
+    for (name, value) in values {
+        contract
+            .setConfig(name.to_string(), value.to_string())
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+    }
+    let Some((name, value)) = values.first() else {
+        return Ok(());
+    };
+    for _ in 0..100 {
+        let config: Value = client
+            .get(format!("{url}/core/v1/get_lit_action_client_config"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if value
+            .parse::<u64>()
+            .ok()
+            .and_then(|v| config[*name].as_u64().map(|c| c == v))
+            == Some(true)
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("node configuration {name} = {value} was not mirrored")
+}
+
 /// True when started by `cargo bench` (which passes `--bench`); smoke-sized otherwise.
 pub fn full_run() -> bool {
     std::env::args().any(|a| a == "--bench")

@@ -7,12 +7,21 @@
 // ways, all invisible to callers (js/ethers/test/verify.mjs checks it byte for byte):
 //   - @ethersproject/keccak256, /signing-key and /sha2 are replaced by js/ethers/shims/*, which call
 //     native host functions (see js/ethers/README.md for the contract);
-//   - the ENS normalisation tables of @ethersproject/hash are decoded on first use instead of at load;
-//   - scrypt-js looks up `setTimeout` only when its async variant yields (see SOURCE_EDITS);
 //   - the script's completion value is a function `(__litNative) => ethers`: the host evaluates the
 //     script, calls the function with its native object and installs the result as `ethers` itself.
-//     Nothing is written to globalThis.
+//     Nothing is written to globalThis;
+//   - modules are initialised lazily: the entry is generated (generateEntry) instead of being ethers'
+//     own lib.esm/index.js, every module becomes an esbuild `__esm`/`__commonJS` initialiser, and
+//     `ethers`, `ethers.ethers` and `ethers.utils` are objects of lazy getters (lazy-exports.js) that
+//     initialise the modules holding a value on its first access. Calling the factory initialises
+//     no ethers module; keys are still those of real ethers, in its order;
+//   - a few costly module-level computations are deferred to first use (see SOURCE_EDITS): the ENS
+//     normalisation tables of @ethersproject/hash, the nameprep tables of @ethersproject/strings,
+//     FixedNumber's constants, and aes-js; scrypt-js looks up `setTimeout` only when its async
+//     variant yields.
+// The build runs real ethers (its CommonJS build) under Node once, to read the order of its keys.
 import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,8 +53,9 @@ function nativeShimsPlugin() {
     };
 }
 
-// Exact-text edits of a few dependency files. Every edit must match exactly once, so a different
-// version of a dependency fails the build instead of silently losing the edit.
+// Exact-text edits of a few dependency files. Every edit must match exactly once in each of its
+// files, and apply to `files` files (default 1), so a different version of a dependency fails the
+// build instead of silently losing the edit.
 const SOURCE_EDITS = [
     {
         // @ethersproject/hash: decode the four ENS normalisation tables on the first normalize()
@@ -78,6 +88,73 @@ const SOURCE_EDITS = [
         ],
     },
     {
+        // @ethersproject/strings: build the nameprep (IDNA) tables on the first nameprep call
+        // instead of at module evaluation (~0.7 ms per QuickJS context; every signer path loads
+        // @ethersproject/strings, only utils.nameprep needs the tables).
+        name: "lazy nameprep tables",
+        file: /[\\/]@ethersproject[\\/]strings[\\/]lib\.esm[\\/]idna\.js$/,
+        edits: [
+            ["const Table_A_1_ranges = createRangeTable(", "let Table_A_1_ranges;\nconst __litTableA1 = () => createRangeTable("],
+            ["const Table_B_2_lut_abs = createTable(", "let Table_B_2_lut_abs;\nconst __litTableB2abs = () => createTable("],
+            ["const Table_B_2_lut_rel = createTable(", "let Table_B_2_lut_rel;\nconst __litTableB2rel = () => createTable("],
+            ["const Table_B_2_complex = createTable(", "let Table_B_2_complex;\nconst __litTableB2complex = () => createTable("],
+            ["const Table_C_ranges = createRangeTable(", "let Table_C_ranges;\nconst __litTableC = () => createRangeTable("],
+            [
+                "function flatten(values) {\n",
+                "function __litIdnaTables() {\n" +
+                    "    if (Table_C_ranges !== undefined) return;\n" +
+                    "    Table_A_1_ranges = __litTableA1();\n" +
+                    "    Table_B_2_lut_abs = __litTableB2abs();\n" +
+                    "    Table_B_2_lut_rel = __litTableB2rel();\n" +
+                    "    Table_B_2_complex = __litTableB2complex();\n" +
+                    "    Table_C_ranges = __litTableC();\n" +
+                    "}\n" +
+                    "function flatten(values) {\n",
+            ],
+            ["export function _nameprepTableA1(codepoint) {\n", "export function _nameprepTableA1(codepoint) {\n    __litIdnaTables();\n"],
+            ["export function _nameprepTableB2(codepoint) {\n", "export function _nameprepTableB2(codepoint) {\n    __litIdnaTables();\n"],
+            ["export function _nameprepTableC(codepoint) {\n", "export function _nameprepTableC(codepoint) {\n    __litIdnaTables();\n"],
+        ],
+    },
+    {
+        // @ethersproject/bignumber: create FixedNumber's constants ONE and BUMP (used by floor,
+        // ceiling and round) on first use: ~0.5 ms per QuickJS context, paid by every path that
+        // touches BigNumber otherwise.
+        name: "lazy FixedNumber constants",
+        file: /[\\/]@ethersproject[\\/]bignumber[\\/]lib\.esm[\\/]fixednumber\.js$/,
+        edits: [
+            [
+                "const ONE = FixedNumber.from(1);\nconst BUMP = FixedNumber.from(\"0.5\");\n",
+                "let ONE, BUMP;\n" +
+                    "function __litOne() { return ONE || (ONE = FixedNumber.from(1)); }\n" +
+                    "function __litBump() { return BUMP || (BUMP = FixedNumber.from(\"0.5\")); }\n",
+            ],
+            ["result = result.subUnsafe(ONE.toFormat(result.format));", "result = result.subUnsafe(__litOne().toFormat(result.format));"],
+            ["result = result.addUnsafe(ONE.toFormat(result.format));", "result = result.addUnsafe(__litOne().toFormat(result.format));"],
+            ["const bump = BUMP.toFormat(this.format);", "const bump = __litBump().toFormat(this.format);"],
+        ],
+    },
+    {
+        // @ethersproject/json-wallets: evaluate aes-js (its S-box tables) when a JSON wallet is first
+        // encrypted or decrypted, not whenever @ethersproject/wallet is loaded (~0.15 ms per QuickJS
+        // context). Both files use only aes.Counter, aes.ModeOfOperation and aes.padding.
+        name: "aes-js on use",
+        files: 2,
+        file: /[\\/]@ethersproject[\\/]json-wallets[\\/]lib\.esm[\\/](keystore|crowdsale)\.js$/,
+        edits: [
+            [
+                'import aes from "aes-js";\n',
+                "let __litAesModule;\n" +
+                    'const __litAes = () => __litAesModule || (__litAesModule = require("aes-js"));\n' +
+                    "const aes = {\n" +
+                    "    get Counter() { return __litAes().Counter; },\n" +
+                    "    get ModeOfOperation() { return __litAes().ModeOfOperation; },\n" +
+                    "    get padding() { return __litAes().padding; },\n" +
+                    "};\n",
+            ],
+        ],
+    },
+    {
         // scrypt-js reads the global `setTimeout` on every call, even for the synchronous
         // syncScrypt (Wallet.fromEncryptedJsonSync) that never schedules anything; the action
         // contexts have no timers. Look the timer up only when the async variant really yields.
@@ -92,14 +169,23 @@ const SOURCE_EDITS = [
     },
 ];
 
-// Applies SOURCE_EDITS; records the names of the edits applied in `applied`.
-function sourceEditsPlugin(applied) {
+// Applies SOURCE_EDITS (counting in `applied` the files each edit was applied to) and, in a trace
+// build, makes every module call `__litNative.__trace(name)` when it is initialised; `untraced` are
+// the paths to leave alone (modules a package's "browser" field disables, which must stay empty).
+function sourcesPlugin(applied, trace, untraced) {
     return {
-        name: "lit-source-edits",
+        name: "lit-sources",
         setup(build) {
-            for (const { name, file, edits } of SOURCE_EDITS) {
-                build.onLoad({ filter: file }, async (args) => {
-                    let source = await readFile(args.path, "utf8");
+            const filter = trace ? /\.c?js$/ : new RegExp(SOURCE_EDITS.map(({ file }) => file.source).join("|"));
+            build.onLoad({ filter, namespace: "file" }, async (args) => {
+                if (untraced.has(args.path)) {
+                    return undefined;
+                }
+                let source = await readFile(args.path, "utf8");
+                for (const { name, file, edits } of SOURCE_EDITS) {
+                    if (!file.test(args.path)) {
+                        continue;
+                    }
                     for (const [from, to] of edits) {
                         const count = source.split(from).length - 1;
                         if (count !== 1) {
@@ -107,29 +193,223 @@ function sourceEditsPlugin(applied) {
                         }
                         source = source.replace(from, () => to);
                     }
-                    applied.add(name);
-                    return { contents: source, loader: "js" };
-                });
-            }
+                    applied.set(name, (applied.get(name) || 0) + 1);
+                }
+                if (trace) {
+                    source = withTrace(source, traceName(args.path));
+                }
+                return { contents: source, loader: "js" };
+            });
+        },
+    };
+}
+
+// The name a trace build reports for a module: its path under node_modules, or under the repo.
+export function traceName(file) {
+    const rel = path.relative(toolsModules, file);
+    return (rel.startsWith("..") ? path.relative(repoRoot, file) : rel).split(path.sep).join("/");
+}
+
+// Inserts the trace call as the module's first statement, after a "use strict" directive (a
+// statement before it would turn the directive into a plain string and the file sloppy).
+function withTrace(source, name) {
+    const prologue = /^(?:\s|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*(?:(["'])use strict\1;?)?/.exec(source)[0];
+    return `${prologue}\n__litNative.__trace(${JSON.stringify(name)});\n${source.slice(prologue.length)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The generated entry.
+//
+// ethers' own entry (lib.esm/index.js -> ethers.js -> utils.js) imports every package statically,
+// so evaluating it initialises all of ethers. The entry used instead is generated from those two
+// files' import and export lists. It is a CommonJS module whose `ethers`, `ethers.ethers` and
+// `ethers.utils` are objects of lazy getters (lazy-exports.js); a getter `require`s the "accessor"
+// of the package holding its value and reads the value from it.
+//
+// The accessor of a package is a small generated ES module, `lit-lazy:<package>`: it imports by
+// name every value the entry needs from that package and returns them in a plain object. Requiring
+// an ES module makes esbuild wrap it, and everything it imports, in a lazy `__esm` initialiser, so
+// no package runs until a getter does. Going through accessors instead of requiring the packages
+// themselves matters: esbuild builds the namespace object of every required ES module, one getter
+// closure per export, when the script starts; for all of ethers that alone costs ~0.3 ms per
+// QuickJS context.
+//
+// Keys are in the order of real ethers (its CommonJS build, require("ethers") under Node); esbuild's
+// and ES namespace objects would be sorted.
+
+const ethersEsm = path.join(toolsModules, "ethers", "lib.esm");
+const LAZY_EXPORTS = path.join(here, "lazy-exports.js");
+const ACCESSOR = "lit-lazy:";
+
+// Import bindings and the export list of one of ethers' re-export files. Only the shapes those
+// generated files use are accepted; anything else fails the build.
+function parseReexports(file) {
+    const source = readFileSync(file, "utf8").replace(/\/\/[^\n]*/g, "");
+    const bindings = new Map(); // local name -> { source, imported } ("*" for a namespace import)
+    const bind = (local, from, imported) => {
+        if (bindings.has(local)) {
+            throw new Error(`${file}: ${local} is imported twice`);
+        }
+        bindings.set(local, { source: from, imported });
+    };
+    let rest = source;
+    for (const m of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*"([^"]+)";/g)) {
+        for (const spec of m[1].split(",").map((s) => s.trim()).filter(Boolean)) {
+            const parts = spec.split(/\s+as\s+/);
+            bind(parts[parts.length - 1], m[2], parts[0]);
+        }
+        rest = rest.replace(m[0], "");
+    }
+    for (const m of source.matchAll(/import\s*\*\s*as\s+([\w$]+)\s+from\s*"([^"]+)";/g)) {
+        bind(m[1], m[2], "*");
+        rest = rest.replace(m[0], "");
+    }
+    const exportLists = [...rest.matchAll(/export\s*\{([^}]*)\};/g)];
+    if (exportLists.length !== 1) {
+        throw new Error(`${file}: expected one export list, found ${exportLists.length}`);
+    }
+    const exported = new Map(); // exported name -> local name
+    for (const spec of exportLists[0][1].split(",").map((s) => s.trim()).filter(Boolean)) {
+        const parts = spec.split(/\s+as\s+/);
+        exported.set(parts[parts.length - 1], parts[0]);
+    }
+    rest = rest.replace(exportLists[0][0], "");
+    // Whatever else the file does must be known: ethers.js creates its logger.
+    const locals = new Map(); // local name -> { construct, argument } for `const x = new C(a);`
+    for (const m of rest.matchAll(/const\s+([\w$]+)\s*=\s*new\s+([\w$]+)\(([\w$]+)\);/g)) {
+        locals.set(m[1], { construct: m[2], argument: m[3] });
+        rest = rest.replace(m[0], "");
+    }
+    if (rest.replace(/"use strict";/, "").trim() !== "") {
+        throw new Error(`${file}: unexpected code: ${rest.trim().slice(0, 200)}`);
+    }
+    return { file, bindings, exported, locals };
+}
+
+function sameKeys(label, order, names) {
+    const a = [...order].sort().join(",");
+    const b = [...names].sort().join(",");
+    if (a !== b) {
+        throw new Error(`${label}: real ethers has keys ${a}, the ESM build exports ${b}`);
+    }
+}
+
+// Generates the entry. `real` is ethers' CommonJS build (require("ethers") under Node), used only
+// for the order of keys; every value comes from the ES modules being bundled. Returns the entry's
+// source and, for each accessor, the package's export names it must import.
+//
+// The lazy objects are object literals with one getter per key: in QuickJS that costs a third of
+// defining the same getters with Object.defineProperty (~30 us instead of ~100 us for utils' 99).
+function generateEntry(real) {
+    const ethersJs = parseReexports(path.join(ethersEsm, "ethers.js"));
+    const utilsJs = parseReexports(path.join(ethersEsm, "utils.js"));
+    const head = ['"use strict";', `const { exportsObject, namespaceCopy, once, settle } = require(${JSON.stringify(LAZY_EXPORTS)});`];
+    const shared = []; // memoised values (namespaces, utils, logger): one object however many keys expose it
+    const accessors = new Map(); // package specifier -> { variable, names: Set }
+    const accessor = (specifier, names) => {
+        if (!accessors.has(specifier)) {
+            const variable = `$a${accessors.size}`;
+            accessors.set(specifier, { variable, names: new Set() });
+            head.push(`const ${variable} = once(() => require(${JSON.stringify(ACCESSOR + specifier)}).default());`);
+        }
+        const entry = accessors.get(specifier);
+        names.forEach((name) => entry.names.add(name));
+        return entry.variable;
+    };
+    // Source of a function that creates a lazy object with a getter for each key of `realObject`,
+    // in its order; `value` gives the source of the expression for a key's value.
+    const lazyObject = (variable, realObject, value) => {
+        const getters = Object.keys(realObject).map((key) => {
+            const k = JSON.stringify(key);
+            return `        get ${k}() { return settle(${variable}, ${k}, ${value(key)}); },`;
+        });
+        return `() => {\n    const ${variable} = {\n        __esModule: true,\n${getters.join("\n")}\n    };\n    return exportsObject(${variable});\n}`;
+    };
+    // Source of the expression for the value of local binding `local` of `mod`; `realValue` is the
+    // same value in real ethers (for the key order of namespaces).
+    const memo = new Map();
+    const valueOf = (mod, local, realValue) => {
+        const memoKey = `${mod.file}#${local}`;
+        if (memo.has(memoKey)) {
+            return memo.get(memoKey);
+        }
+        const binding = mod.bindings.get(local);
+        const made = mod.locals.get(local);
+        let result;
+        if (mod === ethersJs && binding && binding.source === "./utils" && binding.imported === "*") {
+            sameKeys("ethers.utils", Object.keys(realValue), utilsJs.exported.keys());
+            shared.push(`const $utils = once(${lazyObject("utils", realValue, (key) => valueOf(utilsJs, utilsJs.exported.get(key), realValue[key]))});`);
+            result = "$utils()";
+        } else if (binding && binding.imported === "*") {
+            const order = Object.keys(realValue);
+            shared.push(`const $ns_${local} = once(() => namespaceCopy(${accessor(binding.source, order)}(), ${JSON.stringify(order)}));`);
+            result = `$ns_${local}()`;
+        } else if (binding) {
+            result = `${accessor(binding.source, [binding.imported])}()[${JSON.stringify(binding.imported)}]`;
+        } else if (made) {
+            shared.push(`const $new_${local} = once(() => new (${valueOf(mod, made.construct)})(${valueOf(mod, made.argument)}));`);
+            result = `$new_${local}()`;
+        } else {
+            throw new Error(`${mod.file}: exports ${local}, which it neither imports nor creates`);
+        }
+        memo.set(memoKey, result);
+        return result;
+    };
+
+    sameKeys("ethers.ethers", Object.keys(real.ethers), ethersJs.exported.keys());
+    shared.push(`const $ethers = once(${lazyObject("ethers", real.ethers, (key) => valueOf(ethersJs, ethersJs.exported.get(key), real.ethers[key]))});`);
+    // lib.esm/index.js: `export { ethers }` (the namespace of ethers.js), then everything ethers.js
+    // exports.
+    sameKeys("ethers", Object.keys(real), ["ethers", ...ethersJs.exported.keys()]);
+    const root = lazyObject("root", real, (key) => (key === "ethers" ? "$ethers()" : valueOf(ethersJs, ethersJs.exported.get(key), real[key])));
+    const source = [...head, ...shared, `module.exports = (${root})();`].join("\n") + "\n";
+    return { source, accessors: new Map([...accessors].map(([specifier, { names }]) => [specifier, [...names]])) };
+}
+
+// Source of the accessor of `specifier`: imports `names` from it and returns them in an object.
+function accessorSource(specifier, names) {
+    const imports = names.map((name, i) => `${name} as $${i}`).join(", ");
+    const fields = names.map((name, i) => `${JSON.stringify(name)}: $${i}`).join(", ");
+    return `import { ${imports} } from ${JSON.stringify(specifier)};\nexport default function () {\n    return { ${fields} };\n}\n`;
+}
+
+// Serves the accessors (`lit-lazy:<package>`) of `accessors` (package specifier -> names).
+function accessorsPlugin(accessors) {
+    return {
+        name: "lit-accessors",
+        setup(build) {
+            build.onResolve({ filter: /^lit-lazy:/ }, (args) => ({ path: args.path.slice(ACCESSOR.length), namespace: "lit-lazy" }));
+            build.onLoad({ filter: /.*/, namespace: "lit-lazy" }, (args) => {
+                if (!accessors.has(args.path)) {
+                    return { errors: [{ text: `no accessor for ${args.path}` }] };
+                }
+                // resolveDir: ethers.js's relative imports ("./_version") resolve as from ethers.js.
+                return { contents: accessorSource(args.path, accessors.get(args.path)), resolveDir: ethersEsm, loader: "js" };
+            });
         },
     };
 }
 
 // Bundles ethers into `outFile`; returns { bytes, inputs } (output size, repo-relative inputs).
 // Fails if a shim or a source edit did not take effect, or if the replaced libraries leaked in.
-export async function build(outFile) {
+// `trace: true` makes a test build in which every module calls `__litNative.__trace(name)` when it
+// is initialised (see test/lazy.mjs); it bundles the same modules.
+export async function build(outFile, { trace = false } = {}) {
     const require = createRequire(path.join(toolsModules, "noop.js"));
     let esbuild;
+    let real;
     try {
         esbuild = require("esbuild");
         require.resolve("ethers/lib.esm/index.js");
+        real = require("ethers");
     } catch (err) {
         throw new Error(`esbuild or ethers missing from ${toolsModules} (run \`bash script/setup.sh\`): ${err.message}`);
     }
-    const applied = new Set();
-    const result = await esbuild.build({
+    const entry = generateEntry(real);
+    const plugins = (applied, traced, untraced) => [nativeShimsPlugin(), accessorsPlugin(entry.accessors), sourcesPlugin(applied, traced, untraced)];
+    const options = {
         absWorkingDir: repoRoot,
-        entryPoints: [path.join(toolsModules, "ethers", "lib.esm", "index.js")],
+        stdin: { contents: entry.source, resolveDir: ethersEsm, sourcefile: "lit-ethers-entry.js", loader: "js" },
         outfile: outFile,
         bundle: true,
         format: "iife",
@@ -142,25 +422,43 @@ export async function build(outFile) {
         nodePaths: [toolsModules],
         banner: { js: BANNER },
         footer: { js: FOOTER },
-        plugins: [nativeShimsPlugin(), sourceEditsPlugin(applied)],
         logLevel: "warning",
         metafile: true,
-    });
+    };
+    // A trace build first bundles without tracing, without output, to learn which modules are
+    // disabled (esbuild tells only in the metafile): tracing must not bring them back to life.
+    const untraced = new Set();
+    if (trace) {
+        const plain = await esbuild.build({ ...options, write: false, plugins: plugins(new Map(), false, untraced) });
+        for (const input of Object.keys(plain.metafile.inputs)) {
+            if (input.startsWith("(disabled):")) {
+                untraced.add(path.resolve(repoRoot, input.slice("(disabled):".length)));
+            }
+        }
+    }
+    const applied = new Map();
+    const result = await esbuild.build({ ...options, plugins: plugins(applied, trace, untraced) });
     const inputs = Object.keys(result.metafile.inputs);
     for (const shim of Object.values(NATIVE_SHIMS)) {
         if (!inputs.includes(path.relative(repoRoot, shim))) {
             throw new Error(`shim ${shim} was not used by the bundle`);
         }
     }
-    for (const { name } of SOURCE_EDITS) {
-        if (!applied.has(name)) {
-            throw new Error(`source edit "${name}" found no file to apply to`);
+    for (const { name, files = 1 } of SOURCE_EDITS) {
+        if (applied.get(name) !== files) {
+            throw new Error(`source edit "${name}" applied to ${applied.get(name) || 0} files, expected ${files}`);
         }
     }
     const banned = /node_modules\/(elliptic|js-sha3|@ethersproject\/(signing-key\/lib\.esm\/(index|elliptic)|keccak256\/lib\.esm\/index|sha2\/lib\.esm\/(index|sha2))\.js)/;
     const leaked = inputs.filter((i) => banned.test(i));
     if (leaked.length) {
         throw new Error(`bundle still contains replaced code: ${leaked.join(", ")}`);
+    }
+    // Only the browser ESM builds belong in the bundle; a CommonJS build (lib/) would be a second,
+    // Node-flavoured copy of a package.
+    const cjs = inputs.filter((i) => /node_modules\/(@ethersproject\/[^/]+|ethers)\/lib\//.test(i));
+    if (cjs.length) {
+        throw new Error(`bundle contains CommonJS builds of ethers packages: ${cjs.join(", ")}`);
     }
     const outputs = Object.values(result.metafile.outputs);
     return { bytes: outputs[0].bytes, inputs };

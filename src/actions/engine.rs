@@ -7,17 +7,29 @@
 
 use std::rc::Rc;
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
 use rquickjs::{Context, Ctx, Function, Object, Runtime, Value};
 use serde_json::Value as Json;
 
+use super::bytecode::{compile_default_export, load_default_export};
 use super::fetch::FetchResponse;
 use super::host::{host_object, uint8_array, FetchDone, Host, RunInput, Services};
 
 const PRELUDE: &str = include_str!("prelude.js");
+
+/// The prelude as bytecode, compiled on first use (parsing it per run would cost more than the
+/// rest of a hello-world run).
+fn prelude_bytecode() -> Result<&'static [u8], String> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    BYTECODE
+        .get_or_init(|| compile_default_export("lit:prelude", PRELUDE))
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
 /// QuickJS's own stack limit; worker threads get a larger OS stack (see `pool`).
 pub const JS_STACK_BYTES: usize = 4 * 1024 * 1024;
 
@@ -161,7 +173,7 @@ fn drive(
     host: &Rc<Host>,
     fetch_rx: &mpsc::Receiver<FetchDone>,
 ) -> Result<Option<(bool, String)>, String> {
-    let install: Function = ctx.eval(PRELUDE).map_err(|e| {
+    let install = load_default_export(ctx, prelude_bytecode()?).map_err(|e| {
         format!(
             "the action runtime failed to start: {}",
             exception_text(ctx, None, e)

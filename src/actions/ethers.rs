@@ -5,9 +5,9 @@
 //! The native interface is documented in `js/ethers/README.md`.
 
 use alloy::primitives::keccak256;
-use rquickjs::{
-    Context, Ctx, Exception, Function, Module, Object, Runtime, TypedArray, Value, WriteOptions,
-};
+use rquickjs::{Ctx, Exception, Function, Object, TypedArray, Value};
+
+use super::bytecode::{compile_default_export, load_default_export};
 use sha2::Digest;
 
 use super::host::{bytes_of, uint8_array};
@@ -17,39 +17,15 @@ use crate::keys::ecdsa;
 const BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/ethers.bundle.js"));
 const MODULE_NAME: &str = "lit:ethers";
 
-/// Compiles the bundle to bytecode for this build's QuickJS (bytecode is version-specific, so it
-/// is never stored). Takes a few tens of milliseconds; done once at node start.
+/// Compiles the bundle to bytecode for this build's QuickJS. Takes a few tens of milliseconds;
+/// done once at node start.
 pub fn compile() -> Result<Vec<u8>, String> {
-    let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
-    context.with(|ctx| {
-        let source = format!("export default {BUNDLE}");
-        let module = Module::declare(ctx.clone(), MODULE_NAME, source)
-            .map_err(|e| format!("the ethers bundle does not compile: {}", describe(&ctx, e)))?;
-        module
-            .write(WriteOptions {
-                strip_debug: true,
-                strip_source: true,
-                ..Default::default()
-            })
-            .map_err(|e| e.to_string())
-    })
-}
-
-fn describe(ctx: &Ctx<'_>, error: rquickjs::Error) -> String {
-    match error {
-        rquickjs::Error::Exception => format!("{:?}", ctx.catch()),
-        other => other.to_string(),
-    }
+    compile_default_export(MODULE_NAME, BUNDLE)
 }
 
 /// Loads the compiled bundle into `ctx` and returns the `ethers` object.
 pub fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Value<'js>> {
-    // SAFETY: the bytes come from `compile` in this process, with this QuickJS build.
-    let module = unsafe { Module::load(ctx.clone(), bytecode)? };
-    let (module, _evaluated) = module.eval()?;
-    let factory: Function = module.namespace()?.get("default")?;
-    factory.call((native(ctx)?,))
+    load_default_export(ctx, bytecode)?.call((native(ctx)?,))
 }
 
 macro_rules! native {

@@ -3,6 +3,7 @@
 //! with the `Lit.Actions` API, web globals, `fetch`, and a lazily loaded, natively accelerated
 //! ethers v5.
 
+pub mod bytecode;
 pub mod cid;
 pub mod engine;
 pub mod ethers;

@@ -31,8 +31,9 @@ struct Task {
 }
 
 pub struct ActionPool {
-    sender: SyncSender<Task>,
-    workers: usize,
+    /// `None` once shutting down (dropping it ends the workers' loops).
+    sender: Option<SyncSender<Task>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ActionPool {
@@ -45,19 +46,25 @@ impl ActionPool {
         };
         let (sender, receiver) = mpsc::sync_channel::<Task>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
+        let mut threads = Vec::with_capacity(workers);
         for index in 0..workers {
             let receiver = receiver.clone();
             let services = services.clone();
-            std::thread::Builder::new()
-                .name(format!("lit-action-{index}"))
-                .stack_size(WORKER_STACK_BYTES)
-                .spawn(move || worker(services, receiver))?;
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("lit-action-{index}"))
+                    .stack_size(WORKER_STACK_BYTES)
+                    .spawn(move || worker(services, receiver))?,
+            );
         }
-        Ok(Self { sender, workers })
+        Ok(Self {
+            sender: Some(sender),
+            threads,
+        })
     }
 
     pub fn workers(&self) -> usize {
-        self.workers
+        self.threads.len()
     }
 
     /// Queues `input` and waits for its outcome.
@@ -68,7 +75,10 @@ impl ActionPool {
             reply,
             queued: Instant::now(),
         };
-        match self.sender.try_send(task) {
+        let Some(sender) = &self.sender else {
+            return Err(PoolError::Closed);
+        };
+        match sender.try_send(task) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 metrics::counter!("lit_node_actions_refused_total").increment(1);
@@ -77,6 +87,19 @@ impl ActionPool {
             Err(TrySendError::Disconnected(_)) => return Err(PoolError::Closed),
         }
         outcome.await.map_err(|_| PoolError::Closed)
+    }
+}
+
+/// Stops the workers and waits for them (each finishes its current run first), so everything
+/// they hold — the store above all — is released before the process exits. (Exiting with the
+/// RocksDB handle still open in a worker thread can abort the process in RocksDB's static
+/// destructors.)
+impl Drop for ActionPool {
+    fn drop(&mut self) {
+        self.sender.take();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
     }
 }
 

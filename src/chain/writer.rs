@@ -1,8 +1,9 @@
 //! The chain writer: sends the node's registry transactions from a pool of payer accounts.
 //!
 //! Each write takes an idle payer (so N concurrent writes use N payers, each with its own nonce
-//! sequence), simulates the call (`eth_call`) so a call the contract would reject is answered
-//! with its decoded custom error and costs nothing, sends it, waits for the receipt (re-sending
+//! sequence), simulates the call (`eth_estimateGas`, which also gives the gas limit) so a call
+//! the contract would reject is answered with its decoded custom error and costs nothing, sends
+//! it with fees cached for a second (one fee query per second, not per write), waits for the receipt (re-sending
 //! with bumped fees when it sits unmined), checks the status, and finally waits until the node's
 //! own mirror has applied that block, so a read right after a write sees it.
 
@@ -125,7 +126,12 @@ pub struct ChainWriter {
     registry: Address,
     mirror: MirrorHandle,
     config: WriterConfig,
+    /// (when fetched, max fee per gas, max priority fee per gas).
+    fees: Mutex<Option<(Instant, u128, u128)>>,
 }
+
+/// How long a fee estimate is reused.
+const FEES_TTL: Duration = Duration::from_secs(1);
 
 fn unavailable(e: impl std::fmt::Display) -> WriteError {
     WriteError::Unavailable(e.to_string())
@@ -162,6 +168,7 @@ impl ChainWriter {
             registry,
             mirror,
             config,
+            fees: Mutex::new(None),
         })
     }
 
@@ -209,7 +216,12 @@ impl ChainWriter {
             .with_to(self.registry)
             .with_input(call.abi_encode());
 
-        self.simulate(payer, &request).await?;
+        let gas = self.simulate(payer, &request).await?;
+        let (max_fee, priority_fee) = self.fees(payer).await?;
+        let request = request
+            .with_gas_limit(gas + gas / 5)
+            .with_max_fee_per_gas(max_fee)
+            .with_max_priority_fee_per_gas(priority_fee);
         let receipt = self.send_until_mined(payer, request).await?;
         drop(taken);
 
@@ -238,13 +250,32 @@ impl ChainWriter {
         })
     }
 
+    /// Fee caps for a new transaction, from a cache refreshed every [`FEES_TTL`].
+    async fn fees(&self, payer: &Payer) -> Result<(u128, u128), WriteError> {
+        if let Some((at, max_fee, priority)) = *self.fees.lock().expect("fee cache lock") {
+            if at.elapsed() < FEES_TTL {
+                return Ok((max_fee, priority));
+            }
+        }
+        let estimate = payer
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(unavailable)?;
+        let fees = (estimate.max_fee_per_gas, estimate.max_priority_fee_per_gas);
+        *self.fees.lock().expect("fee cache lock") = Some((Instant::now(), fees.0, fees.1));
+        Ok(fees)
+    }
+
+    /// Runs the call without sending it; a refusal comes back as the contract's decoded custom
+    /// error. Returns the gas it needs.
     async fn simulate(
         &self,
         payer: &Payer,
         request: &TransactionRequest,
-    ) -> Result<(), WriteError> {
-        match payer.provider.call(request.clone()).await {
-            Ok(_) => Ok(()),
+    ) -> Result<u64, WriteError> {
+        match payer.provider.estimate_gas(request.clone()).await {
+            Ok(gas) => Ok(gas),
             Err(error) => {
                 let error = alloy::contract::Error::TransportError(error);
                 match error.as_decoded_interface_error::<LitRegistryErrors>() {

@@ -9,9 +9,9 @@
 // every case below runs against both it and `require("ethers")`; results (values or thrown errors)
 // must serialise identically. Also checked: the script's completion value is the factory function,
 // loading it writes nothing to globalThis and logs nothing, the ENS tables are decoded lazily (once,
-// on first use), and every native function is really used. Exits non-zero on any failure.
-import { atob as nodeAtob, btoa as nodeBtoa } from "node:buffer";
-import { randomBytes, randomFillSync } from "node:crypto";
+// on first use), every native function is really used, and modules are initialised lazily with
+// real ethers' keys (./lazy.mjs). Exits non-zero on any failure.
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -19,6 +19,8 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import vm from "node:vm";
 import { BANNER, FOOTER, build, toolsModules } from "../build.mjs";
+import { makeContext } from "./context.mjs";
+import { checkLazy } from "./lazy.mjs";
 import { createNodeNative } from "./native-node.mjs";
 
 const require = createRequire(path.join(toolsModules, "noop.js"));
@@ -45,11 +47,12 @@ function assert(cond, name, detail = "") {
 
 let bundlePath = process.argv[2];
 let tmpDir = null;
+let builtInputs = null;
 if (!bundlePath) {
     tmpDir = mkdtempSync(path.join(os.tmpdir(), "lit-ethers-"));
     bundlePath = path.join(tmpDir, "ethers.js");
     const t = performance.now();
-    await build(bundlePath);
+    ({ inputs: builtInputs } = await build(bundlePath));
     console.log(`built ${bundlePath} in ${(performance.now() - t).toFixed(0)} ms`);
 }
 const code = readFileSync(bundlePath, "utf8");
@@ -62,23 +65,6 @@ assert(code.startsWith(BANNER) && code.trimEnd().endsWith(FOOTER), "bundle wrapp
 assert(!code.includes("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"), "no elliptic in bundle");
 
 const ENS_PAYLOAD_MIN = 10000; // base64 chars; the ENS tables are ~14.7k, nothing else comes close
-
-function makeContext() {
-    const logs = [];
-    const atobSizes = [];
-    const log = (level) => (...args) => logs.push(`${level}: ${args.join(" ")}`);
-    const ctx = vm.createContext({
-        console: { log: log("log"), info: log("info"), warn: log("warn"), error: log("error"), debug: log("debug") },
-        atob: (s) => {
-            atobSizes.push(String(s).length);
-            return nodeAtob(s);
-        },
-        btoa: (s) => nodeBtoa(s),
-        crypto: { getRandomValues: (array) => randomFillSync(array) },
-    });
-    const globals = () => vm.runInContext("Object.getOwnPropertyNames(globalThis).sort().join(',')", ctx);
-    return { ctx, logs, atobSizes, globals };
-}
 
 function loadBundle() {
     const env = makeContext();
@@ -584,6 +570,13 @@ await same("FixedNumber", (e) => {
     const x = e.FixedNumber.from("1.5");
     return [x.addUnsafe(e.FixedNumber.from("2.25")).toString(), x.mulUnsafe(x).toString(), x.divUnsafe(e.FixedNumber.from(3)).toString(), x.round(0).toString(), e.FixedNumber.fromString("3.333", "fixed128x2").toString()];
 });
+// floor, ceiling and round use FixedNumber's ONE and BUMP, which the bundle creates on first use.
+await same("FixedNumber floor/ceiling/round", (e) =>
+    ["1.5", "-1.5", "2", "-2", "0.25", "-0.75", "12.345"].map((v) => {
+        const x = e.FixedNumber.from(v);
+        return [x.floor().toString(), x.ceiling().toString(), x.round(0).toString(), x.round(1).toString(), x.round(2).toString()];
+    }),
+);
 await same("bytes helpers", (e) => {
     const u = e.utils;
     return [u.hexlify(255), u.hexZeroPad("0x12", 8), u.zeroPad("0x12", 4), u.hexDataSlice("0x11223344", 1, 3), u.concat(["0x12", [0x34]]), u.stripZeros("0x000102"), u.hexStripZeros("0x000102"), u.isHexString("0x12", 1), u.hexValue(0), u.joinSignature(u.splitSignature("0x" + "11".repeat(32) + "22".repeat(32) + "1b")), u.splitSignature("0x" + "11".repeat(32) + "22".repeat(32))];
@@ -606,7 +599,10 @@ await same("RLP", (e) => {
 await same("base58/base64", (e) => [e.utils.base58.encode("0x0001020304ff"), e.utils.base58.decode("1Ldp"), e.utils.base64.encode("0x0001fffe"), e.utils.base64.decode("AAH//g==")]);
 await same("constants", (e) => [e.constants.AddressZero, e.constants.HashZero, e.constants.MaxUint256, e.constants.EtherSymbol, e.constants.WeiPerEther]);
 await same("Logger errors enum", (e) => [e.errors, e.utils.Logger.errors.INVALID_ARGUMENT]);
-await same("export names", (e) => [Object.keys(e).sort(), Object.keys(e.utils).sort(), Object.keys(e.ethers).sort().filter((k) => k !== "wordlists")]);
+// Order included (test/lazy.mjs checks more). ethers.wordlists has only English, as in ethers'
+// browser build.
+await same("export names", (e) => [Object.keys(e), Object.keys(e.utils), Object.keys(e.ethers), Object.keys(e.constants), Object.keys(e.providers), Object.keys(e.errors)]);
+await same("ethers.logger", (e) => [e.logger.version, e.version, e.logger.makeError("boom", e.errors.SERVER_ERROR, { x: 1 })]);
 
 // Random keys × messages.
 const tRandom = performance.now();
@@ -645,6 +641,17 @@ randomMs = performance.now() - tRandom;
 } catch (err) {
     // A case outside same()/bothThrow() blew up; report it without dumping the minified bundle line.
     fail("unexpected exception", String((err && err.stack) || err).slice(0, 3000));
+}
+
+// Lazy initialisation (test/lazy.mjs): what the factory and common paths initialise, and the shape
+// of the lazy objects.
+{
+    const lazy = await checkLazy({ code, inputs: builtInputs });
+    console.log(lazy.lines.join("\n"));
+    checks += lazy.checks;
+    for (const [name, detail] of lazy.failures) {
+        fail(`lazy: ${name}`, detail);
+    }
 }
 
 // Every native function is really used, and nothing leaked onto globalThis after all of the above.

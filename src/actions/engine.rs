@@ -19,6 +19,7 @@ use super::fetch::FetchResponse;
 use super::host::{host_object, uint8_array, FetchDone, Host, RunInput, Services};
 
 const PRELUDE: &str = include_str!("prelude.js");
+const WEB: &str = include_str!("web.js");
 
 /// The prelude as bytecode, compiled on first use (parsing it per run would cost more than the
 /// rest of a hello-world run).
@@ -26,6 +27,15 @@ fn prelude_bytecode() -> Result<&'static [u8], String> {
     static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
     BYTECODE
         .get_or_init(|| compile_default_export("lit:prelude", PRELUDE))
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+/// The web classes (`web.js`) as bytecode, loaded into a context on first use.
+pub(crate) fn web_bytecode() -> Result<&'static [u8], String> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    BYTECODE
+        .get_or_init(|| compile_default_export("lit:web", WEB))
         .as_deref()
         .map_err(Clone::clone)
 }

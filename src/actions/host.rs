@@ -617,6 +617,11 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
             .map_err(|e| e.throw(&ctx))
     });
 
+    native!(object, ctx, "loadWeb", |ctx: Ctx<'js>| {
+        let bytecode =
+            super::engine::web_bytecode().map_err(|e| Exception::throw_internal(&ctx, &e))?;
+        super::bytecode::load_default_export(&ctx, bytecode)
+    });
     let h = host.clone();
     native!(object, ctx, "loadEthers", move |ctx: Ctx<'js>| {
         match &h.services.ethers {

@@ -554,3 +554,60 @@ async fn action_keys_are_shared_by_nodes_with_one_root_secret() {
     assert_eq!(keys[0], keys[1]);
     assert_eq!(keys[0].len(), 66);
 }
+
+#[tokio::test]
+async fn a_saturated_pool_answers_429_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = Node {
+        node: NodeProcess::dev(
+            dir.path(),
+            &[
+                ("LIT_NODE_ACTIONS__WORKERS", "1"),
+                ("LIT_NODE_ACTIONS__QUEUE", "1"),
+            ],
+        )
+        .await,
+    };
+    let (key, _) = n.account().await;
+    // Holds the only worker (waiting on a timer costs no CPU) for a second.
+    let slow = json!({"code": "async function main() { await new Promise((r) => setTimeout(r, 1000)); return 'slow'; }"});
+    let node = &n;
+    let key = &key;
+    let replies = futures_util::future::join_all((0..4).map(|i| {
+        let slow = slow.clone();
+        async move {
+            // Stagger so the first one is running and the second queued before the rest arrive.
+            tokio::time::sleep(Duration::from_millis(150 * i)).await;
+            node.run(key, slow).await
+        }
+    }))
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|(status, _)| *status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        2,
+        "{replies:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        2,
+        "{replies:?}"
+    );
+    for (status, reply) in &replies {
+        if *status == 429 {
+            assert_eq!(reply["code"], json!("overloaded"));
+            assert!(
+                reply["error"].as_str().unwrap().contains("retry"),
+                "{reply}"
+            );
+        } else {
+            assert_eq!(reply["response"], json!("slow"));
+        }
+    }
+    // Once the queue drains, actions run again.
+    let (status, reply) = n
+        .run(key, json!({"code": "async function main() { return 1; }"}))
+        .await;
+    assert_eq!((status, &reply["response"]), (200, &json!(1)));
+    n.node.stop().await;
+}

@@ -339,9 +339,68 @@ fn invalid_url(ctx: &Ctx<'_>, text: &str) -> rquickjs::Error {
 
 /// Adds `name` to `object` as a native function.
 macro_rules! native {
-    ($object:expr, $ctx:expr, $name:literal, $f:expr) => {
+    ($object:expr, $ctx:expr, $name:expr, $f:expr) => {
         $object.set($name, Function::new($ctx.clone(), $f)?.with_name($name)?)?
     };
+}
+
+fn private_key_hex(key: &k256::SecretKey) -> String {
+    prefixed_hex(key.to_bytes())
+}
+
+fn public_key_hex(key: &k256::SecretKey, compressed: bool) -> String {
+    prefixed_hex(
+        ecdsa::public_key_bytes(&key.to_bytes(), compressed)
+            .expect("a derived key is a valid private key"),
+    )
+}
+
+fn compressed_public_key_hex(key: &k256::SecretKey) -> String {
+    public_key_hex(key, true)
+}
+
+fn uncompressed_public_key_hex(key: &k256::SecretKey) -> String {
+    public_key_hex(key, false)
+}
+
+/// Lowercase `0x` address.
+fn address_hex(key: &k256::SecretKey) -> String {
+    format!("{:#x}", crate::keys::derive::address_of(key))
+}
+
+/// Registers `name(pkpId)`: the wallet's signing key (permission-checked and counted), shown
+/// with `present`.
+fn wallet_key_fn<'js>(
+    object: &Object<'js>,
+    ctx: &Ctx<'js>,
+    host: &Rc<Host>,
+    name: &'static str,
+    present: fn(&k256::SecretKey) -> String,
+) -> rquickjs::Result<()> {
+    let h = host.clone();
+    native!(object, ctx, name, move |ctx: Ctx<'js>, pkp_id: String| {
+        h.wallet_signing_key(&pkp_id)
+            .map(|key| present(&key))
+            .map_err(|e| e.throw(&ctx))
+    });
+    Ok(())
+}
+
+/// Registers `name(ipfsId)`: the action key of that CID (counted), shown with `present`.
+fn action_key_fn<'js>(
+    object: &Object<'js>,
+    ctx: &Ctx<'js>,
+    host: &Rc<Host>,
+    name: &'static str,
+    present: fn(&k256::SecretKey) -> String,
+) -> rquickjs::Result<()> {
+    let h = host.clone();
+    native!(object, ctx, name, move |ctx: Ctx<'js>, ipfs_id: String| {
+        h.action_key(Some(&ipfs_id))
+            .map(|key| present(&key))
+            .map_err(|e| e.throw(&ctx))
+    });
+    Ok(())
 }
 
 /// The `host` object for one run.
@@ -473,78 +532,31 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
     );
 
     // Keys and signing.
-    let h = host.clone();
-    native!(
-        object,
+    wallet_key_fn(&object, ctx, host, "getPrivateKey", private_key_hex)?;
+    wallet_key_fn(
+        &object,
         ctx,
-        "getPrivateKey",
-        move |ctx: Ctx<'js>, pkp_id: String| {
-            h.wallet_signing_key(&pkp_id)
-                .map(|key| prefixed_hex(key.to_bytes()))
-                .map_err(|e| e.throw(&ctx))
-        }
-    );
+        host,
+        "getPublicKey",
+        uncompressed_public_key_hex,
+    )?;
+    wallet_key_fn(&object, ctx, host, "getWalletAddress", address_hex)?;
     let h = host.clone();
     native!(object, ctx, "getLitActionPrivateKey", move |ctx: Ctx<
         'js,
     >| {
         h.action_key(None)
-            .map(|key| prefixed_hex(key.to_bytes()))
+            .map(|key| private_key_hex(&key))
             .map_err(|e| e.throw(&ctx))
     });
-    let h = host.clone();
-    native!(
-        object,
+    action_key_fn(
+        &object,
         ctx,
+        host,
         "getLitActionPublicKey",
-        move |ctx: Ctx<'js>, ipfs_id: String| {
-            h.action_key(Some(&ipfs_id))
-                .map(|key| {
-                    let public = ecdsa::public_key_bytes(&key.to_bytes(), true)
-                        .expect("a derived key is a valid private key");
-                    prefixed_hex(public)
-                })
-                .map_err(|e| e.throw(&ctx))
-        }
-    );
-    let h = host.clone();
-    native!(
-        object,
-        ctx,
-        "getLitActionWalletAddress",
-        move |ctx: Ctx<'js>, ipfs_id: String| {
-            h.action_key(Some(&ipfs_id))
-                .map(|key| format!("{:#x}", crate::keys::derive::address_of(&key)))
-                .map_err(|e| e.throw(&ctx))
-        }
-    );
-    let h = host.clone();
-    native!(
-        object,
-        ctx,
-        "getPublicKey",
-        move |ctx: Ctx<'js>, pkp_id: String| {
-            h.wallet_signing_key(&pkp_id)
-                .map(|key| {
-                    prefixed_hex(
-                        ecdsa::public_key_bytes(&key.to_bytes(), false)
-                            .expect("a derived key is a valid private key"),
-                    )
-                })
-                .map_err(|e| e.throw(&ctx))
-        }
-    );
-    let h = host.clone();
-    native!(
-        object,
-        ctx,
-        "getWalletAddress",
-        move |ctx: Ctx<'js>, pkp_id: String| {
-            h.wallet_signing_key(&pkp_id)
-                .map(|key| format!("{:#x}", crate::keys::derive::address_of(&key)))
-                .map_err(|e| e.throw(&ctx))
-        }
-    );
+        compressed_public_key_hex,
+    )?;
+    action_key_fn(&object, ctx, host, "getLitActionWalletAddress", address_hex)?;
     let h = host.clone();
     native!(
         object,

@@ -4,7 +4,8 @@
 //! ECDH. Results are byte-identical to ethers v5 (elliptic with `canonical: true`).
 
 use alloy::primitives::{keccak256, Address, B256};
-use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
+use k256::ecdsa::hazmat::SignPrimitive;
+use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use k256::elliptic_curve::ops::Reduce;
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::{ProjectivePoint, PublicKey, SecretKey};
@@ -32,10 +33,13 @@ pub fn sign_digest(key: &SecretKey, digest: &[u8]) -> Result<[u8; 65], EcdsaErro
     // it unreduced. Reducing first gives identical signatures for digests ≥ n too (the signed
     // value z is the same either way).
     let reduced = <k256::Scalar as Reduce<k256::U256>>::reduce_bytes(digest.into());
-    let signing = SigningKey::from(key);
-    let (signature, recovery) = signing
-        .sign_prehash_recoverable(&reduced.to_bytes())
+    // Signing with the scalar directly skips the public key a `SigningKey` would compute first
+    // (a whole scalar multiplication per signature).
+    let scalar: k256::Scalar = *key.to_nonzero_scalar();
+    let (signature, recovery) = scalar
+        .try_sign_prehashed_rfc6979::<sha2::Sha256>(&reduced.to_bytes(), &[])
         .map_err(|_| EcdsaError::InvalidSignature)?;
+    let recovery = recovery.ok_or(EcdsaError::InvalidSignature)?;
     // k256 already returns low-s; normalise defensively and flip the parity if it changes.
     let (signature, recovery) = match signature.normalize_s() {
         Some(low) => (

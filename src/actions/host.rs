@@ -5,6 +5,7 @@
 //! for a wallet that is not registered to the caller's account.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -82,6 +83,9 @@ pub struct Host {
     fetches: Cell<u64>,
     pub in_flight: Cell<usize>,
     fetch_done: mpsc::Sender<FetchDone>,
+    derivation_ids: RefCell<HashMap<Address, B256>>,
+    /// Wallet keys derived in this run (`SecretKey` zeroises itself when dropped).
+    signing_keys: RefCell<HashMap<Address, k256::SecretKey>>,
 }
 
 impl Host {
@@ -105,6 +109,8 @@ impl Host {
             fetches: Cell::new(0),
             in_flight: Cell::new(0),
             fetch_done,
+            derivation_ids: RefCell::new(HashMap::new()),
+            signing_keys: RefCell::new(HashMap::new()),
         }
     }
 
@@ -162,8 +168,9 @@ impl Host {
         Ok(())
     }
 
-    /// The derivation id of a wallet this key may use in this action.
-    fn permitted_wallet(&self, pkp_id: &str) -> HostResult<B256> {
+    /// The wallet and its derivation id, if this key may use it in this action. The permission
+    /// is checked on every call; the derivation id is remembered for the rest of the run.
+    fn permitted_wallet(&self, pkp_id: &str) -> HostResult<(Address, B256)> {
         let hex = pkp_id
             .strip_prefix("0x")
             .or_else(|| pkp_id.strip_prefix("0X"))
@@ -189,23 +196,36 @@ impl Host {
         {
             return Err(Thrown::Error(NOT_PERMITTED.into()));
         }
+        if let Some(id) = self.derivation_ids.borrow().get(&wallet) {
+            return Ok((wallet, *id));
+        }
         let record = services
             .store
             .wallet(&wallet)
             .map_err(internal)?
             .ok_or_else(|| Thrown::Error(NOT_PERMITTED.into()))?;
-        Ok(record.derivation_id)
+        self.derivation_ids
+            .borrow_mut()
+            .insert(wallet, record.derivation_id);
+        Ok((wallet, record.derivation_id))
     }
 
+    /// The wallet's signing key. Derived once per run and wallet, kept only in this run's memory
+    /// (zeroised when the run ends); every call is still permission-checked and counted.
     fn wallet_signing_key(&self, pkp_id: &str) -> HostResult<k256::SecretKey> {
         self.count_key_op()?;
-        let id = self.permitted_wallet(pkp_id)?;
-        Ok(self.services.keys.wallet_signing_key(&id.0))
+        let (wallet, id) = self.permitted_wallet(pkp_id)?;
+        if let Some(key) = self.signing_keys.borrow().get(&wallet) {
+            return Ok(key.clone());
+        }
+        let key = self.services.keys.wallet_signing_key(&id.0);
+        self.signing_keys.borrow_mut().insert(wallet, key.clone());
+        Ok(key)
     }
 
     fn wallet_encryption_key(&self, pkp_id: &str) -> HostResult<zeroize::Zeroizing<[u8; 32]>> {
         self.count_key_op()?;
-        let id = self.permitted_wallet(pkp_id)?;
+        let (_, id) = self.permitted_wallet(pkp_id)?;
         Ok(self.services.keys.wallet_encryption_key(&id.0))
     }
 

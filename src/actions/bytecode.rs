@@ -22,6 +22,18 @@ pub fn compile_default_export(name: &str, source: &str) -> Result<Vec<u8>, Strin
     })
 }
 
+/// `source` compiled by [`compile_default_export`] the first time it is asked for, kept in `cell`
+/// for the life of the process.
+pub fn compiled_once(
+    cell: &'static std::sync::OnceLock<Result<Vec<u8>, String>>,
+    name: &str,
+    source: &str,
+) -> Result<&'static [u8], String> {
+    cell.get_or_init(|| compile_default_export(name, source))
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
 fn describe(ctx: &Ctx<'_>, error: rquickjs::Error) -> String {
     match error {
         rquickjs::Error::Exception => format!("{:?}", ctx.catch()),

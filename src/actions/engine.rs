@@ -14,7 +14,7 @@ use rquickjs::context::EvalOptions;
 use rquickjs::{Context, Ctx, Function, Object, Runtime, Value};
 use serde_json::Value as Json;
 
-use super::bytecode::{compile_default_export, load_default_export};
+use super::bytecode::{compiled_once, load_default_export};
 use super::fetch::FetchResponse;
 use super::host::{host_object, uint8_array, FetchDone, Host, RunInput, Services};
 
@@ -25,19 +25,13 @@ const WEB: &str = include_str!("web.js");
 /// rest of a hello-world run).
 fn prelude_bytecode() -> Result<&'static [u8], String> {
     static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-    BYTECODE
-        .get_or_init(|| compile_default_export("lit:prelude", PRELUDE))
-        .as_deref()
-        .map_err(Clone::clone)
+    compiled_once(&BYTECODE, "lit:prelude", PRELUDE)
 }
 
 /// The web classes (`web.js`) as bytecode, loaded into a context on first use.
 pub(crate) fn web_bytecode() -> Result<&'static [u8], String> {
     static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-    BYTECODE
-        .get_or_init(|| compile_default_export("lit:web", WEB))
-        .as_deref()
-        .map_err(Clone::clone)
+    compiled_once(&BYTECODE, "lit:web", WEB)
 }
 
 /// QuickJS's own stack limit; worker threads get a larger OS stack (see `pool`).
@@ -315,15 +309,9 @@ fn event_loop<'js>(
     }
 }
 
+/// The run must stop: it timed out earlier, or a limit is broken, or the deadline passed now.
 fn stopped(host: &Host) -> bool {
-    host.timed_out.get() || host.breach.borrow().is_some() || {
-        if Instant::now() >= host.deadline {
-            host.timed_out.set(true);
-            true
-        } else {
-            false
-        }
-    }
+    host.timed_out.get() || host.should_interrupt()
 }
 
 /// Hands a fetch result to the JS side (`driver.fetchDone`).

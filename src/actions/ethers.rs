@@ -5,7 +5,7 @@
 //! The native interface is documented in `js/ethers/README.md`.
 
 use alloy::primitives::keccak256;
-use rquickjs::{Ctx, Exception, Function, Object, TypedArray, Value};
+use rquickjs::{Ctx, Exception, Object, TypedArray, Value};
 
 use super::bytecode::{compile_default_export, load_default_export};
 use sha2::Digest;
@@ -26,12 +26,6 @@ pub fn compile() -> Result<Vec<u8>, String> {
 /// Loads the compiled bundle into `ctx` and returns the `ethers` object.
 pub fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Value<'js>> {
     load_default_export(ctx, bytecode)?.call((native(ctx)?,))
-}
-
-macro_rules! native {
-    ($object:expr, $ctx:expr, $name:literal, $f:expr) => {
-        $object.set($name, Function::new($ctx.clone(), $f)?.with_name($name)?)?
-    };
 }
 
 fn fail(ctx: &Ctx<'_>, error: ecdsa::EcdsaError) -> rquickjs::Error {

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use alloy::primitives::{keccak256, Address, B256};
 use rquickjs::function::Opt;
-use rquickjs::{Ctx, Exception, Function, Object, TypedArray, Value};
+use rquickjs::{Ctx, Exception, Object, TypedArray, Value};
 use sha2::Digest;
 
 use super::fetch::{FetchRequest, FetchResponse, Fetcher};
@@ -355,13 +355,6 @@ fn url_parts<'js>(ctx: &Ctx<'js>, url: &url::Url) -> rquickjs::Result<Object<'js
 
 fn invalid_url(ctx: &Ctx<'_>, text: &str) -> rquickjs::Error {
     Exception::throw_type(ctx, &format!("Invalid URL: {text}"))
-}
-
-/// Adds `name` to `object` as a native function.
-macro_rules! native {
-    ($object:expr, $ctx:expr, $name:expr, $f:expr) => {
-        $object.set($name, Function::new($ctx.clone(), $f)?.with_name($name)?)?
-    };
 }
 
 fn private_key_hex(key: &k256::SecretKey) -> String {

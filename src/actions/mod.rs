@@ -3,6 +3,16 @@
 //! with the `Lit.Actions` API, web globals, `fetch`, and a lazily loaded, natively accelerated
 //! ethers v5.
 
+/// Adds a native function `name` to a JS object (used by `host` and `ethers`).
+macro_rules! native {
+    ($object:expr, $ctx:expr, $name:expr, $f:expr) => {
+        $object.set(
+            $name,
+            rquickjs::Function::new($ctx.clone(), $f)?.with_name($name)?,
+        )?
+    };
+}
+
 pub mod bytecode;
 pub mod cid;
 pub mod engine;

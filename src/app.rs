@@ -35,6 +35,8 @@ pub struct AppContext {
     pub writer: std::sync::Arc<ChainWriter>,
     /// Runs Lit Actions.
     pub actions: crate::actions::ActionPool,
+    /// Credits, payments and metering (switched off by default).
+    pub billing: crate::billing::Billing,
     pub keys: KeyDeriver,
     /// Renders `/metrics`; `None` when no recorder is installed (library use).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,

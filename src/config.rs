@@ -16,6 +16,8 @@ pub const ENV_ROOT_SECRET: &str = "LIT_NODE_ROOT_SECRET";
 pub const ENV_CONFIG_FILE: &str = "LIT_NODE_CONFIG";
 /// Log filter (tracing EnvFilter syntax), read by the binary.
 pub const ENV_LOG: &str = "LIT_NODE_LOG";
+/// The Stripe secret key (`sk_…`), read directly so it is never part of the printable config.
+pub const ENV_STRIPE_SECRET_KEY: &str = "LIT_NODE_STRIPE_SECRET_KEY";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -33,7 +35,50 @@ pub struct Config {
     pub http: HttpConfig,
     pub rate_limit: crate::api::rate_limit::RateLimitConfig,
     pub actions: ActionsConfig,
+    pub billing: BillingConfig,
     pub dev: DevConfig,
+}
+
+/// Billing (spec/chain.md, "Billing"): credits on chain, payments through Stripe, metered usage.
+/// Off by default (dev): nothing is charged. Prices come from the on-chain node configuration.
+/// The Stripe secret key is not here: it comes from `LIT_NODE_STRIPE_SECRET_KEY` or the file
+/// named by `stripe_secret_key_file`, so printing the config never shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    pub enabled: bool,
+    /// Published by `billing/stripe_config` for clients' Stripe.js (`pk_…`; not a secret).
+    pub stripe_publishable_key: String,
+    /// File holding the Stripe secret key (used when the environment variable is not set).
+    pub stripe_secret_key_file: Option<PathBuf>,
+    /// Stripe's REST API base URL (tests point it at a local fake).
+    pub stripe_api_base: String,
+    /// Per-request timeout of calls to Stripe.
+    pub stripe_timeout_ms: u64,
+    /// Currency of payments and credits (cents of it).
+    pub currency: String,
+    /// Smallest top-up `create_payment_intent` accepts.
+    pub min_payment_cents: u64,
+    /// How often unsettled charges are settled on chain in one transaction per batch.
+    pub settle_interval_ms: u64,
+    /// Most accounts charged by one settlement transaction.
+    pub max_accounts_per_settlement: usize,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            stripe_publishable_key: String::new(),
+            stripe_secret_key_file: None,
+            stripe_api_base: "https://api.stripe.com".into(),
+            stripe_timeout_ms: 15_000,
+            currency: "usd".into(),
+            min_payment_cents: 500,
+            settle_interval_ms: 30_000,
+            max_accounts_per_settlement: 200,
+        }
+    }
 }
 
 /// The Lit Actions runtime (spec/actions.md). Per-run limits come from chain configuration;
@@ -152,6 +197,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             rate_limit: Default::default(),
             actions: ActionsConfig::default(),
+            billing: BillingConfig::default(),
             dev: DevConfig::default(),
         }
     }
@@ -235,7 +281,7 @@ impl Config {
         figment
             .merge(
                 Env::prefixed("LIT_NODE_")
-                    .ignore(&["ROOT_SECRET", "CONFIG", "LOG"])
+                    .ignore(&["ROOT_SECRET", "CONFIG", "LOG", "STRIPE_SECRET_KEY"])
                     .split("__"),
             )
             .merge(Serialized::defaults(flags))

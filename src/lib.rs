@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod api;
 pub mod app;
+pub mod billing;
 pub mod chain;
 pub mod config;
 pub mod indexer;

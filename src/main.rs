@@ -1,5 +1,6 @@
-//! The `lit-node` command line: `dev` (embedded anvil chain), `serve` (configured chain) and
-//! `payers` (print the payer addresses a root secret gives, for `script/Deploy.s.sol`).
+//! The `lit-node` command line: `dev` (embedded anvil chain), `serve` (configured chain),
+//! `payers` (print the payer addresses a root secret gives, for `script/Deploy.s.sol`) and
+//! `grant-credit` (credit an account on a dev chain).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,23 @@ enum Command {
     },
     /// Print the admin payer and payer addresses derived from the root secret, as JSON.
     Payers(CommonArgs),
+    /// Credit an account on a development chain (anvil/Hardhat only), without a payment.
+    GrantCredit {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The account: its account API key, or that key's 0x keccak256 hash
+        #[arg(long)]
+        account: String,
+        /// Cents of credit to add
+        #[arg(long)]
+        cents: u64,
+        /// Chain JSON-RPC URL (default: the running dev node's chain, from the data dir)
+        #[arg(long)]
+        rpc_url: Option<String>,
+        /// Deployment JSON (default: <data-dir>/deployment.json)
+        #[arg(long)]
+        deployment: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -131,6 +149,22 @@ async fn main() -> ExitCode {
             .load(None)
             .map_err(|e| e.to_string())
             .and_then(print_payers),
+        Command::GrantCredit {
+            common,
+            account,
+            cents,
+            rpc_url,
+            deployment,
+        } => {
+            let chain = ChainFlagOverrides {
+                rpc_url,
+                deployment_file: deployment,
+            };
+            match common.load(Some(chain)) {
+                Ok(config) => grant_credit(config, &account, cents).await,
+                Err(e) => Err(e.to_string()),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,6 +173,50 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn grant_credit(config: Config, account: &str, cents: u64) -> Result<(), String> {
+    let rpc_url = match &config.chain.rpc_url {
+        Some(url) => url.clone(),
+        None => {
+            let path = config.data_dir.join(lit_node::node::DEV_RPC_URL_FILE);
+            std::fs::read_to_string(&path)
+                .map(|url| url.trim().to_string())
+                .map_err(|_| {
+                    format!(
+                        "no --rpc-url given and no running dev node's chain recorded in {}",
+                        path.display()
+                    )
+                })?
+        }
+    };
+    let deployment_path = config
+        .chain
+        .deployment_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("deployment.json"));
+    let deployment = lit_node::chain::Deployment::load(&deployment_path).map_err(|e| e.to_string())?;
+    let root = lit_node::node::load_root_secret(&config).map_err(|e| e.to_string())?;
+    let payers = PayerKeys::derive(&KeyDeriver::new(&root), config.chain.payer_count);
+    let payer = payers
+        .payers
+        .first()
+        .cloned()
+        .ok_or("chain.payer_count is 0: no payer can send the credit")?;
+    let account = lit_node::billing::grant::parse_account(account);
+    let tx = lit_node::billing::grant::grant_dev_credit(
+        &rpc_url,
+        deployment.contract_address,
+        payer,
+        account,
+        cents,
+    )
+    .await?;
+    println!(
+        "{}",
+        serde_json::json!({"account": format!("{account:#x}"), "cents": cents, "tx": format!("{tx:#x}")})
+    );
+    Ok(())
 }
 
 fn print_payers(config: Config) -> Result<(), String> {

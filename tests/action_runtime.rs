@@ -115,6 +115,7 @@ fn input(code: &str, params: Option<Value>, limits: ActionLimits) -> RunInput {
         params_json: params.map(|p| p.to_string()),
         limits,
         headers: vec![("x-request-id".into(), "req-1".into())],
+        credit_ms: None,
     }
 }
 
@@ -311,6 +312,37 @@ fn time_limit_stops_busy_loops_and_long_waits() {
             started.elapsed()
         );
     }
+}
+
+#[test]
+fn a_run_stops_where_the_accounts_credit_ends() {
+    let code = r#"async function main() { console.log("spinning"); while (true) {} }"#;
+    let mut credited = input(code, None, limits(|l| l.timeout_ms = 30_000));
+    credited.credit_ms = Some(1000);
+    let started = Instant::now();
+    let outcome = run_on(&harness().open, credited);
+    let elapsed = started.elapsed();
+    assert!(outcome.has_error, "{outcome:?}");
+    let message = outcome.response.as_str().unwrap();
+    assert!(
+        message.starts_with("The account ran out of credit: its balance paid for 1 s of run time")
+            && message.contains("billing/create_payment_intent"),
+        "{message}"
+    );
+    assert_eq!(outcome.logs, "spinning\n");
+    assert!(
+        elapsed >= Duration::from_millis(1000) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+
+    // Credit beyond the time limit changes nothing: the time limit answers.
+    let mut rich = input(code, None, limits(|l| l.timeout_ms = 300));
+    rich.credit_ms = Some(60_000);
+    let outcome = run_on(&harness().open, rich);
+    assert_eq!(
+        outcome.response,
+        json!("Your function exceeded the maximum runtime of 300ms and was terminated.")
+    );
 }
 
 #[test]

@@ -43,6 +43,8 @@ pub struct ActionOutcome {
     pub response: Json,
     pub logs: String,
     pub has_error: bool,
+    /// Wall time of the run (set by the worker; what billing charges for).
+    pub run_time: std::time::Duration,
 }
 
 impl ActionOutcome {
@@ -51,6 +53,7 @@ impl ActionOutcome {
             response: Json::String(message),
             logs,
             has_error: true,
+            run_time: std::time::Duration::ZERO,
         }
     }
 }
@@ -90,6 +93,17 @@ pub fn run_action(services: Arc<Services>, input: RunInput) -> ActionOutcome {
 
     // Limits first: they explain whatever error the action saw.
     if host.timed_out.get() {
+        if let Some(credit_ms) = host.credit_bound() {
+            return ActionOutcome::failed(
+                format!(
+                    "The account ran out of credit: its balance paid for {} s of run time and the \
+                     action was stopped there. Add funds with POST /core/v1/billing/create_payment_intent \
+                     and billing/confirm_payment, then run it again.",
+                    credit_ms / 1000
+                ),
+                logs,
+            );
+        }
         return ActionOutcome::failed(
             format!(
                 "Your function exceeded the maximum runtime of {}ms and was terminated.",
@@ -125,6 +139,7 @@ pub fn run_action(services: Arc<Services>, input: RunInput) -> ActionOutcome {
                 response: response_value(is_string, text),
                 logs,
                 has_error: false,
+                run_time: std::time::Duration::ZERO,
             }
         }
     }

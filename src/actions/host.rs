@@ -43,6 +43,9 @@ pub struct RunInput {
     pub limits: ActionLimits,
     /// `Lit.Headers`: the request id and, if sent, the correlation id.
     pub headers: Vec<(String, String)>,
+    /// Run time the account's credit pays for, when that is less than the time limit: the run
+    /// is stopped there (billing; `None` = only the time limit applies).
+    pub credit_ms: Option<u64>,
 }
 
 /// A JS exception to throw, by constructor.
@@ -95,7 +98,11 @@ impl Host {
         started: Instant,
         fetch_done: mpsc::Sender<FetchDone>,
     ) -> Self {
-        let deadline = started + std::time::Duration::from_millis(input.limits.timeout_ms);
+        let allowed_ms = match input.credit_ms {
+            Some(credit_ms) => credit_ms.min(input.limits.timeout_ms),
+            None => input.limits.timeout_ms,
+        };
+        let deadline = started + std::time::Duration::from_millis(allowed_ms);
         Self {
             services,
             input,
@@ -112,6 +119,13 @@ impl Host {
             derivation_ids: RefCell::new(HashMap::new()),
             signing_keys: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The run's end is set by the account's credit rather than by the time limit.
+    pub fn credit_bound(&self) -> Option<u64> {
+        self.input
+            .credit_ms
+            .filter(|credit_ms| *credit_ms < self.input.limits.timeout_ms)
     }
 
     /// Called by the engine's interrupt handler while JS runs: true stops the run.

@@ -129,15 +129,18 @@ fn worker(services: Arc<Services>, receiver: Arc<Mutex<mpsc::Receiver<Task>>>) {
                         ),
                         logs: String::new(),
                         has_error: true,
+                        run_time: std::time::Duration::ZERO,
                     }
                 });
+        let mut outcome = outcome;
+        outcome.run_time = started.elapsed();
         let label = if outcome.has_error {
             "error"
         } else {
             "success"
         };
         metrics::counter!("lit_node_actions_total", "outcome" => label).increment(1);
-        metrics::histogram!("lit_node_action_run_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("lit_node_action_run_seconds").record(outcome.run_time.as_secs_f64());
         let _ = task.reply.send(outcome);
     }
 }

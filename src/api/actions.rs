@@ -89,8 +89,7 @@ pub async fn add_action(
             ));
         }
     }
-    ctx.writer
-        .write(&LitRegistry::addActionCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::addActionCall {
             callerKeyHash: caller.key_hash,
             cid: request.action_ipfs_cid,
             name: request.name,
@@ -127,8 +126,7 @@ pub async fn delete_action(
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("delete actions")?;
     require_action(&ctx, &caller, &request.hashed_cid)?;
-    ctx.writer
-        .write(&LitRegistry::deleteActionCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::deleteActionCall {
             callerKeyHash: caller.key_hash,
             cidHash: request.hashed_cid.0,
         })
@@ -163,8 +161,7 @@ pub async fn update_action_metadata(
     require_action(&ctx, &caller, &request.hashed_cid)?;
     check_text("name", &request.name)?;
     check_text("description", &request.description)?;
-    ctx.writer
-        .write(&LitRegistry::updateActionMetadataCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::updateActionMetadataCall {
             callerKeyHash: caller.key_hash,
             cidHash: request.hashed_cid.0,
             name: request.name,
@@ -200,8 +197,7 @@ pub async fn add_action_to_group(
     caller.require_group_scope(GroupScope::ManageIpfsIds, group)?;
     check_cid("action_ipfs_cid", &request.action_ipfs_cid)?;
     require_group(&ctx, &caller, group)?;
-    ctx.writer
-        .write(&LitRegistry::addActionToGroupCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::addActionToGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             cidHash: keccak256(request.action_ipfs_cid.as_bytes()),
@@ -236,8 +232,7 @@ pub async fn remove_action_from_group(
     let group = request.group_id.0;
     caller.require_group_scope(GroupScope::ManageIpfsIds, group)?;
     require_group(&ctx, &caller, group)?;
-    ctx.writer
-        .write(&LitRegistry::removeActionFromGroupCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::removeActionFromGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             cidHash: request.hashed_cid.0,

@@ -105,9 +105,7 @@ pub async fn add_group(
     check_text("group_name", &request.group_name)?;
     check_text("group_description", &request.group_description)?;
     let wallets = require_wallets(&ctx, &caller, &request.pkp_ids_permitted)?;
-    let written = ctx
-        .writer
-        .write(&LitRegistry::addGroupCall {
+    let written = super::billing::charged_write(&ctx, &caller, &LitRegistry::addGroupCall {
             callerKeyHash: caller.key_hash,
             name: request.group_name,
             description: request.group_description,
@@ -155,8 +153,7 @@ pub async fn remove_group(
     caller.require_flag("can_delete_groups", |u| u.can_delete_groups)?;
     let group = request.group_id.0;
     require_group(&ctx, &caller, group)?;
-    ctx.writer
-        .write(&LitRegistry::removeGroupCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::removeGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
         })
@@ -200,8 +197,7 @@ pub async fn update_group(
     check_text("name", &request.name)?;
     check_text("description", &request.description)?;
     let wallets = require_wallets(&ctx, &caller, &request.pkp_ids_permitted)?;
-    ctx.writer
-        .write(&LitRegistry::updateGroupCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::updateGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             name: request.name,
@@ -240,8 +236,7 @@ pub async fn add_pkp_to_group(
     caller.require_group_scope(GroupScope::AddPkp, group)?;
     require_group(&ctx, &caller, group)?;
     let wallet = require_wallets(&ctx, &caller, &[request.pkp_id])?[0];
-    ctx.writer
-        .write(&LitRegistry::addWalletToGroupCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::addWalletToGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             wallet,
@@ -268,8 +263,7 @@ pub async fn remove_pkp_from_group(
     caller.require_group_scope(GroupScope::RemovePkp, group)?;
     require_group(&ctx, &caller, group)?;
     let wallet = require_wallets(&ctx, &caller, &[request.pkp_id])?[0];
-    ctx.writer
-        .write(&LitRegistry::removeWalletFromGroupCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::removeWalletFromGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             wallet,

@@ -1,7 +1,9 @@
 //! `POST lit_action` (spec/actions.md, "Request and reply") and `GET get_lit_action_client_config`.
 //! The handler resolves the code (inline or by CID from the node's content-addressed store),
 //! checks the execute right from the mirror, and hands the run to the action pool. An action
-//! that throws or breaks a limit is still a 200 with `has_error: true`.
+//! that throws or breaks a limit is still a 200 with `has_error: true`. With billing on, a run
+//! needs credit for one started second (else 402), stops where the account's credit ends, and
+//! is charged per started second before the reply is sent.
 
 use std::sync::Arc;
 
@@ -142,6 +144,8 @@ pub async fn lit_action(
         None | Some(serde_json::Value::Null) => None,
         Some(params) => Some(params.to_string()),
     };
+    // Billing: credit for at least one started second, before anything runs (else 402).
+    let budget = ctx.billing.reserve_action(&caller.account, &limits)?;
     let input = RunInput {
         code,
         cid,
@@ -150,9 +154,15 @@ pub async fn lit_action(
         params_json,
         limits,
         headers,
+        credit_ms: budget.as_ref().map(|b| b.credit_ms()),
     };
     match ctx.actions.run(input).await {
-        Ok(outcome) => Ok(Json(outcome.into())),
+        Ok(outcome) => {
+            if let Some(budget) = budget {
+                budget.charge(outcome.run_time).await?;
+            }
+            Ok(Json(outcome.into()))
+        }
         Err(PoolError::Saturated) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "overloaded",

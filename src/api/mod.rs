@@ -4,6 +4,7 @@
 mod accounts;
 mod actions;
 pub mod auth;
+pub mod billing;
 pub mod error;
 pub mod extract;
 mod groups;
@@ -87,7 +88,14 @@ pub fn router(ctx: SharedContext) -> Router {
             "/remove_action_from_group",
             post(actions::remove_action_from_group),
         )
-        .route("/list_actions", get(actions::list_actions));
+        .route("/list_actions", get(actions::list_actions))
+        .route("/billing/stripe_config", get(billing::stripe_config))
+        .route("/billing/balance", get(billing::balance))
+        .route(
+            "/billing/create_payment_intent",
+            post(billing::create_payment_intent),
+        )
+        .route("/billing/confirm_payment", post(billing::confirm_payment));
 
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())

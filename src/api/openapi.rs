@@ -9,7 +9,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, actions, groups, health, info, ipfs, lit_action, usage_keys, wallets};
+use super::{
+    accounts, actions, billing, groups, health, info, ipfs, lit_action, usage_keys, wallets,
+};
 
 /// The body of every error response.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -34,6 +36,7 @@ pub struct ErrorResponse {
         usage_keys::update_usage_api_key_metadata, usage_keys::list_api_keys,
         actions::add_action, actions::delete_action, actions::update_action_metadata,
         actions::add_action_to_group, actions::remove_action_from_group, actions::list_actions,
+        billing::stripe_config, billing::balance, billing::create_payment_intent, billing::confirm_payment,
     ),
     components(schemas(ErrorResponse)),
     modifiers(&SecuritySchemes, &ErrorResponses)
@@ -70,7 +73,7 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
-fn add_errors(operation: &mut Operation, is_write: bool) {
+fn add_errors(operation: &mut Operation, is_write: bool, is_charged: bool) {
     let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     let mut errors = vec![
         (
@@ -84,6 +87,12 @@ fn add_errors(operation: &mut Operation, is_write: bool) {
         errors.push(("401", "no API key, or a key that belongs to no account"));
         errors.push(("403", "the usage key lacks the scope"));
         errors.push(("404", "the object does not exist in this account"));
+    }
+    if is_charged {
+        errors.push((
+            "402",
+            "no credit left (billing on): add funds with billing/create_payment_intent",
+        ));
     }
     if is_write {
         errors.push(("409", "conflict (already exists, or changed concurrently)"));
@@ -106,13 +115,17 @@ impl Modify for ErrorResponses {
         for (path, item) in openapi.paths.paths.iter_mut() {
             let creates = path.ends_with("/create_wallet");
             if let Some(operation) = item.get.as_mut() {
-                add_errors(operation, creates);
+                add_errors(operation, creates, creates);
             }
             if let Some(operation) = item.post.as_mut() {
+                let is_billing = path.starts_with("/core/v1/billing/");
                 let is_write = path.starts_with("/core/v1/")
                     && !path.ends_with("/get_lit_action_ipfs_id")
                     && !path.ends_with("/lit_action");
-                add_errors(operation, is_write);
+                let is_charged = (is_write || path.ends_with("/lit_action"))
+                    && !is_billing
+                    && !path.ends_with("/new_account");
+                add_errors(operation, is_write, is_charged);
             }
         }
     }

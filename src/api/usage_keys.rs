@@ -92,8 +92,7 @@ pub async fn add_usage_api_key(
     caller.require_account_key("create usage keys")?;
     let key = scopes.on_chain()?;
     let usage_api_key = new_api_key();
-    ctx.writer
-        .write(&LitRegistry::addUsageKeyCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::addUsageKeyCall {
             callerKeyHash: caller.key_hash,
             usageKeyHash: keccak256(usage_api_key.as_bytes()),
             key,
@@ -131,8 +130,7 @@ pub async fn update_usage_api_key(
     caller.require_account_key("change usage keys")?;
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
     let key = request.scopes.on_chain()?;
-    ctx.writer
-        .write(&LitRegistry::updateUsageKeyCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::updateUsageKeyCall {
             callerKeyHash: caller.key_hash,
             usageKeyHash: request.usage_api_key.0,
             key,
@@ -165,8 +163,7 @@ pub async fn remove_usage_api_key(
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("remove usage keys")?;
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
-    ctx.writer
-        .write(&LitRegistry::removeUsageKeyCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::removeUsageKeyCall {
             callerKeyHash: caller.key_hash,
             usageKeyHash: request.usage_api_key.0,
         })
@@ -201,8 +198,7 @@ pub async fn update_usage_api_key_metadata(
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
     check_text("name", &request.name)?;
     check_text("description", &request.description)?;
-    ctx.writer
-        .write(&LitRegistry::updateUsageKeyMetadataCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::updateUsageKeyMetadataCall {
             callerKeyHash: caller.key_hash,
             usageKeyHash: request.usage_api_key.0,
             name: request.name,

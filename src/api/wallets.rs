@@ -78,8 +78,7 @@ pub async fn create_wallet(
     check_text("name", &name)?;
     check_text("description", &description)?;
     let (derivation_id, wallet) = ctx.keys.mint_wallet();
-    ctx.writer
-        .write(&LitRegistry::registerWalletCall {
+    super::billing::charged_write(&ctx, &caller, &LitRegistry::registerWalletCall {
             callerKeyHash: caller.key_hash,
             wallet,
             derivationId: derivation_id,

@@ -24,6 +24,9 @@ const ANVIL_DEV_OWNER_KEY: &str =
 /// Gas money given to each payer on the dev chain: 10_000 ETH.
 const DEV_PAYER_BALANCE_WEI: u128 = 10_000 * 10u128.pow(18);
 
+/// File in the data dir holding the running dev chain's RPC URL.
+pub const DEV_RPC_URL_FILE: &str = "dev-rpc-url";
+
 pub async fn run_dev(config: Config) -> Result<(), NodeError> {
     create_private_dir(&config.data_dir)?;
     let root = super::serve::load_root_secret(&config, true)?;
@@ -39,6 +42,10 @@ pub async fn run_dev(config: Config) -> Result<(), NodeError> {
     )
     .await?;
     tracing::info!(rpc_url = anvil.endpoint(), "dev chain (anvil) started");
+    // For operator tools run next to the dev node (`lit-node grant-credit`).
+    if let Err(e) = std::fs::write(config.data_dir.join(DEV_RPC_URL_FILE), anvil.endpoint()) {
+        tracing::warn!(error = %e, "cannot record the dev chain URL in the data dir");
+    }
     let result = serve_on_dev_chain(&config, root, listener, store, anvil.endpoint()).await;
     anvil.stop().await;
     result

@@ -8,7 +8,7 @@ mod server;
 
 use std::net::SocketAddr;
 
-pub use dev::run_dev;
+pub use dev::{run_dev, DEV_RPC_URL_FILE};
 pub use serve::run_serve;
 
 /// The root secret of a configured node (env or file; never created here).
@@ -53,6 +53,8 @@ pub enum NodeError {
     AnvilFailed(String),
     #[error("{0}")]
     Setup(String),
+    #[error(transparent)]
+    Billing(#[from] crate::billing::BillingSetupError),
 }
 
 /// Everything a node needs once its chain is known (from dev or serve start-up).
@@ -124,6 +126,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
         .ok();
     let permissions = Permissions::new(store.clone());
+    let billing = crate::billing::Billing::open(&config.billing, store.clone())?;
     let mirror_config = IndexerConfig {
         rpc_url: rpc_url.clone(),
         ws_url,
@@ -163,6 +166,17 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         }
     });
 
+    let settlement_task = billing.enabled().map(|enabled| {
+        tokio::spawn(crate::billing::settle::run(
+            enabled.meter.clone(),
+            store.clone(),
+            writer.clone(),
+            Duration::from_millis(config.billing.settle_interval_ms.max(1)),
+            config.billing.max_accounts_per_settlement,
+            shutdown.clone(),
+        ))
+    });
+
     let actions = start_actions(&config, &keys, &permissions, &store)?;
 
     let ctx = AppContext {
@@ -182,6 +196,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         mirror,
         writer,
         actions,
+        billing,
         keys,
         metrics,
         max_body_bytes: config.http.max_body_bytes,
@@ -192,5 +207,8 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
     shutdown.cancel();
     let _ = indexer_task.await;
     let _ = balances_task.await;
+    if let Some(task) = settlement_task {
+        let _ = task.await;
+    }
     result
 }

@@ -8,8 +8,10 @@
 //! - `undo`: per block inside the reorg window, the previous value of every key it changed.
 //! - `blocks`: number → hash of recent applied blocks, to find a fork point after a reorg.
 //! - `code`: Lit Action code by CID (node-local content, see [`code`]).
+//! - `billing`: metered charges and settlement batches not yet settled (see [`journal`]).
 
 mod code;
+pub mod journal;
 pub mod keys;
 mod meta;
 pub mod permissions;
@@ -29,7 +31,8 @@ pub(crate) const CF_STATE: &str = "state";
 pub(crate) const CF_UNDO: &str = "undo";
 pub(crate) const CF_BLOCKS: &str = "blocks";
 pub(crate) const CF_CODE: &str = "code";
-const COLUMN_FAMILIES: &[&str] = &[CF_META, CF_STATE, CF_UNDO, CF_BLOCKS, CF_CODE];
+pub(crate) const CF_BILLING: &str = "billing";
+const COLUMN_FAMILIES: &[&str] = &[CF_META, CF_STATE, CF_UNDO, CF_BLOCKS, CF_CODE, CF_BILLING];
 
 /// Storage-layer failure.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,375 @@
+//! Metering: what an account may still spend, and the charges it owes that are not yet settled
+//! on chain. Spendable credit = mirrored on-chain balance − journaled charges − charges sealed
+//! into settlement batches not yet applied − holds of requests in progress. A request first
+//! *reserves* its most possible cost (refused with [`MeterError::NoCredit`] before any work),
+//! then *commits* what it actually cost: the charge is synced to the journal before the caller
+//! answers. Dropping a reservation without committing releases it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use alloy::primitives::B256;
+
+use crate::store::journal::{Charge, SettlementBatch};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeterError {
+    #[error("the account has {available_cents} cents of credit; this needs {needed_cents}")]
+    NoCredit {
+        available_cents: i128,
+        needed_cents: u64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Usage {
+    /// Journaled charges not yet sealed into a batch.
+    pending: u64,
+    /// Charges in sealed batches the chain has not applied yet.
+    in_flight: u64,
+    /// Reservations of requests in progress.
+    held: u64,
+}
+
+impl Usage {
+    fn unsettled(&self) -> u64 {
+        self.pending + self.in_flight
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pending == 0 && self.in_flight == 0 && self.held == 0
+    }
+}
+
+struct Inner {
+    store: Store,
+    usage: Mutex<HashMap<B256, Usage>>,
+    /// Charges are appended under the read side; sealing takes the write side, so a batch never
+    /// misses a charge or counts one twice.
+    journal: RwLock<()>,
+    next_seq: AtomicU64,
+}
+
+/// Cheap to clone; one per node.
+#[derive(Clone)]
+pub struct Meter {
+    inner: Arc<Inner>,
+}
+
+/// Credit reserved for one request in progress.
+pub struct Hold {
+    meter: Arc<Inner>,
+    account: B256,
+    cents: u64,
+    committed: bool,
+}
+
+impl Meter {
+    /// Loads what the journal holds: unsealed charges and unapplied batches.
+    pub fn open(store: Store) -> Result<Self, StoreError> {
+        let mut usage: HashMap<B256, Usage> = HashMap::new();
+        let mut next_seq = 1;
+        for (seq, charge) in store.journal_charges()? {
+            usage.entry(charge.account).or_default().pending += charge.cents;
+            next_seq = next_seq.max(seq + 1);
+        }
+        for batch in store.settlement_batches()? {
+            for (account, cents) in &batch.entries {
+                usage.entry(*account).or_default().in_flight += cents;
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                usage: Mutex::new(usage),
+                journal: RwLock::new(()),
+                next_seq: AtomicU64::new(next_seq),
+            }),
+        })
+    }
+
+    /// On-chain balance (as mirrored) minus unsettled charges; what `billing/balance` shows.
+    pub fn balance(&self, account: &B256) -> Result<i128, StoreError> {
+        let on_chain = self.inner.store.balance_cents(account)?.unwrap_or(0);
+        let usage = self.usage_of(account);
+        Ok(on_chain - i128::from(usage.unsettled()))
+    }
+
+    /// Charges of `account` this node has not settled yet.
+    pub fn unsettled(&self, account: &B256) -> u64 {
+        self.usage_of(account).unsettled()
+    }
+
+    fn usage_of(&self, account: &B256) -> Usage {
+        self.lock()
+            .get(account)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<B256, Usage>> {
+        self.inner.usage.lock().expect("meter lock")
+    }
+
+    /// Reserves `units × unit_cents` for the largest `units` in `1..=max_units` the account can
+    /// pay for; refused when it cannot pay for one unit.
+    pub fn reserve(
+        &self,
+        account: &B256,
+        unit_cents: u64,
+        max_units: u64,
+    ) -> Result<Hold, MeterError> {
+        let on_chain = self.inner.store.balance_cents(account)?.unwrap_or(0);
+        let mut usage = self.lock();
+        let entry = usage.entry(*account).or_default();
+        let available = on_chain - i128::from(entry.unsettled()) - i128::from(entry.held);
+        let affordable = if unit_cents == 0 {
+            max_units
+        } else {
+            u64::try_from(available.max(0) / i128::from(unit_cents)).unwrap_or(u64::MAX)
+        };
+        let units = affordable.min(max_units);
+        if units == 0 {
+            return Err(MeterError::NoCredit {
+                available_cents: available,
+                needed_cents: unit_cents,
+            });
+        }
+        let cents = units * unit_cents;
+        entry.held += cents;
+        Ok(Hold {
+            meter: self.inner.clone(),
+            account: *account,
+            cents,
+            committed: false,
+        })
+    }
+
+    /// Moves every journaled charge into settlement batches of at most `max_accounts` accounts,
+    /// each under a fresh random settlement id; returns the new batches. Charges of accounts the
+    /// mirror does not know (they cannot be charged on chain) are dropped with an error log.
+    pub fn seal(&self, max_accounts: usize) -> Result<Vec<SettlementBatch>, StoreError> {
+        let _sealing = self.inner.journal.write().expect("journal lock");
+        let charges = self.inner.store.journal_charges()?;
+        if charges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut totals: BTreeMap<B256, u64> = BTreeMap::new();
+        for (_, charge) in &charges {
+            *totals.entry(charge.account).or_default() += charge.cents;
+        }
+        let mut dropped = Vec::new();
+        let mut billable = Vec::new();
+        for (account, cents) in totals {
+            if self.inner.store.account(&account)?.is_some() {
+                billable.push((account, cents));
+            } else {
+                tracing::error!(account = %account, cents, "charges of an account unknown to the chain are dropped");
+                dropped.push((account, cents));
+            }
+        }
+        let batches: Vec<SettlementBatch> = billable
+            .chunks(max_accounts.max(1))
+            .map(|entries| SettlementBatch {
+                id: B256::from(rand::random::<[u8; 32]>()),
+                entries: entries.to_vec(),
+            })
+            .collect();
+        let seqs: Vec<u64> = charges.iter().map(|(seq, _)| *seq).collect();
+        self.inner.store.seal_settlements(&batches, &seqs)?;
+
+        let mut usage = self.lock();
+        for (account, cents) in dropped {
+            let entry = usage.entry(account).or_default();
+            entry.pending = entry.pending.saturating_sub(cents);
+        }
+        for batch in &batches {
+            for (account, cents) in &batch.entries {
+                let entry = usage.entry(*account).or_default();
+                entry.pending = entry.pending.saturating_sub(*cents);
+                entry.in_flight += cents;
+            }
+        }
+        Ok(batches)
+    }
+
+    /// The chain has applied `batch`: forget it (the mirrored balance now includes it).
+    pub fn settled(&self, batch: &SettlementBatch) -> Result<(), StoreError> {
+        self.inner.store.remove_settlement_batch(&batch.id)?;
+        let mut usage = self.lock();
+        for (account, cents) in &batch.entries {
+            if let Some(entry) = usage.get_mut(account) {
+                entry.in_flight = entry.in_flight.saturating_sub(*cents);
+                if entry.is_empty() {
+                    usage.remove(account);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Hold {
+    /// What this reservation covers.
+    pub fn cents(&self) -> u64 {
+        self.cents
+    }
+
+    /// Charges `cents` (at most what was reserved): synced to the journal before it returns.
+    /// Blocking disk I/O: call it off the async runtime ([`Hold::commit_async`]).
+    pub fn commit(mut self, cents: u64) -> Result<(), StoreError> {
+        let cents = cents.min(self.cents);
+        if cents > 0 {
+            let _appending = self.meter.journal.read().expect("journal lock");
+            let seq = self.meter.next_seq.fetch_add(1, Ordering::Relaxed);
+            self.meter.store.journal_charge(
+                seq,
+                &Charge {
+                    account: self.account,
+                    cents,
+                },
+            )?;
+            let mut usage = self.meter.usage.lock().expect("meter lock");
+            let entry = usage.entry(self.account).or_default();
+            entry.held = entry.held.saturating_sub(self.cents);
+            entry.pending += cents;
+        } else {
+            self.release();
+        }
+        self.committed = true;
+        metrics::counter!("lit_node_billing_charged_cents_total").increment(cents);
+        Ok(())
+    }
+
+    pub async fn commit_async(self, cents: u64) -> Result<(), StoreError> {
+        tokio::task::spawn_blocking(move || self.commit(cents))
+            .await
+            .expect("the journal write does not panic")
+    }
+
+    fn release(&self) {
+        let mut usage = self.meter.usage.lock().expect("meter lock");
+        if let Some(entry) = usage.get_mut(&self.account) {
+            entry.held = entry.held.saturating_sub(self.cents);
+            if entry.is_empty() {
+                usage.remove(&self.account);
+            }
+        }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.release();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::records::AccountRecord;
+
+    /// A store whose mirror knows `account` with `balance` cents (written as the indexer would).
+    fn store_with(account: B256, balance: i128) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .put_account_for_tests(
+                &account,
+                AccountRecord {
+                    balance_cents: balance,
+                    ..AccountRecord::default()
+                },
+            )
+            .unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn reservations_bound_spending_and_commits_are_journaled() {
+        let account = B256::repeat_byte(7);
+        let (_dir, store) = store_with(account, 5);
+        let meter = Meter::open(store.clone()).unwrap();
+
+        let first = meter.reserve(&account, 2, 1).unwrap();
+        let second = meter.reserve(&account, 2, 1).unwrap();
+        // 5 − 4 held = 1 left: not enough for another 2.
+        assert!(matches!(
+            meter.reserve(&account, 2, 1),
+            Err(MeterError::NoCredit {
+                available_cents: 1,
+                needed_cents: 2
+            })
+        ));
+        drop(second); // released
+        first.commit(2).unwrap();
+        assert_eq!(meter.balance(&account).unwrap(), 3);
+        // Up to 10 units of 1 cent: only 3 are affordable.
+        let flexible = meter.reserve(&account, 1, 10).unwrap();
+        assert_eq!(flexible.cents(), 3);
+        flexible.commit(1).unwrap();
+        assert_eq!(meter.balance(&account).unwrap(), 2);
+
+        // A reopened meter (a restart) sees the same unsettled charges.
+        let reopened = Meter::open(store).unwrap();
+        assert_eq!(reopened.unsettled(&account), 3);
+    }
+
+    #[test]
+    fn sealing_moves_charges_into_batches_until_settled() {
+        let account = B256::repeat_byte(7);
+        let (_dir, store) = store_with(account, 100);
+        let meter = Meter::open(store.clone()).unwrap();
+        for cents in [1, 2, 3] {
+            meter.reserve(&account, cents, 1).unwrap().commit(cents).unwrap();
+        }
+        let batches = meter.seal(200).unwrap();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].entries, vec![(account, 6)]);
+        assert!(store.journal_charges().unwrap().is_empty());
+        assert_eq!(meter.balance(&account).unwrap(), 94, "sealed is still unsettled");
+        assert!(meter.seal(200).unwrap().is_empty(), "nothing sealed twice");
+
+        // After a restart the batch keeps its id, and its amount still counts.
+        let reopened = Meter::open(store.clone()).unwrap();
+        assert_eq!(reopened.balance(&account).unwrap(), 94);
+        assert_eq!(store.settlement_batches().unwrap(), batches);
+
+        reopened.settled(&batches[0]).unwrap();
+        assert_eq!(reopened.unsettled(&account), 0);
+        assert!(store.settlement_batches().unwrap().is_empty());
+    }
+
+    #[test]
+    fn batches_hold_at_most_max_accounts() {
+        let (_dir, store) = store_with(B256::repeat_byte(1), 100);
+        for byte in 2..=5 {
+            store
+                .put_account_for_tests(&B256::repeat_byte(byte), AccountRecord::default())
+                .unwrap();
+        }
+        let meter = Meter::open(store.clone()).unwrap();
+        for byte in 1..=5 {
+            let hold = Hold {
+                meter: meter.inner.clone(),
+                account: B256::repeat_byte(byte),
+                cents: 1,
+                committed: false,
+            };
+            hold.commit(1).unwrap();
+        }
+        let batches = meter.seal(2).unwrap();
+        assert_eq!(
+            batches.iter().map(|b| b.entries.len()).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        let ids: std::collections::HashSet<_> = batches.iter().map(|b| b.id).collect();
+        assert_eq!(ids.len(), 3, "every batch has its own settlement id");
+    }
+}

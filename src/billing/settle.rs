@@ -1,0 +1,102 @@
+//! The settlement task: every interval (and at once on start, which settles what a crashed run
+//! left in the journal) it seals journaled charges into batches and sends each sealed batch as
+//! one `chargeUsage` transaction under the batch's settlement id. A batch is forgotten only once
+//! the chain has applied its id — seen in the mirror, or refused by the contract as already
+//! applied — so a crash anywhere in between re-sends the same id, which charges once.
+
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use tokio_util::sync::CancellationToken;
+
+use super::meter::Meter;
+use crate::chain::bindings::LitRegistry;
+use crate::chain::writer::{ChainWriter, WriteError};
+use crate::store::journal::SettlementBatch;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("settlement {id} was not applied: {source}")]
+    Chain { id: String, source: WriteError },
+}
+
+/// Runs until `shutdown`.
+pub async fn run(
+    meter: Meter,
+    store: Store,
+    writer: std::sync::Arc<ChainWriter>,
+    interval: Duration,
+    max_accounts: usize,
+    shutdown: CancellationToken,
+) {
+    loop {
+        match settle_once(&meter, &store, &writer, max_accounts).await {
+            Ok(0) => {}
+            Ok(settled) => tracing::info!(batches = settled, "settled usage charges on chain"),
+            Err(error) => {
+                tracing::warn!(%error, "settling usage charges failed; retrying next interval")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// Seals the journal and sends every open batch; returns how many batches were settled.
+pub async fn settle_once(
+    meter: &Meter,
+    store: &Store,
+    writer: &ChainWriter,
+    max_accounts: usize,
+) -> Result<usize, SettleError> {
+    let sealing = meter.clone();
+    tokio::task::spawn_blocking(move || sealing.seal(max_accounts))
+        .await
+        .expect("sealing does not panic")?;
+    let mut settled = 0;
+    for batch in store.settlement_batches()? {
+        settle_batch(meter, store, writer, &batch).await?;
+        settled += 1;
+    }
+    Ok(settled)
+}
+
+async fn settle_batch(
+    meter: &Meter,
+    store: &Store,
+    writer: &ChainWriter,
+    batch: &SettlementBatch,
+) -> Result<(), SettleError> {
+    if !store.settlement_applied(&batch.id)? {
+        let call = LitRegistry::chargeUsageCall {
+            settlementId: batch.id,
+            accounts: batch.entries.iter().map(|(account, _)| *account).collect(),
+            amountsCents: batch
+                .entries
+                .iter()
+                .map(|(_, cents)| U256::from(*cents))
+                .collect(),
+        };
+        match writer.write(&call).await {
+            Ok(_) => {}
+            Err(WriteError::Rejected(LitRegistry::LitRegistryErrors::SettlementAlreadyApplied(
+                _,
+            ))) => {}
+            Err(source) => {
+                return Err(SettleError::Chain {
+                    id: format!("{:#x}", batch.id),
+                    source,
+                })
+            }
+        }
+    }
+    let cents: u64 = batch.entries.iter().map(|(_, cents)| cents).sum();
+    metrics::counter!("lit_node_billing_settled_cents_total").increment(cents);
+    meter.settled(batch)?;
+    Ok(())
+}

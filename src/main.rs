@@ -195,7 +195,8 @@ async fn grant_credit(config: Config, account: &str, cents: u64) -> Result<(), S
         .deployment_file
         .clone()
         .unwrap_or_else(|| config.data_dir.join("deployment.json"));
-    let deployment = lit_node::chain::Deployment::load(&deployment_path).map_err(|e| e.to_string())?;
+    let deployment =
+        lit_node::chain::Deployment::load(&deployment_path).map_err(|e| e.to_string())?;
     let root = lit_node::node::load_root_secret(&config).map_err(|e| e.to_string())?;
     let payers = PayerKeys::derive(&KeyDeriver::new(&root), config.chain.payer_count);
     let payer = payers

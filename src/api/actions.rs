@@ -89,13 +89,17 @@ pub async fn add_action(
             ));
         }
     }
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::addActionCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::addActionCall {
             callerKeyHash: caller.key_hash,
             cid: request.action_ipfs_cid,
             name: request.name,
             description: request.description,
-        })
-        .await?;
+        },
+    )
+    .await?;
     if let Some(code) = request.code {
         ctx.store.put_code(code.as_bytes())?;
     }
@@ -126,11 +130,15 @@ pub async fn delete_action(
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("delete actions")?;
     require_action(&ctx, &caller, &request.hashed_cid)?;
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::deleteActionCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::deleteActionCall {
             callerKeyHash: caller.key_hash,
             cidHash: request.hashed_cid.0,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 
@@ -161,13 +169,17 @@ pub async fn update_action_metadata(
     require_action(&ctx, &caller, &request.hashed_cid)?;
     check_text("name", &request.name)?;
     check_text("description", &request.description)?;
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::updateActionMetadataCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::updateActionMetadataCall {
             callerKeyHash: caller.key_hash,
             cidHash: request.hashed_cid.0,
             name: request.name,
             description: request.description,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 
@@ -197,12 +209,16 @@ pub async fn add_action_to_group(
     caller.require_group_scope(GroupScope::ManageIpfsIds, group)?;
     check_cid("action_ipfs_cid", &request.action_ipfs_cid)?;
     require_group(&ctx, &caller, group)?;
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::addActionToGroupCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::addActionToGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             cidHash: keccak256(request.action_ipfs_cid.as_bytes()),
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 
@@ -232,12 +248,16 @@ pub async fn remove_action_from_group(
     let group = request.group_id.0;
     caller.require_group_scope(GroupScope::ManageIpfsIds, group)?;
     require_group(&ctx, &caller, group)?;
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::removeActionFromGroupCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::removeActionFromGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             cidHash: request.hashed_cid.0,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 

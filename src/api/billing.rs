@@ -77,14 +77,17 @@ impl From<PaymentError> for ApiError {
             PaymentError::NotPaid(message) => {
                 ApiError::bad_request("payment_not_succeeded", message)
             }
-            PaymentError::Stripe(StripeError::Refused(message)) => {
-                ApiError::bad_request("payment_refused", format!("Stripe refused the payment: {message}"))
-            }
+            PaymentError::Stripe(StripeError::Refused(message)) => ApiError::bad_request(
+                "payment_refused",
+                format!("Stripe refused the payment: {message}"),
+            ),
             PaymentError::Stripe(StripeError::NotFound(message)) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
             }
             PaymentError::Stripe(StripeError::Unauthorized) => {
-                tracing::error!("Stripe refused this node's secret key: check billing configuration");
+                tracing::error!(
+                    "Stripe refused this node's secret key: check billing configuration"
+                );
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "payments_unavailable",
@@ -161,7 +164,8 @@ pub async fn balance(
         }));
     };
     let credit = billing.meter.balance(&caller.account)?;
-    let balance_cents = i64::try_from(-credit).unwrap_or(if credit > 0 { i64::MIN } else { i64::MAX });
+    let balance_cents =
+        i64::try_from(-credit).unwrap_or(if credit > 0 { i64::MIN } else { i64::MAX });
     Ok(Json(BalanceResponse {
         balance_cents,
         balance_display: display_balance(credit),
@@ -202,8 +206,13 @@ pub async fn create_payment_intent(
 ) -> Result<Json<CreatePaymentIntentResponse>, ApiError> {
     let billing = enabled(&ctx)?;
     let idempotency_key = idempotency_key(&caller.account, &headers)?;
-    let intent =
-        payments::create(billing, &caller.account, request.amount_cents, &idempotency_key).await?;
+    let intent = payments::create(
+        billing,
+        &caller.account,
+        request.amount_cents,
+        &idempotency_key,
+    )
+    .await?;
     let client_secret = intent.client_secret.ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

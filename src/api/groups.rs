@@ -105,14 +105,18 @@ pub async fn add_group(
     check_text("group_name", &request.group_name)?;
     check_text("group_description", &request.group_description)?;
     let wallets = require_wallets(&ctx, &caller, &request.pkp_ids_permitted)?;
-    let written = super::billing::charged_write(&ctx, &caller, &LitRegistry::addGroupCall {
+    let written = super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::addGroupCall {
             callerKeyHash: caller.key_hash,
             name: request.group_name,
             description: request.group_description,
             wallets,
             cidHashes: hashes(&request.cid_hashes_permitted),
-        })
-        .await?;
+        },
+    )
+    .await?;
     let group_id = written
         .receipt
         .inner
@@ -153,11 +157,15 @@ pub async fn remove_group(
     caller.require_flag("can_delete_groups", |u| u.can_delete_groups)?;
     let group = request.group_id.0;
     require_group(&ctx, &caller, group)?;
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::removeGroupCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::removeGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 
@@ -197,15 +205,19 @@ pub async fn update_group(
     check_text("name", &request.name)?;
     check_text("description", &request.description)?;
     let wallets = require_wallets(&ctx, &caller, &request.pkp_ids_permitted)?;
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::updateGroupCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::updateGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             name: request.name,
             description: request.description,
             wallets,
             cidHashes: hashes(&request.cid_hashes_permitted),
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 
@@ -236,12 +248,16 @@ pub async fn add_pkp_to_group(
     caller.require_group_scope(GroupScope::AddPkp, group)?;
     require_group(&ctx, &caller, group)?;
     let wallet = require_wallets(&ctx, &caller, &[request.pkp_id])?[0];
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::addWalletToGroupCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::addWalletToGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             wallet,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 
@@ -263,12 +279,16 @@ pub async fn remove_pkp_from_group(
     caller.require_group_scope(GroupScope::RemovePkp, group)?;
     require_group(&ctx, &caller, group)?;
     let wallet = require_wallets(&ctx, &caller, &[request.pkp_id])?[0];
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::removeWalletFromGroupCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::removeWalletFromGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
             wallet,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 

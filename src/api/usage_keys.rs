@@ -92,12 +92,16 @@ pub async fn add_usage_api_key(
     caller.require_account_key("create usage keys")?;
     let key = scopes.on_chain()?;
     let usage_api_key = new_api_key();
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::addUsageKeyCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::addUsageKeyCall {
             callerKeyHash: caller.key_hash,
             usageKeyHash: keccak256(usage_api_key.as_bytes()),
             key,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(Json(AddUsageKeyResponse {
         success: true,
         usage_api_key,
@@ -130,12 +134,16 @@ pub async fn update_usage_api_key(
     caller.require_account_key("change usage keys")?;
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
     let key = request.scopes.on_chain()?;
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::updateUsageKeyCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::updateUsageKeyCall {
             callerKeyHash: caller.key_hash,
             usageKeyHash: request.usage_api_key.0,
             key,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 
@@ -163,11 +171,15 @@ pub async fn remove_usage_api_key(
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("remove usage keys")?;
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::removeUsageKeyCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::removeUsageKeyCall {
             callerKeyHash: caller.key_hash,
             usageKeyHash: request.usage_api_key.0,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 
@@ -198,13 +210,17 @@ pub async fn update_usage_api_key_metadata(
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
     check_text("name", &request.name)?;
     check_text("description", &request.description)?;
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::updateUsageKeyMetadataCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::updateUsageKeyMetadataCall {
             callerKeyHash: caller.key_hash,
             usageKeyHash: request.usage_api_key.0,
             name: request.name,
             description: request.description,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(SUCCESS)
 }
 

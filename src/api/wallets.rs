@@ -78,14 +78,18 @@ pub async fn create_wallet(
     check_text("name", &name)?;
     check_text("description", &description)?;
     let (derivation_id, wallet) = ctx.keys.mint_wallet();
-    super::billing::charged_write(&ctx, &caller, &LitRegistry::registerWalletCall {
+    super::billing::charged_write(
+        &ctx,
+        &caller,
+        &LitRegistry::registerWalletCall {
             callerKeyHash: caller.key_hash,
             wallet,
             derivationId: derivation_id,
             name,
             description,
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(Json(CreateWalletResponse {
         wallet_address: format!("{wallet:#x}"),
     }))

@@ -1,6 +1,8 @@
 //! Metering: what an account may still spend, and the charges it owes that are not yet settled
 //! on chain. Spendable credit = mirrored on-chain balance − journaled charges − charges sealed
-//! into settlement batches not yet applied − holds of requests in progress. A request first
+//! into settlement batches the mirror has not applied yet − holds of requests in progress. (The
+//! balance and the applied marks are read from one store snapshot, so a settlement is counted
+//! exactly once however its transaction and the mirror interleave.) A request first
 //! *reserves* its most possible cost (refused with [`MeterError::NoCredit`] before any work),
 //! then *commits* what it actually cost: the charge is synced to the journal before the caller
 //! answers. Dropping a reservation without committing releases it.
@@ -25,23 +27,19 @@ pub enum MeterError {
     Store(#[from] StoreError),
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Usage {
     /// Journaled charges not yet sealed into a batch.
     pending: u64,
-    /// Charges in sealed batches the chain has not applied yet.
-    in_flight: u64,
+    /// (settlement id, cents) of sealed batches not yet forgotten.
+    in_flight: Vec<(B256, u64)>,
     /// Reservations of requests in progress.
     held: u64,
 }
 
 impl Usage {
-    fn unsettled(&self) -> u64 {
-        self.pending + self.in_flight
-    }
-
     fn is_empty(&self) -> bool {
-        self.pending == 0 && self.in_flight == 0 && self.held == 0
+        self.pending == 0 && self.in_flight.is_empty() && self.held == 0
     }
 }
 
@@ -79,7 +77,11 @@ impl Meter {
         }
         for batch in store.settlement_batches()? {
             for (account, cents) in &batch.entries {
-                usage.entry(*account).or_default().in_flight += cents;
+                usage
+                    .entry(*account)
+                    .or_default()
+                    .in_flight
+                    .push((batch.id, *cents));
             }
         }
         Ok(Self {
@@ -94,21 +96,33 @@ impl Meter {
 
     /// On-chain balance (as mirrored) minus unsettled charges; what `billing/balance` shows.
     pub fn balance(&self, account: &B256) -> Result<i128, StoreError> {
-        let on_chain = self.inner.store.balance_cents(account)?.unwrap_or(0);
-        let usage = self.usage_of(account);
-        Ok(on_chain - i128::from(usage.unsettled()))
+        let usage = self.lock().get(account).cloned().unwrap_or_default();
+        self.settled_balance(account, &usage)
     }
 
-    /// Charges of `account` this node has not settled yet.
-    pub fn unsettled(&self, account: &B256) -> u64 {
-        self.usage_of(account).unsettled()
+    /// Charges of `account` this node has journaled and not yet seen applied on chain.
+    pub fn unsettled(&self, account: &B256) -> Result<u64, StoreError> {
+        let usage = self.lock().get(account).cloned().unwrap_or_default();
+        Ok(self.unsettled_of(account, &usage)?.1)
     }
 
-    fn usage_of(&self, account: &B256) -> Usage {
-        self.lock()
-            .get(account)
-            .copied()
-            .unwrap_or_default()
+    /// (mirrored balance, unsettled charges) of `account` with `usage`.
+    fn unsettled_of(&self, account: &B256, usage: &Usage) -> Result<(i128, u64), StoreError> {
+        let ids: Vec<B256> = usage.in_flight.iter().map(|(id, _)| *id).collect();
+        let (balance, applied) = self.inner.store.balance_with_settlements(account, &ids)?;
+        let in_flight: u64 = usage
+            .in_flight
+            .iter()
+            .zip(applied)
+            .filter(|(_, applied)| !applied)
+            .map(|((_, cents), _)| cents)
+            .sum();
+        Ok((balance.unwrap_or(0), usage.pending + in_flight))
+    }
+
+    fn settled_balance(&self, account: &B256, usage: &Usage) -> Result<i128, StoreError> {
+        let (on_chain, unsettled) = self.unsettled_of(account, usage)?;
+        Ok(on_chain - i128::from(unsettled))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<B256, Usage>> {
@@ -123,10 +137,9 @@ impl Meter {
         unit_cents: u64,
         max_units: u64,
     ) -> Result<Hold, MeterError> {
-        let on_chain = self.inner.store.balance_cents(account)?.unwrap_or(0);
         let mut usage = self.lock();
         let entry = usage.entry(*account).or_default();
-        let available = on_chain - i128::from(entry.unsettled()) - i128::from(entry.held);
+        let available = self.settled_balance(account, entry)? - i128::from(entry.held);
         let affordable = if unit_cents == 0 {
             max_units
         } else {
@@ -191,7 +204,7 @@ impl Meter {
             for (account, cents) in &batch.entries {
                 let entry = usage.entry(*account).or_default();
                 entry.pending = entry.pending.saturating_sub(*cents);
-                entry.in_flight += cents;
+                entry.in_flight.push((batch.id, *cents));
             }
         }
         Ok(batches)
@@ -201,9 +214,9 @@ impl Meter {
     pub fn settled(&self, batch: &SettlementBatch) -> Result<(), StoreError> {
         self.inner.store.remove_settlement_batch(&batch.id)?;
         let mut usage = self.lock();
-        for (account, cents) in &batch.entries {
+        for (account, _) in &batch.entries {
             if let Some(entry) = usage.get_mut(account) {
-                entry.in_flight = entry.in_flight.saturating_sub(*cents);
+                entry.in_flight.retain(|(id, _)| *id != batch.id);
                 if entry.is_empty() {
                     usage.remove(account);
                 }
@@ -318,7 +331,7 @@ mod tests {
 
         // A reopened meter (a restart) sees the same unsettled charges.
         let reopened = Meter::open(store).unwrap();
-        assert_eq!(reopened.unsettled(&account), 3);
+        assert_eq!(reopened.unsettled(&account).unwrap(), 3);
     }
 
     #[test]
@@ -327,13 +340,21 @@ mod tests {
         let (_dir, store) = store_with(account, 100);
         let meter = Meter::open(store.clone()).unwrap();
         for cents in [1, 2, 3] {
-            meter.reserve(&account, cents, 1).unwrap().commit(cents).unwrap();
+            meter
+                .reserve(&account, cents, 1)
+                .unwrap()
+                .commit(cents)
+                .unwrap();
         }
         let batches = meter.seal(200).unwrap();
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].entries, vec![(account, 6)]);
         assert!(store.journal_charges().unwrap().is_empty());
-        assert_eq!(meter.balance(&account).unwrap(), 94, "sealed is still unsettled");
+        assert_eq!(
+            meter.balance(&account).unwrap(),
+            94,
+            "sealed is still unsettled"
+        );
         assert!(meter.seal(200).unwrap().is_empty(), "nothing sealed twice");
 
         // After a restart the batch keeps its id, and its amount still counts.
@@ -341,8 +362,22 @@ mod tests {
         assert_eq!(reopened.balance(&account).unwrap(), 94);
         assert_eq!(store.settlement_batches().unwrap(), batches);
 
+        // Once the mirror shows the settlement applied (balance and mark in one write, as the
+        // indexer does), it counts once: in the balance, no longer as unsettled.
+        store
+            .put_account_for_tests(
+                &account,
+                AccountRecord {
+                    balance_cents: 94,
+                    ..AccountRecord::default()
+                },
+            )
+            .unwrap();
+        store.mark_settlement_for_tests(&batches[0].id).unwrap();
+        assert_eq!(reopened.unsettled(&account).unwrap(), 0);
+        assert_eq!(reopened.balance(&account).unwrap(), 94);
         reopened.settled(&batches[0]).unwrap();
-        assert_eq!(reopened.unsettled(&account), 0);
+        assert_eq!(reopened.unsettled(&account).unwrap(), 0);
         assert!(store.settlement_batches().unwrap().is_empty());
     }
 

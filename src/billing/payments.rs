@@ -146,7 +146,10 @@ async fn credit_once(
             intent.id, intent.status
         )));
     }
-    if !intent.currency.eq_ignore_ascii_case(&billing.config.currency) {
+    if !intent
+        .currency
+        .eq_ignore_ascii_case(&billing.config.currency)
+    {
         return Err(PaymentError::NotPaid(format!(
             "payment intent {} is in {}, but this node credits {}",
             intent.id, intent.currency, billing.config.currency

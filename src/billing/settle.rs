@@ -84,9 +84,9 @@ async fn settle_batch(
         };
         match writer.write(&call).await {
             Ok(_) => {}
-            Err(WriteError::Rejected(LitRegistry::LitRegistryErrors::SettlementAlreadyApplied(
-                _,
-            ))) => {}
+            Err(WriteError::Rejected(
+                LitRegistry::LitRegistryErrors::SettlementAlreadyApplied(_),
+            )) => {}
             Err(source) => {
                 return Err(SettleError::Chain {
                     id: format!("{:#x}", batch.id),

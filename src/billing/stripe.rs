@@ -145,7 +145,9 @@ impl StripeClient {
 }
 
 fn classify(status: reqwest::StatusCode, body: &[u8]) -> StripeError {
-    let error = serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|e| e.error);
+    let error = serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()
+        .map(|e| e.error);
     let message = error
         .as_ref()
         .and_then(|e| e.message.as_deref())
@@ -215,7 +217,14 @@ mod tests {
     #[test]
     fn payment_intent_ids_are_checked_before_use_in_a_url() {
         assert!(is_payment_intent_id("pi_3MtwBwLkdIwHu7ix28a3tqPa"));
-        for bad in ["", "pi_", "ch_123", "pi_../../v1/charges", "pi_a?b=c", "pi_a/b"] {
+        for bad in [
+            "",
+            "pi_",
+            "ch_123",
+            "pi_../../v1/charges",
+            "pi_a?b=c",
+            "pi_a/b",
+        ] {
             assert!(!is_payment_intent_id(bad), "{bad}");
         }
     }

@@ -130,6 +130,11 @@ pub struct ChainWriter {
     fees: Mutex<Option<(Instant, u128, u128)>>,
 }
 
+/// Times a write is done again after its transaction was replaced by another sender.
+const MAX_DROPPED_ATTEMPTS: u32 = 3;
+/// How often, while waiting for a receipt, to check whether another sender took the nonce.
+const DROPPED_CHECK_AFTER: Duration = Duration::from_secs(1);
+
 /// How long a fee estimate is reused.
 const FEES_TTL: Duration = Duration::from_secs(1);
 
@@ -152,7 +157,12 @@ impl ChainWriter {
             .into_iter()
             .map(|signer| Payer {
                 address: signer.address(),
+                // Nonces are read from the chain for every send (alloy's default caches them,
+                // which goes stale as soon as another node sends for the same payer).
                 provider: ProviderBuilder::new()
+                    .disable_recommended_fillers()
+                    .with_simple_nonce_management()
+                    .fetch_chain_id()
                     .wallet(EthereumWallet::from(signer))
                     .connect_http(url.clone())
                     .erased(),
@@ -216,13 +226,28 @@ impl ChainWriter {
             .with_to(self.registry)
             .with_input(call.abi_encode());
 
-        let gas = self.simulate(payer, &request).await?;
-        let (max_fee, priority_fee) = self.fees(payer).await?;
-        let request = request
-            .with_gas_limit(gas + gas / 5)
-            .with_max_fee_per_gas(max_fee)
-            .with_max_priority_fee_per_gas(priority_fee);
-        let receipt = self.send_until_mined(payer, request).await?;
+        // A transaction of ours can be replaced by another node sending for the same payer
+        // with the same nonce; it was then never mined, so the write is done again.
+        let mut attempt = 1;
+        let receipt = loop {
+            let gas = self.simulate(payer, &request).await?;
+            let (max_fee, priority_fee) = self.fees(payer).await?;
+            let ready = request
+                .clone()
+                .with_gas_limit(gas + gas / 5)
+                .with_max_fee_per_gas(max_fee)
+                .with_max_priority_fee_per_gas(priority_fee);
+            match self.send_until_mined(payer, ready).await? {
+                Some(receipt) => break receipt,
+                None if attempt < MAX_DROPPED_ATTEMPTS => {
+                    tracing::warn!(payer = %payer.address, attempt, "our transaction was replaced by another sender for this payer; writing again");
+                    attempt += 1;
+                }
+                None => return Err(unavailable(
+                    "transactions kept being replaced by another sender using this node's payers",
+                )),
+            }
+        };
         drop(taken);
 
         let tx_hash = receipt.transaction_hash;
@@ -290,16 +315,19 @@ impl ChainWriter {
     /// and its replacements: whichever is mined wins). When none is mined within
     /// `resend_after`, re-sends the same nonce with fees bumped by 25%, up to `max_resends` times.
     /// Receipts are polled rather than watched from new blocks: with instant mining a
-    /// transaction can be in a block before any watcher is registered.
+    /// transaction can be in a block before any watcher is registered. `None`: another sender
+    /// for this payer took the nonce, so none of ours can be mined.
     async fn send_until_mined(
         &self,
         payer: &Payer,
         request: TransactionRequest,
-    ) -> Result<TransactionReceipt, WriteError> {
-        let mut sent = vec![self.send_fresh(payer, &request).await?];
+    ) -> Result<Option<TransactionReceipt>, WriteError> {
+        let (first, nonce) = self.send_fresh(payer, &request).await?;
+        let mut sent = vec![first];
         let mut resends = 0;
         let mut resend_at = Instant::now() + self.config.resend_after;
         let mut pause = Duration::from_millis(10);
+        let mut presence_check_at = Instant::now() + DROPPED_CHECK_AFTER;
         loop {
             for hash in sent.iter().rev() {
                 if let Some(receipt) = payer
@@ -308,8 +336,14 @@ impl ChainWriter {
                     .await
                     .map_err(unavailable)?
                 {
-                    return Ok(receipt);
+                    return Ok(Some(receipt));
                 }
+            }
+            if Instant::now() >= presence_check_at {
+                if self.nonce_taken_by_another(payer, nonce, &sent).await? {
+                    return Ok(None);
+                }
+                presence_check_at = Instant::now() + DROPPED_CHECK_AFTER;
             }
             let latest = *sent.last().expect("at least one transaction was sent");
             if Instant::now() >= resend_at {
@@ -336,11 +370,18 @@ impl ChainWriter {
         &self,
         payer: &Payer,
         request: &TransactionRequest,
-    ) -> Result<TxHash, WriteError> {
+    ) -> Result<(TxHash, u64), WriteError> {
         const ATTEMPTS: u32 = 5;
         for attempt in 1..=ATTEMPTS {
-            match payer.provider.send_transaction(request.clone()).await {
-                Ok(pending) => return Ok(*pending.tx_hash()),
+            let nonce = payer
+                .provider
+                .get_transaction_count(payer.address)
+                .pending()
+                .await
+                .map_err(unavailable)?;
+            let request = request.clone().with_nonce(nonce);
+            match payer.provider.send_transaction(request).await {
+                Ok(pending) => return Ok((*pending.tx_hash(), nonce)),
                 Err(e) if attempt < ATTEMPTS && is_nonce_race(&e.to_string()) => {
                     tracing::debug!(payer = %payer.address, error = %e, "nonce taken by another sender; retrying");
                     tokio::time::sleep(Duration::from_millis(50 * attempt as u64)).await;
@@ -351,6 +392,37 @@ impl ChainWriter {
         unreachable!("the last attempt returns")
     }
 
+    /// Another transaction took `nonce`: the payer's mined count is past it, yet none of `sent`
+    /// (all with that nonce) has a receipt. Then none of them can ever be mined.
+    async fn nonce_taken_by_another(
+        &self,
+        payer: &Payer,
+        nonce: u64,
+        sent: &[TxHash],
+    ) -> Result<bool, WriteError> {
+        let mined = payer
+            .provider
+            .get_transaction_count(payer.address)
+            .latest()
+            .await
+            .map_err(unavailable)?;
+        if mined <= nonce {
+            return Ok(false);
+        }
+        for hash in sent {
+            if payer
+                .provider
+                .get_transaction_receipt(*hash)
+                .await
+                .map_err(unavailable)?
+                .is_some()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Replaces the stuck `stuck` transaction: same nonce, fees × 1.25^attempt.
     async fn resend(
         &self,
@@ -359,14 +431,16 @@ impl ChainWriter {
         stuck: TxHash,
         attempt: u32,
     ) -> Result<TxHash, WriteError> {
-        let original = payer
+        let Some(original) = payer
             .provider
             .get_transaction_by_hash(stuck)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| {
-                unavailable(format!("stuck transaction {stuck} is gone from the node"))
-            })?;
+        else {
+            return Err(unavailable(format!(
+                "transaction {stuck} is gone from the chain node unmined"
+            )));
+        };
         use alloy::consensus::Transaction as _;
         let bump = |fee: u128| fee + fee / 4 + 1;
         let mut replacement = request
@@ -393,6 +467,7 @@ fn is_nonce_race(message: &str) -> bool {
     [
         "nonce too low",
         "already known",
+        "already imported",
         "replacement transaction underpriced",
         "nonce has already been used",
     ]

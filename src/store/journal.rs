@@ -114,7 +114,7 @@ impl Store {
         Ok(())
     }
 
-    fn billing_entries(&self, tag: u8) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn billing_entries(&self, tag: u8) -> Result<Vec<super::Entry>, StoreError> {
         let prefix = [tag];
         self.db
             .iterator_cf(
@@ -135,45 +135,6 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn charges_and_batches_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = B256::repeat_byte(1);
-        let b = B256::repeat_byte(2);
-        {
-            let store = Store::open(dir.path()).unwrap();
-            store
-                .journal_charge(1, &Charge { account: a, cents: 3 })
-                .unwrap();
-            store
-                .journal_charge(2, &Charge { account: b, cents: 4 })
-                .unwrap();
-            store
-                .journal_charge(3, &Charge { account: a, cents: 5 })
-                .unwrap();
-            let batch = SettlementBatch {
-                id: B256::repeat_byte(9),
-                entries: vec![(a, 8)],
-            };
-            store.seal_settlements(&[batch], &[1, 3]).unwrap();
-        }
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(
-            store.journal_charges().unwrap(),
-            vec![(2, Charge { account: b, cents: 4 })]
-        );
-        let batches = store.settlement_batches().unwrap();
-        assert_eq!(batches.len(), 1);
-        assert_eq!(batches[0].entries, vec![(a, 8)]);
-        store.remove_settlement_batch(&batches[0].id).unwrap();
-        assert!(store.settlement_batches().unwrap().is_empty());
-    }
-}
-
-#[cfg(test)]
 impl Store {
     /// Writes a mirrored account record directly (unit tests of billing; the indexer does this
     /// in a running node).
@@ -188,5 +149,75 @@ impl Store {
             super::records::encode(&record),
         )?;
         Ok(())
+    }
+
+    /// Marks a settlement applied in the mirrored state (unit tests of billing).
+    pub(crate) fn mark_settlement_for_tests(&self, id: &B256) -> Result<(), StoreError> {
+        self.db
+            .put_cf(self.cf(super::CF_STATE), super::keys::settlement(id), [])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_and_batches_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = B256::repeat_byte(1);
+        let b = B256::repeat_byte(2);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .journal_charge(
+                    1,
+                    &Charge {
+                        account: a,
+                        cents: 3,
+                    },
+                )
+                .unwrap();
+            store
+                .journal_charge(
+                    2,
+                    &Charge {
+                        account: b,
+                        cents: 4,
+                    },
+                )
+                .unwrap();
+            store
+                .journal_charge(
+                    3,
+                    &Charge {
+                        account: a,
+                        cents: 5,
+                    },
+                )
+                .unwrap();
+            let batch = SettlementBatch {
+                id: B256::repeat_byte(9),
+                entries: vec![(a, 8)],
+            };
+            store.seal_settlements(&[batch], &[1, 3]).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.journal_charges().unwrap(),
+            vec![(
+                2,
+                Charge {
+                    account: b,
+                    cents: 4
+                }
+            )]
+        );
+        let batches = store.settlement_batches().unwrap();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].entries, vec![(a, 8)]);
+        store.remove_settlement_batch(&batches[0].id).unwrap();
+        assert!(store.settlement_batches().unwrap().is_empty());
     }
 }

@@ -267,4 +267,26 @@ impl Store {
     pub fn settlement_applied(&self, settlement_id: &B256) -> Result<bool, StoreError> {
         self.exists(&keys::settlement(settlement_id))
     }
+
+    /// The account's mirrored balance and, for each of `settlements`, whether the mirror has
+    /// applied it — read from one snapshot, so a settlement is either in the balance and marked
+    /// applied, or neither (the indexer writes both in one batch).
+    pub fn balance_with_settlements(
+        &self,
+        account: &B256,
+        settlements: &[B256],
+    ) -> Result<(Option<i128>, Vec<bool>), StoreError> {
+        let snapshot = self.db.snapshot();
+        let cf = self.cf(CF_STATE);
+        let key = keys::account(account);
+        let balance = snapshot
+            .get_cf(cf, &key)?
+            .map(|bytes| decode::<AccountRecord>(&key, &bytes).map(|a| a.balance_cents))
+            .transpose()?;
+        let applied = settlements
+            .iter()
+            .map(|id| Ok(snapshot.get_cf(cf, keys::settlement(id))?.is_some()))
+            .collect::<Result<Vec<bool>, StoreError>>()?;
+        Ok((balance, applied))
+    }
 }

@@ -3,6 +3,8 @@
 //! when its handle drops.
 #![allow(dead_code)]
 
+pub mod fake_stripe;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -33,6 +35,8 @@ pub struct NodeProcess {
     child: Child,
     pub base_url: String,
     pub stdout_line: String,
+    /// Every line the node wrote to stderr (its logs) so far.
+    pub stderr_lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// Output of a node that exited instead of serving.
@@ -79,16 +83,20 @@ impl NodeProcess {
             Some((base_url, stdout_line)) => {
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
                 let stderr = child.stderr.take().unwrap();
+                let stderr_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let kept = stderr_lines.clone();
                 tokio::spawn(async move {
                     let mut lines = BufReader::new(stderr).lines();
                     while let Ok(Some(line)) = lines.next_line().await {
                         eprintln!("[lit-node] {line}");
+                        kept.lock().unwrap().push(line);
                     }
                 });
                 Ok(Self {
                     child,
                     base_url,
                     stdout_line,
+                    stderr_lines,
                 })
             }
             None => Err(wait_exit(child).await),

@@ -119,7 +119,10 @@ pub struct StripeConfigResponse {
     path = "/core/v1/billing/stripe_config",
     tag = "billing",
     summary = "Stripe publishable key (404 when billing is off)",
-    responses((status = 200, description = "success", body = StripeConfigResponse))
+    responses(
+        (status = 200, description = "success", body = StripeConfigResponse),
+        (status = 404, description = "billing is not enabled on this node (code `billing_disabled`): no payments needed", body = super::openapi::ErrorResponse)
+    )
 )]
 pub async fn stripe_config(
     State(ctx): State<SharedContext>,

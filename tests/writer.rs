@@ -1,6 +1,7 @@
 //! The chain writer against a real anvil, real contracts and a running mirror: concurrent writes
 //! spread over the payer pool, refusals decoded from simulation (nothing sent), read-your-writes,
-//! re-sending a stuck transaction without double-sending, and an unreachable chain.
+//! re-sending a stuck transaction without double-sending, following after a restart what was sent
+//! before (the outbox), writing again when another sender took the nonce, and an unreachable chain.
 
 mod common;
 
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 struct Setup {
     anvil: AnvilInstance,
+    registry: Address,
     store: Store,
     mirror: MirrorHandle,
     writer: ChainWriter,
@@ -88,11 +90,13 @@ async fn setup(payers: usize, registered: bool, config: WriterConfig) -> Setup {
         mirror.clone(),
         config,
     )
-    .unwrap();
+    .unwrap()
+    .with_outbox(store.clone());
     let shutdown = CancellationToken::new();
     tokio::spawn(indexer.run(shutdown.clone()));
     Setup {
         anvil,
+        registry: deployment.contract_address,
         store,
         mirror,
         writer,
@@ -252,6 +256,157 @@ async fn a_stuck_transaction_is_resent_and_mined_once() {
         .unwrap();
     assert_eq!(mined.nonce(), nonce_before);
     assert!(s.store.account(&keccak256("account 7")).unwrap().is_some());
+}
+
+/// Pending transactions in the chain node's pool.
+async fn pending_in_pool(provider: &impl Provider) -> usize {
+    let pool: serde_json::Value = provider
+        .raw_request("txpool_content".into(), ())
+        .await
+        .unwrap();
+    pool["pending"]
+        .as_object()
+        .map(|senders| {
+            senders
+                .values()
+                .map(|txs| txs.as_object().map_or(0, |t| t.len()))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_restarted_writer_follows_what_it_sent_before() {
+    let config = WriterConfig {
+        resend_after: Duration::from_millis(700),
+        max_resends: 5,
+        mirror_timeout: Duration::from_secs(10),
+    };
+    let s = Arc::new(setup(1, true, config.clone()).await);
+    let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
+    let payer = signer(&s.anvil, 1).address();
+    let nonce_before = provider.get_transaction_count(payer).await.unwrap();
+
+    // Sent but not mined when the "node" goes away (the write is dropped mid-flight).
+    provider.anvil_set_auto_mine(false).await.unwrap();
+    let write = tokio::spawn({
+        let s = s.clone();
+        async move { s.writer.write(&new_account(8)).await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.store.sent_transactions().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing recorded in the outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    write.abort();
+    let recorded = s.store.sent_transactions().unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        (recorded[0].payer, recorded[0].nonce),
+        (payer, nonce_before)
+    );
+
+    // A new writer on the same store (the restarted node) follows it: still unmined after its
+    // re-send deadline, it re-sends with higher fees (replacing it in the pool)…
+    let restarted = Arc::new(
+        ChainWriter::new(
+            &s.anvil.endpoint(),
+            vec![signer(&s.anvil, 1)],
+            s.registry,
+            s.mirror.clone(),
+            config,
+        )
+        .unwrap()
+        .with_outbox(s.store.clone()),
+    );
+    let following = tokio::spawn({
+        let restarted = restarted.clone();
+        async move { restarted.follow_outbox_once().await }
+    });
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let replaced = s.store.sent_transactions().unwrap();
+    assert_eq!(replaced.len(), 1);
+    assert!(replaced[0].hashes.len() >= 2, "not re-sent: {replaced:?}");
+    assert_eq!(
+        pending_in_pool(&provider).await,
+        1,
+        "re-sends replace, never add"
+    );
+
+    // …and once mined, forgets it: mined exactly once.
+    provider.anvil_mine(Some(1), None).await.unwrap();
+    provider.anvil_set_auto_mine(true).await.unwrap();
+    assert_eq!(following.await.unwrap(), 1);
+    assert!(s.store.sent_transactions().unwrap().is_empty());
+    assert_eq!(
+        provider.get_transaction_count(payer).await.unwrap(),
+        nonce_before + 1
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.store.account(&keccak256("account 8")).unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "never mirrored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The payer is usable again, with the next nonce.
+    restarted.write(&new_account(9)).await.unwrap();
+    assert!(s.store.sent_transactions().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_transaction_whose_nonce_another_sender_took_is_written_again() {
+    let s = setup(1, true, WriterConfig::default()).await;
+    let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
+    let payer_key = signer(&s.anvil, 1);
+    let payer = payer_key.address();
+    // Hold mining, let the writer send, then have "another node" replace its transaction with
+    // a higher-fee one for the same nonce and mine that.
+    provider.anvil_set_auto_mine(false).await.unwrap();
+    let write = tokio::spawn({
+        let writer = ChainWriter::new(
+            &s.anvil.endpoint(),
+            vec![payer_key.clone()],
+            s.registry,
+            s.mirror.clone(),
+            WriterConfig::default(),
+        )
+        .unwrap()
+        .with_outbox(s.store.clone());
+        async move { writer.write(&new_account(11)).await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let ours = loop {
+        if let Some(sent) = s.store.sent_transactions().unwrap().pop() {
+            break sent;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let other = ProviderBuilder::new()
+        .wallet(payer_key)
+        .connect_http(s.anvil.endpoint().parse().unwrap());
+    let mut theirs = ours.request.clone();
+    theirs.input = alloy::rpc::types::TransactionInput::new(
+        alloy::sol_types::SolCall::abi_encode(&new_account(12)).into(),
+    );
+    theirs.max_fee_per_gas = ours.request.max_fee_per_gas.map(|f| f * 2);
+    theirs.max_priority_fee_per_gas = ours.request.max_priority_fee_per_gas.map(|f| f * 2);
+    let _replacement = other.send_transaction(theirs).await.unwrap();
+    provider.anvil_mine(Some(1), None).await.unwrap();
+    provider.anvil_set_auto_mine(true).await.unwrap();
+
+    // Ours can never be mined now; the writer notices and writes again with the next nonce.
+    let written = write.await.unwrap().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!ours.hashes.contains(&written.tx_hash));
+    assert!(s.store.account(&keccak256("account 11")).unwrap().is_some());
+    assert!(s.store.account(&keccak256("account 12")).unwrap().is_some());
+    assert_eq!(
+        provider.get_transaction_count(payer).await.unwrap(),
+        ours.nonce + 2
+    );
+    assert!(s.store.sent_transactions().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -6,6 +6,11 @@
 //! it with fees cached for a second (one fee query per second, not per write), waits for the receipt (re-sending
 //! with bumped fees when it sits unmined), checks the status, and finally waits until the node's
 //! own mirror has applied that block, so a read right after a write sees it.
+//!
+//! Every sent transaction is recorded in the store's outbox (payer, nonce, request, hashes) until
+//! it is mined or its nonce was taken by another sender, and [`ChainWriter::follow_outbox`] keeps
+//! following — re-sending if stuck — what a restart or a timed-out write left there. Nonces are
+//! read from the chain per send, since nodes sharing a root secret share payers.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,6 +25,8 @@ use tokio::sync::Semaphore;
 
 use super::bindings::LitRegistry::LitRegistryErrors;
 use crate::indexer::MirrorHandle;
+use crate::store::outbox::SentTransaction;
+use crate::store::Store;
 
 /// Why a write did not happen. The API maps each to a status (see `api::error`).
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +108,30 @@ impl Drop for TakenPayer<'_> {
 }
 
 impl PayerPool {
+    /// Waits for the payer at `index` to be idle and takes it.
+    async fn take_index(&self, index: usize) -> TakenPayer<'_> {
+        loop {
+            let permit = self
+                .available
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            {
+                let mut idle = self.idle.lock().expect("not poisoned");
+                if let Some(position) = idle.iter().position(|i| *i == index) {
+                    idle.remove(position);
+                    return TakenPayer {
+                        pool: self,
+                        index,
+                        _permit: permit,
+                    };
+                }
+            }
+            drop(permit);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn take(&self) -> TakenPayer<'_> {
         let permit = self
             .available
@@ -128,12 +159,14 @@ pub struct ChainWriter {
     config: WriterConfig,
     /// (when fetched, max fee per gas, max priority fee per gas).
     fees: Mutex<Option<(Instant, u128, u128)>>,
+    /// Where sent transactions are recorded until mined (`None`: not recorded).
+    outbox: Option<Store>,
 }
 
 /// Times a write is done again after its transaction was replaced by another sender.
 const MAX_DROPPED_ATTEMPTS: u32 = 3;
 /// How often, while waiting for a receipt, to check whether another sender took the nonce.
-const DROPPED_CHECK_AFTER: Duration = Duration::from_secs(1);
+const NONCE_CHECK_AFTER: Duration = Duration::from_secs(1);
 
 /// How long a fee estimate is reused.
 const FEES_TTL: Duration = Duration::from_secs(1);
@@ -179,7 +212,15 @@ impl ChainWriter {
             mirror,
             config,
             fees: Mutex::new(None),
+            outbox: None,
         })
+    }
+
+    /// Records every sent transaction in `store`'s outbox until it is mined, so that
+    /// [`ChainWriter::follow_outbox`] can follow it after a restart.
+    pub fn with_outbox(mut self, store: Store) -> Self {
+        self.outbox = Some(store);
+        self
     }
 
     /// Every `interval`, exports each payer's balance (`lit_node_payer_balance_wei{payer}`) and
@@ -311,49 +352,66 @@ impl ChainWriter {
         }
     }
 
-    /// Sends and polls for the receipt of every transaction sent for this nonce (the original
-    /// and its replacements: whichever is mined wins). When none is mined within
-    /// `resend_after`, re-sends the same nonce with fees bumped by 25%, up to `max_resends` times.
-    /// Receipts are polled rather than watched from new blocks: with instant mining a
-    /// transaction can be in a block before any watcher is registered. `None`: another sender
-    /// for this payer took the nonce, so none of ours can be mined.
+    /// Sends `request` with the payer's next nonce, records it in the outbox, and follows it
+    /// until mined ([`ChainWriter::follow`]).
     async fn send_until_mined(
         &self,
         payer: &Payer,
         request: TransactionRequest,
     ) -> Result<Option<TransactionReceipt>, WriteError> {
-        let (first, nonce) = self.send_fresh(payer, &request).await?;
-        let mut sent = vec![first];
+        let sent = self.send_fresh(payer, &request).await?;
+        self.record(&sent);
+        self.follow(payer, sent).await
+    }
+
+    /// Polls for the receipt of every transaction sent for the nonce (the original and its
+    /// replacements: whichever is mined wins). When none is mined within `resend_after`,
+    /// re-sends the same nonce with fees bumped by 25%, up to `max_resends` times. Receipts are
+    /// polled rather than watched from new blocks: with instant mining a transaction can be in
+    /// a block before any watcher is registered. `None`: another sender for this payer took the
+    /// nonce, so none of ours can be mined. The outbox entry is removed once either is known;
+    /// on errors it stays, for [`ChainWriter::follow_outbox`].
+    async fn follow(
+        &self,
+        payer: &Payer,
+        mut sent: SentTransaction,
+    ) -> Result<Option<TransactionReceipt>, WriteError> {
         let mut resends = 0;
         let mut resend_at = Instant::now() + self.config.resend_after;
         let mut pause = Duration::from_millis(10);
-        let mut presence_check_at = Instant::now() + DROPPED_CHECK_AFTER;
+        let mut nonce_check_at = Instant::now() + NONCE_CHECK_AFTER;
         loop {
-            for hash in sent.iter().rev() {
+            for hash in sent.hashes.iter().rev() {
                 if let Some(receipt) = payer
                     .provider
                     .get_transaction_receipt(*hash)
                     .await
                     .map_err(unavailable)?
                 {
+                    self.forget(&sent);
                     return Ok(Some(receipt));
                 }
             }
-            if Instant::now() >= presence_check_at {
-                if self.nonce_taken_by_another(payer, nonce, &sent).await? {
+            if Instant::now() >= nonce_check_at {
+                if self.nonce_taken_by_another(payer, &sent).await? {
+                    self.forget(&sent);
                     return Ok(None);
                 }
-                presence_check_at = Instant::now() + DROPPED_CHECK_AFTER;
+                nonce_check_at = Instant::now() + NONCE_CHECK_AFTER;
             }
-            let latest = *sent.last().expect("at least one transaction was sent");
             if Instant::now() >= resend_at {
+                let latest = *sent
+                    .hashes
+                    .last()
+                    .expect("at least one transaction was sent");
                 if resends >= self.config.max_resends {
                     return Err(WriteError::NotMined(latest));
                 }
                 resends += 1;
-                match self.resend(payer, &request, latest, resends).await {
-                    Ok(hash) => sent.push(hash),
-                    // The nonce was used meanwhile: one of ours was mined; the next poll finds it.
+                match self.resend(payer, &mut sent, resends).await {
+                    Ok(()) => self.record(&sent),
+                    // The nonce was used meanwhile (by one of ours, found by the next poll, or
+                    // by another sender, found by the nonce check).
                     Err(WriteError::Unavailable(message)) if is_nonce_race(&message) => {}
                     Err(other) => return Err(other),
                 }
@@ -370,7 +428,7 @@ impl ChainWriter {
         &self,
         payer: &Payer,
         request: &TransactionRequest,
-    ) -> Result<(TxHash, u64), WriteError> {
+    ) -> Result<SentTransaction, WriteError> {
         const ATTEMPTS: u32 = 5;
         for attempt in 1..=ATTEMPTS {
             let nonce = payer
@@ -380,8 +438,15 @@ impl ChainWriter {
                 .await
                 .map_err(unavailable)?;
             let request = request.clone().with_nonce(nonce);
-            match payer.provider.send_transaction(request).await {
-                Ok(pending) => return Ok((*pending.tx_hash(), nonce)),
+            match payer.provider.send_transaction(request.clone()).await {
+                Ok(pending) => {
+                    return Ok(SentTransaction {
+                        payer: payer.address,
+                        nonce,
+                        request,
+                        hashes: vec![*pending.tx_hash()],
+                    })
+                }
                 Err(e) if attempt < ATTEMPTS && is_nonce_race(&e.to_string()) => {
                     tracing::debug!(payer = %payer.address, error = %e, "nonce taken by another sender; retrying");
                     tokio::time::sleep(Duration::from_millis(50 * attempt as u64)).await;
@@ -392,13 +457,12 @@ impl ChainWriter {
         unreachable!("the last attempt returns")
     }
 
-    /// Another transaction took `nonce`: the payer's mined count is past it, yet none of `sent`
+    /// Another transaction took the nonce: the payer's mined count is past it, yet none of ours
     /// (all with that nonce) has a receipt. Then none of them can ever be mined.
     async fn nonce_taken_by_another(
         &self,
         payer: &Payer,
-        nonce: u64,
-        sent: &[TxHash],
+        sent: &SentTransaction,
     ) -> Result<bool, WriteError> {
         let mined = payer
             .provider
@@ -406,10 +470,10 @@ impl ChainWriter {
             .latest()
             .await
             .map_err(unavailable)?;
-        if mined <= nonce {
+        if mined <= sent.nonce {
             return Ok(false);
         }
-        for hash in sent {
+        for hash in &sent.hashes {
             if payer
                 .provider
                 .get_transaction_receipt(*hash)
@@ -423,41 +487,111 @@ impl ChainWriter {
         Ok(true)
     }
 
-    /// Replaces the stuck `stuck` transaction: same nonce, fees × 1.25^attempt.
+    /// Replaces the stuck transaction: same nonce and gas, fees × 1.25 (+1 wei) each time. Sent
+    /// from what the outbox holds, so it also re-broadcasts a transaction the chain node lost.
     async fn resend(
         &self,
         payer: &Payer,
-        request: &TransactionRequest,
-        stuck: TxHash,
+        sent: &mut SentTransaction,
         attempt: u32,
-    ) -> Result<TxHash, WriteError> {
-        let Some(original) = payer
-            .provider
-            .get_transaction_by_hash(stuck)
-            .await
-            .map_err(unavailable)?
-        else {
-            return Err(unavailable(format!(
-                "transaction {stuck} is gone from the chain node unmined"
-            )));
-        };
-        use alloy::consensus::Transaction as _;
-        let bump = |fee: u128| fee + fee / 4 + 1;
-        let mut replacement = request
-            .clone()
-            .with_nonce(original.nonce())
-            .with_gas_limit(original.gas_limit());
-        replacement.max_fee_per_gas = Some(bump(original.max_fee_per_gas()));
-        replacement.max_priority_fee_per_gas =
-            Some(bump(original.max_priority_fee_per_gas().unwrap_or(0)));
-        tracing::warn!(%stuck, attempt, "transaction not mined in time; re-sending with higher fees");
+    ) -> Result<(), WriteError> {
+        let bump = |fee: Option<u128>| fee.map(|fee| fee + fee / 4 + 1);
+        sent.request.max_fee_per_gas = bump(sent.request.max_fee_per_gas);
+        sent.request.max_priority_fee_per_gas = bump(sent.request.max_priority_fee_per_gas);
+        let stuck = sent.hashes.last().copied();
+        tracing::warn!(
+            ?stuck,
+            nonce = sent.nonce,
+            attempt,
+            "transaction not mined in time; re-sending with higher fees"
+        );
         metrics::counter!("lit_node_chain_resends_total").increment(1);
         let pending = payer
             .provider
-            .send_transaction(replacement)
+            .send_transaction(sent.request.clone())
             .await
             .map_err(unavailable)?;
-        Ok(*pending.tx_hash())
+        sent.hashes.push(*pending.tx_hash());
+        Ok(())
+    }
+
+    /// Follows every transaction in the outbox — sent before a restart, or given up on by a
+    /// write that answered `NotMined` — until it is mined or its nonce is taken, holding its
+    /// payer meanwhile. Runs at start and then every `resend_after`, until `shutdown`.
+    pub async fn follow_outbox(&self, shutdown: tokio_util::sync::CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.follow_outbox_once() => {}
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.config.resend_after) => {}
+            }
+        }
+    }
+
+    /// One pass over the outbox; returns how many transactions were settled (mined or replaced).
+    pub async fn follow_outbox_once(&self) -> usize {
+        let Some(store) = &self.outbox else {
+            return 0;
+        };
+        let entries = match store.sent_transactions() {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the outbox");
+                return 0;
+            }
+        };
+        let mut settled = 0;
+        for entry in entries {
+            let Some(index) = self
+                .pool
+                .payers
+                .iter()
+                .position(|p| p.address == entry.payer)
+            else {
+                tracing::warn!(payer = %entry.payer, nonce = entry.nonce, "outbox transaction of a payer this node no longer has; left as is");
+                continue;
+            };
+            let taken = self.pool.take_index(index).await;
+            // A live write may have finished with it while we waited for the payer.
+            let Ok(Some(entry)) = store.sent_transaction(&entry.payer, entry.nonce) else {
+                continue;
+            };
+            let payer = &self.pool.payers[taken.index];
+            let nonce = entry.nonce;
+            match self.follow(payer, entry).await {
+                Ok(Some(receipt)) => {
+                    settled += 1;
+                    tracing::info!(payer = %payer.address, nonce, tx = %receipt.transaction_hash, "an earlier transaction from the outbox was mined");
+                }
+                Ok(None) => {
+                    settled += 1;
+                    tracing::warn!(payer = %payer.address, nonce, "an earlier transaction from the outbox was replaced by another sender's");
+                }
+                Err(error) => {
+                    tracing::warn!(payer = %payer.address, nonce, %error, "an earlier transaction is still not mined; following it again later")
+                }
+            }
+        }
+        settled
+    }
+
+    fn record(&self, sent: &SentTransaction) {
+        if let Some(store) = &self.outbox {
+            if let Err(error) = store.record_sent(sent) {
+                tracing::error!(%error, payer = %sent.payer, nonce = sent.nonce, "cannot record a sent transaction in the outbox");
+            }
+        }
+    }
+
+    fn forget(&self, sent: &SentTransaction) {
+        if let Some(store) = &self.outbox {
+            if let Err(error) = store.forget_sent(&sent.payer, sent.nonce) {
+                tracing::error!(%error, payer = %sent.payer, nonce = sent.nonce, "cannot remove a mined transaction from the outbox");
+            }
+        }
     }
 }
 

@@ -151,7 +151,8 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         mirror.clone(),
         WriterConfig::default(),
     )
-    .map_err(|e| NodeError::Setup(e.to_string()))?;
+    .map_err(|e| NodeError::Setup(e.to_string()))?
+    .with_outbox(store.clone());
     let shutdown = CancellationToken::new();
     let indexer_task = tokio::spawn(indexer.run(shutdown.clone()));
 
@@ -166,6 +167,10 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         }
     });
 
+    let outbox_task = tokio::spawn({
+        let (writer, shutdown) = (writer.clone(), shutdown.clone());
+        async move { writer.follow_outbox(shutdown).await }
+    });
     let settlement_task = billing.enabled().map(|enabled| {
         tokio::spawn(crate::billing::settle::run(
             enabled.meter.clone(),
@@ -207,6 +212,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
     shutdown.cancel();
     let _ = indexer_task.await;
     let _ = balances_task.await;
+    let _ = outbox_task.await;
     if let Some(task) = settlement_task {
         let _ = task.await;
     }

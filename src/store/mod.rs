@@ -9,11 +9,13 @@
 //! - `blocks`: number → hash of recent applied blocks, to find a fork point after a reorg.
 //! - `code`: Lit Action code by CID (node-local content, see [`code`]).
 //! - `billing`: metered charges and settlement batches not yet settled (see [`journal`]).
+//! - `outbox`: transactions sent and not yet seen mined (see [`outbox`]).
 
 mod code;
 pub mod journal;
 pub mod keys;
 mod meta;
+pub mod outbox;
 pub mod permissions;
 pub mod query;
 pub mod records;
@@ -32,7 +34,10 @@ pub(crate) const CF_UNDO: &str = "undo";
 pub(crate) const CF_BLOCKS: &str = "blocks";
 pub(crate) const CF_CODE: &str = "code";
 pub(crate) const CF_BILLING: &str = "billing";
-const COLUMN_FAMILIES: &[&str] = &[CF_META, CF_STATE, CF_UNDO, CF_BLOCKS, CF_CODE, CF_BILLING];
+pub(crate) const CF_OUTBOX: &str = "outbox";
+const COLUMN_FAMILIES: &[&str] = &[
+    CF_META, CF_STATE, CF_UNDO, CF_BLOCKS, CF_CODE, CF_BILLING, CF_OUTBOX,
+];
 
 /// Storage-layer failure.
 #[derive(Debug, thiserror::Error)]

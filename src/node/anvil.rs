@@ -60,6 +60,7 @@ impl AnvilProcess {
         chain_id: u64,
         state_file: &Path,
         state_interval_secs: u64,
+        extra_args: &[String],
     ) -> Result<Self, NodeError> {
         let mut command = Command::new(anvil);
         // If this node dies without stopping anvil (even by SIGKILL), the kernel sends anvil
@@ -76,6 +77,7 @@ impl AnvilProcess {
             .arg("--state")
             .arg(state_file)
             .args(["--state-interval", &state_interval_secs.max(1).to_string()])
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

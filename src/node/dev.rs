@@ -39,6 +39,7 @@ pub async fn run_dev(config: Config) -> Result<(), NodeError> {
         config.dev.chain_id,
         &config.data_dir.join("anvil-state.json"),
         config.dev.state_interval_secs,
+        &config.dev.anvil_args,
     )
     .await?;
     tracing::info!(rpc_url = anvil.endpoint(), "dev chain (anvil) started");

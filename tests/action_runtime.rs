@@ -115,8 +115,31 @@ fn input(code: &str, params: Option<Value>, limits: ActionLimits) -> RunInput {
         params_json: params.map(|p| p.to_string()),
         limits,
         headers: vec![("x-request-id".into(), "req-1".into())],
-        credit_ms: None,
+        credit: None,
     }
+}
+
+/// A credit line that pays for `seconds` more seconds, then refuses.
+struct Credit {
+    seconds: std::sync::atomic::AtomicU64,
+    asked: std::sync::atomic::AtomicU64,
+}
+
+impl lit_node::actions::RunCredit for Credit {
+    fn extend(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.asked.fetch_add(1, SeqCst);
+        self.seconds
+            .fetch_update(SeqCst, SeqCst, |s| s.checked_sub(1))
+            .is_ok()
+    }
+}
+
+fn credit(seconds: u64) -> Arc<Credit> {
+    Arc::new(Credit {
+        seconds: seconds.into(),
+        asked: 0.into(),
+    })
 }
 
 /// Runs on a thread with a worker-sized stack, as the node's pool does.
@@ -315,32 +338,62 @@ fn time_limit_stops_busy_loops_and_long_waits() {
 }
 
 #[test]
-fn a_run_stops_where_the_accounts_credit_ends() {
+fn a_run_buys_seconds_as_it_goes_and_stops_when_credit_ends() {
+    use std::sync::atomic::Ordering::SeqCst;
     let code = r#"async function main() { console.log("spinning"); while (true) {} }"#;
-    let mut credited = input(code, None, limits(|l| l.timeout_ms = 30_000));
-    credited.credit_ms = Some(1000);
+    // The first second is paid up front; one more can be bought.
+    let line = credit(1);
+    let mut billed = input(code, None, limits(|l| l.timeout_ms = 30_000));
+    billed.credit = Some(line.clone());
     let started = Instant::now();
-    let outcome = run_on(&harness().open, credited);
+    let outcome = run_on(&harness().open, billed);
     let elapsed = started.elapsed();
     assert!(outcome.has_error, "{outcome:?}");
     let message = outcome.response.as_str().unwrap();
     assert!(
-        message.starts_with("The account ran out of credit: its balance paid for 1 s of run time")
+        message.starts_with("The account ran out of credit: its balance paid for 2 s of run time")
             && message.contains("billing/create_payment_intent"),
         "{message}"
     );
     assert_eq!(outcome.logs, "spinning\n");
     assert!(
-        elapsed >= Duration::from_millis(1000) && elapsed < Duration::from_secs(5),
+        elapsed >= Duration::from_millis(2000) && elapsed < Duration::from_secs(6),
         "{elapsed:?}"
     );
-
-    // Credit beyond the time limit changes nothing: the time limit answers.
-    let mut rich = input(code, None, limits(|l| l.timeout_ms = 300));
-    rich.credit_ms = Some(60_000);
-    let outcome = run_on(&harness().open, rich);
     assert_eq!(
-        outcome.response,
+        line.asked.load(SeqCst),
+        2,
+        "one purchase per second, then the refusal"
+    );
+
+    // Waiting on a timer costs time too.
+    let line = credit(0);
+    let mut sleeper = input(
+        r#"async function main() { await new Promise((r) => setTimeout(r, 5000)); return "woke"; }"#,
+        None,
+        ActionLimits::default(),
+    );
+    sleeper.credit = Some(line);
+    let outcome = run_on(&harness().open, sleeper);
+    assert!(
+        outcome.response.as_str().unwrap().contains("paid for 1 s"),
+        "{outcome:?}"
+    );
+
+    // A short run never asks for more; with credit to spare the time limit still answers.
+    let line = credit(100);
+    let mut quick = input(
+        r#"async function main() { return 1; }"#,
+        None,
+        ActionLimits::default(),
+    );
+    quick.credit = Some(line.clone());
+    assert_eq!(run_on(&harness().open, quick).response, json!(1));
+    assert_eq!(line.asked.load(SeqCst), 0);
+    let mut rich = input(code, None, limits(|l| l.timeout_ms = 300));
+    rich.credit = Some(credit(100));
+    assert_eq!(
+        run_on(&harness().open, rich).response,
         json!("Your function exceeded the maximum runtime of 300ms and was terminated.")
     );
 }

@@ -550,7 +550,23 @@ async fn exhausted_credit_refuses_writes_and_stops_actions() {
         .await;
     assert_eq!((status, answer["code"].clone()), (402, json!("no_credit")));
 
-    // All of it settles on chain: 5 cents granted, 5 charged.
+    // A run reserves only its first second up front: three cents run three quick actions at
+    // once (a reservation of the whole time limit would have let one through).
+    let (granted, output) = grant_credit(dir.path(), &key, 3).await;
+    assert!(granted, "{output}");
+    n.wait_for_balance(&key, -3).await;
+    let quick = json!({"code": "async function main() { return 1; }"});
+    let runs = (0..3).map(|_| n.call("POST", "lit_action", Some(&key), quick.clone()));
+    for (status, reply) in futures_util::future::join_all(runs).await {
+        assert_eq!(
+            (status, reply["response"].clone()),
+            (200, json!(1)),
+            "{reply}"
+        );
+    }
+    assert_eq!(n.balance(&key).await.0, 0);
+
+    // All of it settles on chain: 8 cents granted, 8 charged.
     let deadline = Instant::now() + Duration::from_secs(20);
     while n.on_chain_balance(account).await != 0 {
         assert!(Instant::now() < deadline, "charges were never settled");

@@ -92,18 +92,18 @@ pub fn run_action(services: Arc<Services>, input: RunInput) -> ActionOutcome {
     let logs = host.logs.borrow().clone();
 
     // Limits first: they explain whatever error the action saw.
+    if host.out_of_credit.get() {
+        return ActionOutcome::failed(
+            format!(
+                "The account ran out of credit: its balance paid for {} s of run time and the \
+                 action was stopped there. Add funds with POST /core/v1/billing/create_payment_intent \
+                 and billing/confirm_payment, then run it again.",
+                host.paid_seconds()
+            ),
+            logs,
+        );
+    }
     if host.timed_out.get() {
-        if let Some(credit_ms) = host.credit_bound() {
-            return ActionOutcome::failed(
-                format!(
-                    "The account ran out of credit: its balance paid for {} s of run time and the \
-                     action was stopped there. Add funds with POST /core/v1/billing/create_payment_intent \
-                     and billing/confirm_payment, then run it again.",
-                    credit_ms / 1000
-                ),
-                logs,
-            );
-        }
         return ActionOutcome::failed(
             format!(
                 "Your function exceeded the maximum runtime of {}ms and was terminated.",
@@ -306,7 +306,7 @@ fn event_loop<'js>(
             host.timed_out.set(true);
             return Ok(());
         }
-        let mut wait = host.deadline - now;
+        let mut wait = host.next_stop().saturating_duration_since(now);
         if next_timer >= 0.0 {
             wait = wait.min(Duration::from_secs_f64(
                 ((next_timer - now_ms) / 1000.0).max(0.0),

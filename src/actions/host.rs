@@ -31,8 +31,15 @@ pub struct Services {
     pub ethers: Option<Arc<Vec<u8>>>,
 }
 
+/// Pays for a run's time as it goes (billing): the first second is paid before the run starts;
+/// each further second is bought when the run reaches it. `extend` buys one more second and
+/// answers false when the account cannot pay for it, which stops the run.
+pub trait RunCredit: Send + Sync {
+    fn extend(&self) -> bool;
+}
+
 /// One run's inputs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunInput {
     pub code: Arc<str>,
     pub cid: String,
@@ -43,10 +50,23 @@ pub struct RunInput {
     pub limits: ActionLimits,
     /// `Lit.Headers`: the request id and, if sent, the correlation id.
     pub headers: Vec<(String, String)>,
-    /// Run time the account's credit pays for, when that is less than the time limit: the run
-    /// is stopped there (billing; `None` = only the time limit applies).
-    pub credit_ms: Option<u64>,
+    /// The account's credit line when billing is on (`None`: only the time limit applies).
+    pub credit: Option<Arc<dyn RunCredit>>,
 }
+
+impl std::fmt::Debug for RunInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunInput")
+            .field("cid", &self.cid)
+            .field("key_hash", &self.key_hash)
+            .field("limits", &self.limits)
+            .field("billed", &self.credit.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Run time one purchase of credit pays for.
+const CREDIT_STEP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A JS exception to throw, by constructor.
 pub enum Thrown {
@@ -77,6 +97,10 @@ pub struct Host {
     pub started: Instant,
     pub deadline: Instant,
     pub timed_out: Cell<bool>,
+    /// Until when the run's time is paid for (billing only).
+    credit_until: Cell<Option<Instant>>,
+    /// The account could not pay for the next second: the run stops.
+    pub out_of_credit: Cell<bool>,
     /// The first limit broken; the run ends with it whatever the action does afterwards.
     pub breach: RefCell<Option<String>>,
     pub logs: RefCell<String>,
@@ -98,17 +122,16 @@ impl Host {
         started: Instant,
         fetch_done: mpsc::Sender<FetchDone>,
     ) -> Self {
-        let allowed_ms = match input.credit_ms {
-            Some(credit_ms) => credit_ms.min(input.limits.timeout_ms),
-            None => input.limits.timeout_ms,
-        };
-        let deadline = started + std::time::Duration::from_millis(allowed_ms);
+        let deadline = started + std::time::Duration::from_millis(input.limits.timeout_ms);
+        let credit_until = input.credit.as_ref().map(|_| started + CREDIT_STEP);
         Self {
             services,
             input,
             started,
             deadline,
             timed_out: Cell::new(false),
+            credit_until: Cell::new(credit_until),
+            out_of_credit: Cell::new(false),
             breach: RefCell::new(None),
             logs: RefCell::new(String::new()),
             response: RefCell::new(None),
@@ -121,21 +144,40 @@ impl Host {
         }
     }
 
-    /// The run's end is set by the account's credit rather than by the time limit.
-    pub fn credit_bound(&self) -> Option<u64> {
-        self.input
-            .credit_ms
-            .filter(|credit_ms| *credit_ms < self.input.limits.timeout_ms)
+    /// Whole seconds of run time the account paid for (billing).
+    pub fn paid_seconds(&self) -> u64 {
+        self.credit_until
+            .get()
+            .map_or(0, |until| (until - self.started).as_secs())
     }
 
-    /// Called by the engine's interrupt handler while JS runs: true stops the run.
+    /// When the run must next be looked at: its time limit, or the end of its paid time.
+    pub fn next_stop(&self) -> Instant {
+        match self.credit_until.get() {
+            Some(until) => until.min(self.deadline),
+            None => self.deadline,
+        }
+    }
+
+    /// Called by the engine's interrupt handler while JS runs (and by its event loop): true
+    /// stops the run. Buys the next second of credit when the paid time is used up.
     pub fn should_interrupt(&self) -> bool {
-        if self.breach.borrow().is_some() {
+        if self.breach.borrow().is_some() || self.out_of_credit.get() {
             return true;
         }
-        if Instant::now() >= self.deadline {
+        let now = Instant::now();
+        if now >= self.deadline {
             self.timed_out.set(true);
             return true;
+        }
+        if let (Some(until), Some(credit)) = (self.credit_until.get(), &self.input.credit) {
+            if now >= until {
+                if !credit.extend() {
+                    self.out_of_credit.set(true);
+                    return true;
+                }
+                self.credit_until.set(Some(until + CREDIT_STEP));
+            }
         }
         false
     }

@@ -23,6 +23,6 @@ pub mod limits;
 pub mod pool;
 
 pub use engine::{run_action, ActionOutcome};
-pub use host::{RunInput, Services};
+pub use host::{RunCredit, RunInput, Services};
 pub use limits::ActionLimits;
 pub use pool::{ActionPool, PoolError};

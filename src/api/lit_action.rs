@@ -144,8 +144,8 @@ pub async fn lit_action(
         None | Some(serde_json::Value::Null) => None,
         Some(params) => Some(params.to_string()),
     };
-    // Billing: credit for at least one started second, before anything runs (else 402).
-    let budget = ctx.billing.reserve_action(&caller.account, &limits)?;
+    // Billing: the first second is paid for before anything runs (else 402).
+    let credit = ctx.billing.action_credit(&caller.account)?;
     let input = RunInput {
         code,
         cid,
@@ -154,12 +154,14 @@ pub async fn lit_action(
         params_json,
         limits,
         headers,
-        credit_ms: budget.as_ref().map(|b| b.credit_ms()),
+        credit: credit
+            .clone()
+            .map(|c| c as Arc<dyn crate::actions::RunCredit>),
     };
     match ctx.actions.run(input).await {
         Ok(outcome) => {
-            if let Some(budget) = budget {
-                budget.charge(outcome.run_time).await?;
+            if let Some(credit) = credit {
+                credit.charge(outcome.run_time).await?;
             }
             Ok(Json(outcome.into()))
         }

@@ -162,6 +162,22 @@ impl Meter {
         })
     }
 
+    /// Adds `cents` to a reservation if the account can pay for them too.
+    pub fn grow(&self, hold: &mut Hold, cents: u64) -> Result<(), MeterError> {
+        let mut usage = self.lock();
+        let entry = usage.entry(hold.account).or_default();
+        let available = self.settled_balance(&hold.account, entry)? - i128::from(entry.held);
+        if available < i128::from(cents) {
+            return Err(MeterError::NoCredit {
+                available_cents: available,
+                needed_cents: cents,
+            });
+        }
+        entry.held += cents;
+        hold.cents += cents;
+        Ok(())
+    }
+
     /// Moves every journaled charge into settlement batches of at most `max_accounts` accounts,
     /// each under a fresh random settlement id; returns the new batches. Charges of accounts the
     /// mirror does not know (they cannot be charged on chain) are dropped with an error log.
@@ -332,6 +348,31 @@ mod tests {
         // A reopened meter (a restart) sees the same unsettled charges.
         let reopened = Meter::open(store).unwrap();
         assert_eq!(reopened.unsettled(&account).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_reservation_grows_only_within_credit() {
+        let account = B256::repeat_byte(8);
+        let (_dir, store) = store_with(account, 3);
+        let meter = Meter::open(store).unwrap();
+        let mut hold = meter.reserve(&account, 1, 1).unwrap();
+        meter.grow(&mut hold, 1).unwrap();
+        meter.grow(&mut hold, 1).unwrap();
+        assert_eq!(hold.cents(), 3);
+        assert!(matches!(
+            meter.grow(&mut hold, 1),
+            Err(MeterError::NoCredit { .. })
+        ));
+        assert!(
+            meter.reserve(&account, 1, 1).is_err(),
+            "all 3 cents are held"
+        );
+        hold.commit(2).unwrap();
+        assert_eq!(
+            meter.balance(&account).unwrap(),
+            1,
+            "only what was used is charged"
+        );
     }
 
     #[test]

@@ -9,12 +9,12 @@ pub mod payments;
 pub mod settle;
 pub mod stripe;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::B256;
 use zeroize::Zeroizing;
 
-use crate::actions::ActionLimits;
 use crate::chain::config_keys::NODE_CONFIG_KEYS;
 use crate::config::{BillingConfig, ENV_STRIPE_SECRET_KEY};
 use crate::store::{Store, StoreError};
@@ -70,26 +70,42 @@ pub struct Billing {
     store: Store,
 }
 
-/// Credit reserved for one action run, and what a second of it costs.
-pub struct ActionBudget {
-    hold: Hold,
+/// The credit line of one action run: its first second reserved before it starts, each further
+/// second reserved when the run reaches it (refused → the run stops), and the started seconds
+/// charged when it ends.
+pub struct ActionCredit {
+    meter: Meter,
+    hold: std::sync::Mutex<Option<Hold>>,
     second_cents: u64,
 }
 
-impl ActionBudget {
-    /// Run time the reservation pays for; the run is stopped there if that is shorter than its
-    /// time limit.
-    pub fn credit_ms(&self) -> u64 {
-        (self.hold.cents() / self.second_cents).saturating_mul(1000)
+impl crate::actions::RunCredit for ActionCredit {
+    fn extend(&self) -> bool {
+        let mut hold = self.hold.lock().expect("credit lock");
+        match hold.as_mut() {
+            Some(hold) => self.meter.grow(hold, self.second_cents).is_ok(),
+            None => false,
+        }
     }
+}
 
-    /// Charges every started second of `run_time` (at least one), up to what was reserved.
-    pub async fn charge(self, run_time: Duration) -> Result<(), StoreError> {
+impl ActionCredit {
+    /// Charges every started second of `run_time` (at least one): what was reserved, plus what
+    /// the account can still pay if the run ended just past its last reserved second.
+    pub async fn charge(&self, run_time: Duration) -> Result<(), StoreError> {
+        let Some(mut hold) = self.hold.lock().expect("credit lock").take() else {
+            return Ok(());
+        };
         let seconds = run_time.as_millis().div_ceil(1000).max(1);
         let cents = u64::try_from(seconds)
             .unwrap_or(u64::MAX)
             .saturating_mul(self.second_cents);
-        self.hold.commit_async(cents).await
+        let short = cents.saturating_sub(hold.cents());
+        if short > 0 {
+            // Best effort: what the account cannot pay for is not charged.
+            let _ = self.meter.grow(&mut hold, short);
+        }
+        hold.commit_async(cents).await
     }
 }
 
@@ -147,13 +163,9 @@ impl Billing {
         billing.meter.reserve(account, price, 1).map(Some)
     }
 
-    /// Reserves credit for an action run: as many started seconds as the time limit allows and
-    /// the account can pay for, at least one. `None` when billing is off or runs are free.
-    pub fn reserve_action(
-        &self,
-        account: &B256,
-        limits: &ActionLimits,
-    ) -> Result<Option<ActionBudget>, MeterError> {
+    /// Opens the credit line of an action run, reserving its first second (402 when the
+    /// account cannot pay for it). `None` when billing is off or runs are free.
+    pub fn action_credit(&self, account: &B256) -> Result<Option<Arc<ActionCredit>>, MeterError> {
         let Some(billing) = &self.enabled else {
             return Ok(None);
         };
@@ -161,9 +173,12 @@ impl Billing {
         if second_cents == 0 {
             return Ok(None);
         }
-        let max_seconds = limits.timeout_ms.div_ceil(1000).max(1);
-        let hold = billing.meter.reserve(account, second_cents, max_seconds)?;
-        Ok(Some(ActionBudget { hold, second_cents }))
+        let hold = billing.meter.reserve(account, second_cents, 1)?;
+        Ok(Some(Arc::new(ActionCredit {
+            meter: billing.meter.clone(),
+            hold: std::sync::Mutex::new(Some(hold)),
+            second_cents,
+        })))
     }
 }
 

@@ -449,6 +449,22 @@ async fn top_up_with_stripe_credits_once_and_refuses_bad_intents() {
     }
     assert_eq!(n.balance(&key).await.0, -999);
 
+    // Prices are on-chain node configuration: a write now costs 3 cents; reads stay free.
+    common::set_chain_config(&n.node.base_url, &[("price_management_write_cents", "3")]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the mirror's poll interval
+    let (status, _) = n.add_group(&key).await;
+    assert_eq!(status, 200);
+    for _ in 0..3 {
+        n.call(
+            "GET",
+            "list_groups?page_number=0&page_size=10",
+            Some(&key),
+            Value::Null,
+        )
+        .await;
+    }
+    assert_eq!(n.balance(&key).await.0, -996);
+
     assert!(
         !n.logs().contains(STRIPE_SECRET),
         "the Stripe secret was logged"

@@ -9,9 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{keccak256, Address};
-use alloy::providers::ProviderBuilder;
 use common::{http, NodeProcess};
-use lit_node::chain::bindings::NodeConfig;
 use serde_json::{json, Value};
 
 const PUBLISH_RPC: (&str, &str) = ("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true");
@@ -116,33 +114,7 @@ fn hashed(cid: &str) -> String {
 /// Sets node configuration on chain as the contracts' owner (anvil's first key) and waits until
 /// `get_lit_action_client_config` shows it. The node must publish its RPC URL.
 async fn set_node_config(n: &Node, values: &[(&str, &str)]) {
-    let chain = n
-        .ok("GET", "get_node_chain_config", None, Value::Null)
-        .await;
-    let rpc_url = chain["rpc_url"].as_str().unwrap().to_string();
-    let node_config: Address = chain["contracts"]["NodeConfig"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let owner: alloy::signers::local::PrivateKeySigner =
-        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-            .parse()
-            .unwrap();
-    let provider = ProviderBuilder::new()
-        .wallet(owner)
-        .connect_http(rpc_url.parse().unwrap());
-    let contract = NodeConfig::new(node_config, &provider);
-    for (name, value) in values {
-        contract
-            .setConfig(name.to_string(), value.to_string())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-    }
+    common::set_chain_config(&n.node.base_url, values).await;
     // The mirror picks the change up within its poll interval.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

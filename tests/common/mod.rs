@@ -179,3 +179,44 @@ pub fn http() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// Sets node configuration on the dev chain of the node at `base_url` as the contracts' owner
+/// (anvil's first key). The node must publish its RPC URL (`LIT_NODE_CHAIN__PUBLISH_RPC_URL`).
+/// Returns once the transactions are mined; the node's mirror follows within its poll interval.
+pub async fn set_chain_config(base_url: &str, values: &[(&str, &str)]) {
+    use alloy::providers::ProviderBuilder;
+    let chain: serde_json::Value = http()
+        .get(format!("{base_url}/core/v1/get_node_chain_config"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rpc_url = chain["rpc_url"]
+        .as_str()
+        .expect("the node must publish its RPC URL");
+    let address: alloy::primitives::Address = chain["contracts"]["NodeConfig"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let owner: alloy::signers::local::PrivateKeySigner =
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+            .parse()
+            .unwrap();
+    let provider = ProviderBuilder::new()
+        .wallet(owner)
+        .connect_http(rpc_url.parse().unwrap());
+    let contract = lit_node::chain::bindings::NodeConfig::new(address, &provider);
+    for (name, value) in values {
+        contract
+            .setConfig(name.to_string(), value.to_string())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+}

@@ -3,7 +3,8 @@
 //! HTTP API of a real `lit-node dev`, side by side with a Node.js baseline serving the same
 //! actions in two modes (`benches/node-baseline/server.mjs`): a fresh `vm` context per request
 //! (isolated, like us) and one ethers shared by all requests (not isolated). Also native
-//! `Lit.Actions.signMessage` against ethers' `wallet.signMessage` inside one action.
+//! `Lit.Actions.signMessage` against ethers' `wallet.signMessage` inside one action, and
+//! hello-world on a node with billing on next to the same on a node with billing off.
 //!
 //! Environment: `BENCH_SECONDS` per measurement (default 5), `BENCH_CLIENTS` (default "1,16,64").
 //! Started without `--bench` (as `cargo test --all-targets` would) it makes a short smoke run.
@@ -59,6 +60,20 @@ fn lit_action(url: &str, key: Option<&str>, body: &Value) -> Request {
         key: key.map(str::to_string),
         body: Some(Arc::new(serde_json::to_vec(body).expect("JSON"))),
     }
+}
+
+async fn new_account_key(client: &reqwest::Client, url: &str) -> Result<String> {
+    let account: Value = client
+        .post(format!("{url}/core/v1/new_account"))
+        .json(&json!({"account_name": "bench", "account_description": ""}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(account["api_key"]
+        .as_str()
+        .context("new_account")?
+        .to_string())
 }
 
 #[tokio::main]
@@ -169,6 +184,60 @@ async fn main() -> Result<()> {
         via_ethers / n as f64,
         via_ethers / native
     );
+
+    // What billing costs a run: the same hello-world on a node with billing on (a credit
+    // reservation before the run, a synced journal write after it), next to the node above.
+    let billed_dir = tempfile::tempdir()?;
+    let billed = start_node(
+        billed_dir.path(),
+        &[
+            ("LIT_NODE_BILLING__ENABLED", "true"),
+            ("LIT_NODE_BILLING__STRIPE_PUBLISHABLE_KEY", "pk_test_bench"),
+            ("LIT_NODE_STRIPE_SECRET_KEY", "sk_test_bench_never_used"),
+            ("LIT_NODE_BILLING__SETTLE_INTERVAL_MS", "1000"),
+        ],
+    )
+    .await?;
+    let billed_key = new_account_key(&client, &billed.url).await?;
+    let granted = Command::new(env!("CARGO_BIN_EXE_lit-node"))
+        .args(["grant-credit", "--data-dir"])
+        .arg(billed_dir.path())
+        .args(["--account", &billed_key, "--cents", "100000000"])
+        .output()
+        .await?;
+    if !granted.status.success() {
+        bail!(
+            "grant-credit failed: {}",
+            String::from_utf8_lossy(&granted.stderr)
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let body = json!({ "code": HELLO });
+    let c = *clients.iter().max().unwrap_or(&16);
+    println!("\nhello-world, {c} concurrent clients: billing off vs on");
+    let off = measure(
+        &client,
+        &lit_action(&node.url, Some(&key), &body),
+        c,
+        duration,
+        hello_ok,
+    )
+    .await?;
+    row("billing off", &off);
+    let on = measure(
+        &client,
+        &lit_action(&billed.url, Some(&billed_key), &body),
+        c,
+        duration,
+        hello_ok,
+    )
+    .await?;
+    row("billing on (reserve + journal)", &on);
+    println!(
+        "  billing on runs at {:.2}x the throughput of billing off",
+        on.requests_per_second / off.requests_per_second
+    );
+    billed.stop().await;
 
     println!("\nsummary (targets: hello-world p50 < 1 ms and ≥ 3x the isolated baseline; ethers sign ≥ the shared baseline)");
     for (name, c, ours, iso, sha) in &summary {

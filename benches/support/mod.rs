@@ -86,6 +86,9 @@ pub struct Load {
     pub requests_per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Requests that failed at the transport level (connection refused or reset); counted,
+    /// not in the throughput. Wrong replies abort the measurement instead.
+    pub transport_errors: usize,
 }
 
 /// One request of a load run.
@@ -98,7 +101,8 @@ pub struct Request {
 }
 
 /// Closed loop: `clients` tasks each sending `request` back to back for `duration`; `check`
-/// validates every reply (status, JSON body).
+/// validates every reply (status, JSON body). A request that fails at the transport level (an
+/// overloaded baseline resetting connections) is counted in [`Load::transport_errors`].
 pub async fn measure(
     client: &reqwest::Client,
     request: &Request,
@@ -123,6 +127,7 @@ pub async fn measure_each(
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut transport_errors = 0;
             while Instant::now() < end {
                 let sent = Instant::now();
                 let mut builder = client.request(request.method.clone(), &request.url);
@@ -134,22 +139,37 @@ pub async fn measure_each(
                         .header("content-type", "application/json")
                         .body(body.as_ref().clone());
                 }
-                let response = builder.send().await?;
+                let response = match builder.send().await {
+                    Ok(response) => response,
+                    Err(_) => {
+                        transport_errors += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
                 let status = response.status().as_u16();
-                let reply: Value = response.json().await?;
+                let Ok(reply) = response.json::<Value>().await else {
+                    transport_errors += 1;
+                    continue;
+                };
                 latencies.push(sent.elapsed());
                 if !check(status, &reply) {
                     bail!("unexpected reply {status} {reply}");
                 }
             }
-            Ok::<_, anyhow::Error>(latencies)
+            Ok::<_, anyhow::Error>((latencies, transport_errors))
         }));
     }
     let mut latencies = Vec::new();
+    let mut transport_errors = 0;
     for task in tasks {
-        latencies.extend(task.await??);
+        let (mine, errors) = task.await??;
+        latencies.extend(mine);
+        transport_errors += errors;
     }
-    Ok(summarize(latencies, started.elapsed()))
+    let mut load = summarize(latencies, started.elapsed());
+    load.transport_errors = transport_errors;
+    Ok(load)
 }
 
 pub fn summarize(mut latencies: Vec<Duration>, elapsed: Duration) -> Load {
@@ -163,12 +183,17 @@ pub fn summarize(mut latencies: Vec<Duration>, elapsed: Duration) -> Load {
         requests_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50_ms: at(0.50),
         p99_ms: at(0.99),
+        transport_errors: 0,
     }
 }
 
 pub fn row(name: &str, load: &Load) {
+    let errors = match load.transport_errors {
+        0 => String::new(),
+        n => format!("   ({n} connection errors)"),
+    };
     println!(
-        "  {name:<36} {:>10.0} req/s   p50 {:>8.3} ms   p99 {:>8.3} ms",
+        "  {name:<36} {:>10.0} req/s   p50 {:>8.3} ms   p99 {:>8.3} ms{errors}",
         load.requests_per_second, load.p50_ms, load.p99_ms
     );
 }

@@ -5,11 +5,12 @@
 //! exactly once however its transaction and the mirror interleave.) A request first
 //! *reserves* its most possible cost (refused with [`MeterError::NoCredit`] before any work),
 //! then *commits* what it actually cost: the charge is synced to the journal before the caller
-//! answers. Dropping a reservation without committing releases it.
+//! answers (group commit: one journal thread writes all charges that arrived during the previous
+//! sync in one synced batch). Dropping a reservation without committing releases it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{mpsc, Arc, Mutex, RwLock, Weak};
 
 use alloy::primitives::B256;
 
@@ -50,6 +51,67 @@ struct Inner {
     /// misses a charge or counts one twice.
     journal: RwLock<()>,
     next_seq: AtomicU64,
+    /// To the journal thread, which appends charges in groups: one synced write for all the
+    /// charges that arrived while the previous write was syncing.
+    commits: mpsc::Sender<Commit>,
+}
+
+/// One charge on its way to the journal.
+struct Commit {
+    seq: u64,
+    charge: Charge,
+    /// The reservation it settles (released whether or not the write succeeds).
+    held: u64,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// Most charges appended by one synced write.
+const MAX_GROUP: usize = 1024;
+
+/// Appends charges until every [`Meter`] is gone.
+fn journal_thread(inner: Weak<Inner>, commits: mpsc::Receiver<Commit>) {
+    while let Ok(first) = commits.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match commits.try_recv() {
+                Ok(more) => group.push(more),
+                Err(_) => break,
+            }
+        }
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        inner.append(group);
+    }
+}
+
+impl Inner {
+    /// Writes `group` in one synced batch, then moves each charge from held to pending.
+    fn append(&self, group: Vec<Commit>) {
+        let _appending = self.journal.read().expect("journal lock");
+        let charges: Vec<(u64, Charge)> = group.iter().map(|c| (c.seq, c.charge)).collect();
+        let written = self
+            .store
+            .journal_charge_group(&charges)
+            .map_err(|e| e.to_string());
+        {
+            let mut usage = self.usage.lock().expect("meter lock");
+            for commit in &group {
+                let entry = usage.entry(commit.charge.account).or_default();
+                entry.held = entry.held.saturating_sub(commit.held);
+                if written.is_ok() {
+                    entry.pending += commit.charge.cents;
+                }
+            }
+        }
+        if written.is_ok() {
+            let cents: u64 = group.iter().map(|c| c.charge.cents).sum();
+            metrics::counter!("lit_node_billing_charged_cents_total").increment(cents);
+        }
+        for commit in group {
+            let _ = commit.done.send(written.clone());
+        }
+    }
 }
 
 /// Cheap to clone; one per node.
@@ -84,14 +146,20 @@ impl Meter {
                     .push((batch.id, *cents));
             }
         }
-        Ok(Self {
-            inner: Arc::new(Inner {
-                store,
-                usage: Mutex::new(usage),
-                journal: RwLock::new(()),
-                next_seq: AtomicU64::new(next_seq),
-            }),
-        })
+        let (commits, receiver) = mpsc::channel();
+        let inner = Arc::new(Inner {
+            store,
+            usage: Mutex::new(usage),
+            journal: RwLock::new(()),
+            next_seq: AtomicU64::new(next_seq),
+            commits,
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("billing-journal".into())
+            .spawn(move || journal_thread(weak, receiver))
+            .map_err(|e| StoreError::Journal(format!("cannot start the journal thread: {e}")))?;
+        Ok(Self { inner })
     }
 
     /// On-chain balance (as mirrored) minus unsettled charges; what `billing/balance` shows.
@@ -248,36 +316,48 @@ impl Hold {
         self.cents
     }
 
-    /// Charges `cents` (at most what was reserved): synced to the journal before it returns.
-    /// Blocking disk I/O: call it off the async runtime ([`Hold::commit_async`]).
-    pub fn commit(mut self, cents: u64) -> Result<(), StoreError> {
+    /// Hands the charge of `cents` (at most what was reserved) to the journal thread; the
+    /// receiver answers once it is synced to disk. `None`: nothing to charge.
+    fn submit(
+        mut self,
+        cents: u64,
+    ) -> Result<Option<tokio::sync::oneshot::Receiver<Result<(), String>>>, StoreError> {
         let cents = cents.min(self.cents);
-        if cents > 0 {
-            let _appending = self.meter.journal.read().expect("journal lock");
-            let seq = self.meter.next_seq.fetch_add(1, Ordering::Relaxed);
-            self.meter.store.journal_charge(
-                seq,
-                &Charge {
-                    account: self.account,
-                    cents,
-                },
-            )?;
-            let mut usage = self.meter.usage.lock().expect("meter lock");
-            let entry = usage.entry(self.account).or_default();
-            entry.held = entry.held.saturating_sub(self.cents);
-            entry.pending += cents;
-        } else {
-            self.release();
+        if cents == 0 {
+            return Ok(None); // dropping the hold releases it
         }
-        self.committed = true;
-        metrics::counter!("lit_node_billing_charged_cents_total").increment(cents);
-        Ok(())
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let commit = Commit {
+            seq: self.meter.next_seq.fetch_add(1, Ordering::Relaxed),
+            charge: Charge {
+                account: self.account,
+                cents,
+            },
+            held: self.cents,
+            done,
+        };
+        self.meter
+            .commits
+            .send(commit)
+            .map_err(|_| StoreError::Journal("the journal thread has stopped".into()))?;
+        self.committed = true; // the journal thread releases the reservation
+        Ok(Some(answer))
+    }
+
+    /// Charges `cents` (at most what was reserved): synced to the journal before it returns.
+    /// Blocks: from async code use [`Hold::commit_async`].
+    pub fn commit(self, cents: u64) -> Result<(), StoreError> {
+        match self.submit(cents)? {
+            None => Ok(()),
+            Some(answer) => answered(answer.blocking_recv()),
+        }
     }
 
     pub async fn commit_async(self, cents: u64) -> Result<(), StoreError> {
-        tokio::task::spawn_blocking(move || self.commit(cents))
-            .await
-            .expect("the journal write does not panic")
+        match self.submit(cents)? {
+            None => Ok(()),
+            Some(answer) => answered(answer.await),
+        }
     }
 
     fn release(&self) {
@@ -288,6 +368,16 @@ impl Hold {
                 usage.remove(&self.account);
             }
         }
+    }
+}
+
+fn answered(
+    answer: Result<Result<(), String>, tokio::sync::oneshot::error::RecvError>,
+) -> Result<(), StoreError> {
+    match answer {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(StoreError::Journal(message)),
+        Err(_) => Err(StoreError::Journal("the journal thread has stopped".into())),
     }
 }
 

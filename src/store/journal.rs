@@ -60,11 +60,15 @@ fn corrupt(key: &[u8], error: impl std::fmt::Display) -> StoreError {
 }
 
 impl Store {
-    /// Appends a charge under `seq` and syncs it to disk.
-    pub fn journal_charge(&self, seq: u64, charge: &Charge) -> Result<(), StoreError> {
-        let value = postcard::to_stdvec(charge).expect("a charge always serialises");
-        self.db
-            .put_cf_opt(self.cf(CF_BILLING), charge_key(seq), value, &synced())?;
+    /// Appends `(seq, charge)` pairs in one write, synced to disk.
+    pub fn journal_charge_group(&self, charges: &[(u64, Charge)]) -> Result<(), StoreError> {
+        let cf = self.cf(CF_BILLING);
+        let mut write = WriteBatch::default();
+        for (seq, charge) in charges {
+            let value = postcard::to_stdvec(charge).expect("a charge always serialises");
+            write.put_cf(cf, charge_key(*seq), value);
+        }
+        self.db.write_opt(write, &synced())?;
         Ok(())
     }
 
@@ -170,33 +174,11 @@ mod tests {
         let b = B256::repeat_byte(2);
         {
             let store = Store::open(dir.path()).unwrap();
+            let charge = |account, cents| Charge { account, cents };
             store
-                .journal_charge(
-                    1,
-                    &Charge {
-                        account: a,
-                        cents: 3,
-                    },
-                )
+                .journal_charge_group(&[(1, charge(a, 3)), (2, charge(b, 4))])
                 .unwrap();
-            store
-                .journal_charge(
-                    2,
-                    &Charge {
-                        account: b,
-                        cents: 4,
-                    },
-                )
-                .unwrap();
-            store
-                .journal_charge(
-                    3,
-                    &Charge {
-                        account: a,
-                        cents: 5,
-                    },
-                )
-                .unwrap();
+            store.journal_charge_group(&[(3, charge(a, 5))]).unwrap();
             let batch = SettlementBatch {
                 id: B256::repeat_byte(9),
                 entries: vec![(a, 8)],

@@ -49,6 +49,8 @@ pub enum StoreError {
     },
     #[error("store read/write failed: {0}")]
     Db(#[from] rocksdb::Error),
+    #[error("the billing journal failed: {0}")]
+    Journal(String),
     #[error("store value for {key} is corrupt: {reason}")]
     Corrupt { key: String, reason: String },
     #[error(

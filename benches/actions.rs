@@ -17,8 +17,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use support::{
-    env_f64, env_list, full_run, measure, project_root, row, set_node_config, start, start_node,
-    Request, Server,
+    env_f64, env_list, full_run, measure, new_account_key, project_root, row, set_node_config,
+    start, start_node, Request, Server,
 };
 use tokio::process::Command;
 
@@ -60,20 +60,6 @@ fn lit_action(url: &str, key: Option<&str>, body: &Value) -> Request {
         key: key.map(str::to_string),
         body: Some(Arc::new(serde_json::to_vec(body).expect("JSON"))),
     }
-}
-
-async fn new_account_key(client: &reqwest::Client, url: &str) -> Result<String> {
-    let account: Value = client
-        .post(format!("{url}/core/v1/new_account"))
-        .json(&json!({"account_name": "bench", "account_description": ""}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(account["api_key"]
-        .as_str()
-        .context("new_account")?
-        .to_string())
 }
 
 #[tokio::main]

@@ -11,25 +11,13 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
-use support::{env_f64, full_run, measure, measure_each, row, start_node, Load, Request};
+use support::{
+    env_f64, full_run, measure, measure_each, new_account_key, row, start_node, Load, Request,
+};
 
 const ADD_GROUP: &str = r#"{"group_name":"bench","group_description":"","pkp_ids_permitted":[],"cid_hashes_permitted":[]}"#;
-
-async fn new_account(client: &reqwest::Client, url: &str) -> Result<String> {
-    let created: Value = client
-        .post(format!("{url}/core/v1/new_account"))
-        .json(&json!({"account_name": "bench", "account_description": ""}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(created["api_key"]
-        .as_str()
-        .context("new_account failed")?
-        .to_string())
-}
 
 fn add_group_ok(status: u16, reply: &Value) -> bool {
     status == 200 && reply["success"] == json!(true)
@@ -47,7 +35,7 @@ async fn writes(
         requests.push(Request {
             method: reqwest::Method::POST,
             url: format!("{url}/core/v1/add_group"),
-            key: Some(new_account(client, url).await?),
+            key: Some(new_account_key(client, url).await?),
             body: Some(Arc::new(ADD_GROUP.as_bytes().to_vec())),
         });
     }
@@ -95,7 +83,7 @@ async fn main() -> Result<()> {
     println!("  scaling: {scaling:.1}x (target ≥ 4x)");
 
     println!("\nreads, {readers} concurrent clients, {read_seconds} s each");
-    let key = new_account(&client, &pool.url).await?;
+    let key = new_account_key(&client, &pool.url).await?;
     let read = |path: &str| Request {
         method: reqwest::Method::GET,
         url: format!("{}/core/v1/{path}", pool.url),

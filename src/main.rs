@@ -101,6 +101,20 @@ impl CommonArgs {
     }
 }
 
+impl CommonArgs {
+    /// [`CommonArgs::load`] with the chain flags of `serve` and `grant-credit`.
+    fn load_with_chain(
+        &self,
+        rpc_url: Option<String>,
+        deployment: Option<PathBuf>,
+    ) -> Result<Config, lit_node::config::ConfigError> {
+        self.load(Some(ChainFlagOverrides {
+            rpc_url,
+            deployment_file: deployment,
+        }))
+    }
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env(lit_node::config::ENV_LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -130,21 +144,15 @@ async fn main() -> ExitCode {
             common,
             rpc_url,
             deployment,
-        } => {
-            let chain = ChainFlagOverrides {
-                rpc_url,
-                deployment_file: deployment,
-            };
-            match common.load(Some(chain)) {
-                Ok(config) => {
-                    init_logging(config.log_format);
-                    lit_node::node::run_serve(config)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-                Err(e) => Err(e.to_string()),
+        } => match common.load_with_chain(rpc_url, deployment) {
+            Ok(config) => {
+                init_logging(config.log_format);
+                lit_node::node::run_serve(config)
+                    .await
+                    .map_err(|e| e.to_string())
             }
-        }
+            Err(e) => Err(e.to_string()),
+        },
         Command::Payers(common) => common
             .load(None)
             .map_err(|e| e.to_string())
@@ -155,16 +163,10 @@ async fn main() -> ExitCode {
             cents,
             rpc_url,
             deployment,
-        } => {
-            let chain = ChainFlagOverrides {
-                rpc_url,
-                deployment_file: deployment,
-            };
-            match common.load(Some(chain)) {
-                Ok(config) => grant_credit(config, &account, cents).await,
-                Err(e) => Err(e.to_string()),
-            }
-        }
+        } => match common.load_with_chain(rpc_url, deployment) {
+            Ok(config) => grant_credit(config, &account, cents).await,
+            Err(e) => Err(e.to_string()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,22 +52,11 @@ impl Node {
     }
 
     async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Value) -> (u16, Value) {
-        let url = self.node.url(&format!("/core/v1/{path}"));
-        let mut request = match method {
-            "GET" => http().get(url),
-            _ => http().post(url).json(&body),
-        };
-        if let Some(key) = key {
-            request = request.header("x-api-key", key);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        common::api(&self.node.base_url, method, path, key, body).await
     }
 
     async fn ok(&self, method: &str, path: &str, key: Option<&str>, body: Value) -> Value {
-        let (status, answer) = self.call(method, path, key, body.clone()).await;
-        assert_eq!(status, 200, "{path} {body}: {answer}");
-        answer
+        common::api_ok(&self.node.base_url, method, path, key, body).await
     }
 
     /// A new account: (account key, account id).
@@ -106,6 +95,37 @@ impl Node {
             assert!(
                 Instant::now() < deadline,
                 "balance stayed {balance}, expected {cents}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn run(&self, key: &str, code: &str) -> (u16, Value) {
+        self.call("POST", "lit_action", Some(key), json!({ "code": code }))
+            .await
+    }
+
+    async fn groups(&self, key: &str) -> (u16, Value) {
+        self.call(
+            "GET",
+            "list_groups?page_number=0&page_size=10",
+            Some(key),
+            Value::Null,
+        )
+        .await
+    }
+
+    /// Waits until the contract holds `cents` of credit for `account` (settlement done).
+    async fn wait_for_on_chain_balance(&self, account: B256, cents: i128) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let balance = self.on_chain_balance(account).await;
+            if balance == cents {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "on-chain balance stayed {balance}, expected {cents}: never settled"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -254,14 +274,7 @@ async fn billing_off_charges_nothing_and_says_so() {
     // With no credit at all, writes and actions still work: nothing is charged.
     let (status, _) = n.add_group(&key).await;
     assert_eq!(status, 200);
-    let (status, reply) = n
-        .call(
-            "POST",
-            "lit_action",
-            Some(&key),
-            json!({"code": "async function main() { return 1; }"}),
-        )
-        .await;
+    let (status, reply) = n.run(&key, "async function main() { return 1; }").await;
     assert_eq!(status, 200, "{reply}");
     n.node.stop().await;
 }
@@ -291,27 +304,13 @@ async fn top_up_with_stripe_credits_once_and_refuses_bad_intents() {
             .contains("/core/v1/billing/create_payment_intent"),
         "{refused}"
     );
-    let (status, groups) = n
-        .call(
-            "GET",
-            "list_groups?page_number=0&page_size=10",
-            Some(&key),
-            Value::Null,
-        )
-        .await;
+    let (status, groups) = n.groups(&key).await;
     assert_eq!(
         (status, groups),
         (200, json!([])),
         "the refused write did nothing"
     );
-    let (status, refused) = n
-        .call(
-            "POST",
-            "lit_action",
-            Some(&key),
-            json!({"code": "async function main() { return 1; }"}),
-        )
-        .await;
+    let (status, refused) = n.run(&key, "async function main() { return 1; }").await;
     assert_eq!((status, refused["code"].clone()), (402, json!("no_credit")));
 
     // Amounts below the minimum, and malformed bodies, are refused by name.
@@ -442,11 +441,7 @@ async fn top_up_with_stripe_credits_once_and_refuses_bad_intents() {
     assert_eq!(status, 200);
     assert_eq!(n.balance(&key).await, (-999, "$9.99 credit".to_string()));
     // Settled on chain within the settlement interval.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while n.on_chain_balance(account).await != 999 {
-        assert!(Instant::now() < deadline, "the charge was never settled");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    n.wait_for_on_chain_balance(account, 999).await;
     assert_eq!(n.balance(&key).await.0, -999);
 
     // Prices are on-chain node configuration: a write now costs 3 cents; reads stay free.
@@ -455,13 +450,7 @@ async fn top_up_with_stripe_credits_once_and_refuses_bad_intents() {
     let (status, _) = n.add_group(&key).await;
     assert_eq!(status, 200);
     for _ in 0..3 {
-        n.call(
-            "GET",
-            "list_groups?page_number=0&page_size=10",
-            Some(&key),
-            Value::Null,
-        )
-        .await;
+        n.groups(&key).await;
     }
     assert_eq!(n.balance(&key).await.0, -996);
 
@@ -514,14 +503,7 @@ async fn exhausted_credit_refuses_writes_and_stops_actions() {
         "{answer}"
     );
     assert_eq!(n.balance(&key).await, (0, "No credits".to_string()));
-    let (status, groups) = n
-        .call(
-            "GET",
-            "list_groups?page_number=0&page_size=10",
-            Some(&key),
-            Value::Null,
-        )
-        .await;
+    let (status, groups) = n.groups(&key).await;
     assert_eq!(status, 200);
     assert_eq!(
         groups.as_array().unwrap().len(),
@@ -535,11 +517,9 @@ async fn exhausted_credit_refuses_writes_and_stops_actions() {
     n.wait_for_balance(&key, -2).await;
     let started = Instant::now();
     let (status, reply) = n
-        .call(
-            "POST",
-            "lit_action",
-            Some(&key),
-            json!({"code": "async function main() { console.log('working'); while (true) {} }"}),
+        .run(
+            &key,
+            "async function main() { console.log('working'); while (true) {} }",
         )
         .await;
     let elapsed = started.elapsed();
@@ -556,14 +536,7 @@ async fn exhausted_credit_refuses_writes_and_stops_actions() {
         "{elapsed:?}"
     );
     assert_eq!(n.balance(&key).await.0, 0, "two seconds were charged");
-    let (status, answer) = n
-        .call(
-            "POST",
-            "lit_action",
-            Some(&key),
-            json!({"code": "async function main() { return 1; }"}),
-        )
-        .await;
+    let (status, answer) = n.run(&key, "async function main() { return 1; }").await;
     assert_eq!((status, answer["code"].clone()), (402, json!("no_credit")));
 
     // A run reserves only its first second up front: three cents run three quick actions at
@@ -583,11 +556,7 @@ async fn exhausted_credit_refuses_writes_and_stops_actions() {
     assert_eq!(n.balance(&key).await.0, 0);
 
     // All of it settles on chain: 8 cents granted, 8 charged.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while n.on_chain_balance(account).await != 0 {
-        assert!(Instant::now() < deadline, "charges were never settled");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    n.wait_for_on_chain_balance(account, 0).await;
 
     let (granted, output) = grant_credit(dir.path(), "no-such-account-key", 5).await;
     assert!(!granted);
@@ -676,11 +645,7 @@ async fn a_killed_node_settles_once_after_restart_and_nodes_agree_on_balances() 
     }
     a.wait_for_balance(&key, -594).await;
     b.wait_for_balance(&key, -594).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while a.on_chain_balance(account).await != 594 {
-        assert!(Instant::now() < deadline, "A's charges were never settled");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    a.wait_for_on_chain_balance(account, 594).await;
     assert_eq!(a.balance(&key).await, b.balance(&key).await);
     b.node.stop().await;
     a.node.stop().await;

@@ -53,22 +53,11 @@ struct Node {
 
 impl Node {
     async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Value) -> (u16, Value) {
-        let url = self.node.url(&format!("/core/v1/{path}"));
-        let mut request = match method {
-            "GET" => http().get(url),
-            _ => http().post(url).json(&body),
-        };
-        if let Some(key) = key {
-            request = request.header("x-api-key", key);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        common::api(&self.node.base_url, method, path, key, body).await
     }
 
     async fn ok(&self, method: &str, path: &str, key: Option<&str>, body: Value) -> Value {
-        let (status, answer) = self.call(method, path, key, body.clone()).await;
-        assert_eq!(status, 200, "{path} {body}: {answer}");
-        answer
+        common::api_ok(&self.node.base_url, method, path, key, body).await
     }
 
     async fn account(&self) -> (String, String) {

@@ -220,22 +220,10 @@ async fn a_stuck_transaction_is_resent_and_mined_once() {
     // Let it sit unmined past two re-send deadlines: the pool must still hold exactly one
     // transaction from the payer (each re-send replaced the previous one).
     tokio::time::sleep(Duration::from_millis(1800)).await;
-    let pool: serde_json::Value = provider
-        .raw_request("txpool_content".into(), ())
-        .await
-        .unwrap();
-    let pending: usize = pool["pending"]
-        .as_object()
-        .map(|senders| {
-            senders
-                .values()
-                .map(|txs| txs.as_object().map_or(0, |t| t.len()))
-                .sum()
-        })
-        .unwrap_or(0);
+    let pending = pending_in_pool(&provider).await;
     assert_eq!(
         pending, 1,
-        "the re-send did not replace the stuck transaction: {pool}"
+        "the re-send did not replace the stuck transaction"
     );
     provider.anvil_mine(Some(1), None).await.unwrap();
     provider.anvil_set_auto_mine(true).await.unwrap();

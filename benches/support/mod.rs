@@ -81,6 +81,21 @@ pub async fn start_node(data_dir: &Path, envs: &[(&str, &str)]) -> Result<Server
     start(command, "lit-node dev").await
 }
 
+/// A new account on the node at `url`; returns its account key.
+pub async fn new_account_key(client: &reqwest::Client, url: &str) -> Result<String> {
+    let created: Value = client
+        .post(format!("{url}/core/v1/new_account"))
+        .json(&serde_json::json!({"account_name": "bench", "account_description": ""}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(created["api_key"]
+        .as_str()
+        .context("new_account failed")?
+        .to_string())
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
     pub requests_per_second: f64,

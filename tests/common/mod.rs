@@ -173,6 +173,40 @@ pub fn start_anvil(chain_id: u64) -> alloy::node_bindings::AnvilInstance {
         .expect("start anvil")
 }
 
+/// `METHOD /core/v1/{path}` on the node at `base_url` with an optional API key and JSON body
+/// (ignored for GET); returns the status and the JSON reply.
+pub async fn api(
+    base_url: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let url = format!("{base_url}/core/v1/{path}");
+    let mut request = match method {
+        "GET" => http().get(url),
+        _ => http().post(url).json(&body),
+    };
+    if let Some(key) = key {
+        request = request.header("x-api-key", key);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// [`api`], asserting a 200; returns the reply.
+pub async fn api_ok(
+    base_url: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let (status, answer) = api(base_url, method, path, key, body.clone()).await;
+    assert_eq!(status, 200, "{path} {body}: {answer}");
+    answer
+}
+
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -185,14 +219,14 @@ pub fn http() -> reqwest::Client {
 /// Returns once the transactions are mined; the node's mirror follows within its poll interval.
 pub async fn set_chain_config(base_url: &str, values: &[(&str, &str)]) {
     use alloy::providers::ProviderBuilder;
-    let chain: serde_json::Value = http()
-        .get(format!("{base_url}/core/v1/get_node_chain_config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let chain = api_ok(
+        base_url,
+        "GET",
+        "get_node_chain_config",
+        None,
+        serde_json::Value::Null,
+    )
+    .await;
     let rpc_url = chain["rpc_url"]
         .as_str()
         .expect("the node must publish its RPC URL");

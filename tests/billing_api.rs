@@ -454,6 +454,24 @@ async fn top_up_with_stripe_credits_once_and_refuses_bad_intents() {
     }
     assert_eq!(n.balance(&key).await.0, -996);
 
+    // Operators see billing in /metrics.
+    let metrics = http()
+        .get(n.node.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "lit_node_billing_charged_cents_total",
+        "lit_node_billing_credited_cents_total 1000",
+        "lit_node_billing_settled_cents_total",
+        "lit_node_billing_open_settlements",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+
     assert!(
         !n.logs().contains(STRIPE_SECRET),
         "the Stripe secret was logged"

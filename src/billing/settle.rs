@@ -37,8 +37,21 @@ pub async fn run(
             Ok(0) => {}
             Ok(settled) => tracing::info!(batches = settled, "settled usage charges on chain"),
             Err(error) => {
+                metrics::counter!("lit_node_billing_settlement_failures_total").increment(1);
                 tracing::warn!(%error, "settling usage charges failed; retrying next interval")
             }
+        }
+        // What still waits for the chain (a growing figure means settlements are failing).
+        match store.settlement_batches() {
+            Ok(open) => {
+                let cents: u64 = open
+                    .iter()
+                    .flat_map(|batch| batch.entries.iter().map(|(_, cents)| cents))
+                    .sum();
+                metrics::gauge!("lit_node_billing_open_settlements").set(open.len() as f64);
+                metrics::gauge!("lit_node_billing_unsettled_sealed_cents").set(cents as f64);
+            }
+            Err(error) => tracing::error!(%error, "cannot read the settlement batches"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -197,37 +197,16 @@ impl Meter {
         self.inner.usage.lock().expect("meter lock")
     }
 
-    /// Reserves `units × unit_cents` for the largest `units` in `1..=max_units` the account can
-    /// pay for; refused when it cannot pay for one unit.
-    pub fn reserve(
-        &self,
-        account: &B256,
-        unit_cents: u64,
-        max_units: u64,
-    ) -> Result<Hold, MeterError> {
-        let mut usage = self.lock();
-        let entry = usage.entry(*account).or_default();
-        let available = self.settled_balance(account, entry)? - i128::from(entry.held);
-        let affordable = if unit_cents == 0 {
-            max_units
-        } else {
-            u64::try_from(available.max(0) / i128::from(unit_cents)).unwrap_or(u64::MAX)
-        };
-        let units = affordable.min(max_units);
-        if units == 0 {
-            return Err(MeterError::NoCredit {
-                available_cents: available,
-                needed_cents: unit_cents,
-            });
-        }
-        let cents = units * unit_cents;
-        entry.held += cents;
-        Ok(Hold {
+    /// Reserves `cents` of the account's credit; refused when it has less available.
+    pub fn reserve(&self, account: &B256, cents: u64) -> Result<Hold, MeterError> {
+        let mut hold = Hold {
             meter: self.inner.clone(),
             account: *account,
-            cents,
+            cents: 0,
             committed: false,
-        })
+        };
+        self.grow(&mut hold, cents)?;
+        Ok(hold)
     }
 
     /// Adds `cents` to a reservation if the account can pay for them too.
@@ -416,11 +395,11 @@ mod tests {
         let (_dir, store) = store_with(account, 5);
         let meter = Meter::open(store.clone()).unwrap();
 
-        let first = meter.reserve(&account, 2, 1).unwrap();
-        let second = meter.reserve(&account, 2, 1).unwrap();
+        let first = meter.reserve(&account, 2).unwrap();
+        let second = meter.reserve(&account, 2).unwrap();
         // 5 − 4 held = 1 left: not enough for another 2.
         assert!(matches!(
-            meter.reserve(&account, 2, 1),
+            meter.reserve(&account, 2),
             Err(MeterError::NoCredit {
                 available_cents: 1,
                 needed_cents: 2
@@ -429,10 +408,9 @@ mod tests {
         drop(second); // released
         first.commit(2).unwrap();
         assert_eq!(meter.balance(&account).unwrap(), 3);
-        // Up to 10 units of 1 cent: only 3 are affordable.
-        let flexible = meter.reserve(&account, 1, 10).unwrap();
-        assert_eq!(flexible.cents(), 3);
-        flexible.commit(1).unwrap();
+        // What is reserved but not used is not charged.
+        let generous = meter.reserve(&account, 3).unwrap();
+        generous.commit(1).unwrap();
         assert_eq!(meter.balance(&account).unwrap(), 2);
 
         // A reopened meter (a restart) sees the same unsettled charges.
@@ -445,7 +423,7 @@ mod tests {
         let account = B256::repeat_byte(8);
         let (_dir, store) = store_with(account, 3);
         let meter = Meter::open(store).unwrap();
-        let mut hold = meter.reserve(&account, 1, 1).unwrap();
+        let mut hold = meter.reserve(&account, 1).unwrap();
         meter.grow(&mut hold, 1).unwrap();
         meter.grow(&mut hold, 1).unwrap();
         assert_eq!(hold.cents(), 3);
@@ -453,10 +431,7 @@ mod tests {
             meter.grow(&mut hold, 1),
             Err(MeterError::NoCredit { .. })
         ));
-        assert!(
-            meter.reserve(&account, 1, 1).is_err(),
-            "all 3 cents are held"
-        );
+        assert!(meter.reserve(&account, 1).is_err(), "all 3 cents are held");
         hold.commit(2).unwrap();
         assert_eq!(
             meter.balance(&account).unwrap(),
@@ -472,7 +447,7 @@ mod tests {
         let meter = Meter::open(store.clone()).unwrap();
         for cents in [1, 2, 3] {
             meter
-                .reserve(&account, cents, 1)
+                .reserve(&account, cents)
                 .unwrap()
                 .commit(cents)
                 .unwrap();

@@ -160,7 +160,7 @@ impl Billing {
         if price == 0 {
             return Ok(None);
         }
-        billing.meter.reserve(account, price, 1).map(Some)
+        billing.meter.reserve(account, price).map(Some)
     }
 
     /// Opens the credit line of an action run, reserving its first second (402 when the
@@ -173,7 +173,7 @@ impl Billing {
         if second_cents == 0 {
             return Ok(None);
         }
-        let hold = billing.meter.reserve(account, second_cents, 1)?;
+        let hold = billing.meter.reserve(account, second_cents)?;
         Ok(Some(Arc::new(ActionCredit {
             meter: billing.meter.clone(),
             hold: std::sync::Mutex::new(Some(hold)),

@@ -339,6 +339,23 @@ mod tests {
     }
 
     #[test]
+    fn lists_come_from_the_environment_and_billing_is_off_by_default() {
+        Jail::expect_with(|jail| {
+            let config = Config::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(config.dev.anvil_args, vec!["--prune-history".to_string()]);
+            assert!(!config.billing.enabled);
+            jail.set_env("LIT_NODE_DEV__ANVIL_ARGS", r#"["--block-time", "1"]"#);
+            jail.set_env("LIT_NODE_BILLING__ENABLED", "true");
+            jail.set_env("LIT_NODE_STRIPE_SECRET_KEY", "sk_test_not_a_config_key");
+            let config = Config::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(config.dev.anvil_args, vec!["--block-time", "1"]);
+            assert!(config.billing.enabled);
+            assert!(!format!("{config:?}").contains("sk_test"));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_are_rejected_by_name() {
         Jail::expect_with(|jail| {
             jail.create_file("node.toml", "[chain]\nrpc_ulr = \"http://x\"\n")?;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::chain::config_keys::NODE_CONFIG_KEYS;
+use crate::chain::config_keys::numeric_value;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -31,20 +31,7 @@ impl ActionLimits {
     /// `NODE_CONFIG_KEYS`. A value that is not a non-negative integer is ignored with a warning:
     /// a bad on-chain value must not stop actions from running.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let value = |name: &str| -> u64 {
-            let default = NODE_CONFIG_KEYS
-                .iter()
-                .find(|(key, _)| *key == name)
-                .and_then(|(_, value)| value.parse().ok())
-                .expect("every limit has a numeric default in NODE_CONFIG_KEYS");
-            match lookup(name) {
-                Some(text) => text.trim().parse().unwrap_or_else(|_| {
-                    tracing::warn!(key = name, value = %text, "node configuration value is not a non-negative integer; using the default");
-                    default
-                }),
-                None => default,
-            }
-        };
+        let value = |name: &str| numeric_value(name, lookup(name).as_deref());
         Self {
             timeout_ms: value("timeout_ms"),
             async_timeout_ms: value("async_timeout_ms"),

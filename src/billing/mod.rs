@@ -15,7 +15,7 @@ use std::time::Duration;
 use alloy::primitives::B256;
 use zeroize::Zeroizing;
 
-use crate::chain::config_keys::NODE_CONFIG_KEYS;
+use crate::chain::config_keys::numeric_value;
 use crate::config::{BillingConfig, ENV_STRIPE_SECRET_KEY};
 use crate::store::{Store, StoreError};
 pub use meter::{Hold, Meter, MeterError};
@@ -36,18 +36,7 @@ pub struct Prices {
 impl Prices {
     pub fn current(store: &Store) -> Result<Self, StoreError> {
         let price = |name: &str| -> Result<u64, StoreError> {
-            let default = NODE_CONFIG_KEYS
-                .iter()
-                .find(|(key, _)| *key == name)
-                .and_then(|(_, value)| value.parse().ok())
-                .expect("every price has a numeric default");
-            Ok(match store.config_value(name)? {
-                Some(text) => text.trim().parse().unwrap_or_else(|_| {
-                    tracing::warn!(key = name, value = %text, "price in node configuration is not a non-negative integer; using the default");
-                    default
-                }),
-                None => default,
-            })
+            Ok(numeric_value(name, store.config_value(name)?.as_deref()))
         };
         Ok(Self {
             management_write_cents: price("price_management_write_cents")?,

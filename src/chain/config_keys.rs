@@ -17,6 +17,24 @@ pub const NODE_CONFIG_KEYS: &[(&str, &str)] = &[
     ("price_action_second_cents", "1"),
 ];
 
+/// The numeric value of `name` in force: `configured` (the value set on chain, if any), else the
+/// default of [`NODE_CONFIG_KEYS`]. A configured value that is not a non-negative integer is
+/// ignored with a warning: a bad on-chain value must not stop the node.
+pub fn numeric_value(name: &str, configured: Option<&str>) -> u64 {
+    let default = NODE_CONFIG_KEYS
+        .iter()
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| value.parse().ok())
+        .expect("every numeric key has a numeric default in NODE_CONFIG_KEYS");
+    match configured {
+        Some(text) => text.trim().parse().unwrap_or_else(|_| {
+            tracing::warn!(key = name, value = %text, "node configuration value is not a non-negative integer; using the default");
+            default
+        }),
+        None => default,
+    }
+}
+
 /// The key names, in publication order.
 pub fn key_names() -> impl Iterator<Item = &'static str> {
     NODE_CONFIG_KEYS.iter().map(|(name, _)| *name)

@@ -437,35 +437,31 @@ fn address_hex(key: &k256::SecretKey) -> String {
     format!("{:#x}", crate::keys::derive::address_of(key))
 }
 
-/// Registers `name(pkpId)`: the wallet's signing key (permission-checked and counted), shown
-/// with `present`.
-fn wallet_key_fn<'js>(
-    object: &Object<'js>,
-    ctx: &Ctx<'js>,
-    host: &Rc<Host>,
-    name: &'static str,
-    present: fn(&k256::SecretKey) -> String,
-) -> rquickjs::Result<()> {
-    let h = host.clone();
-    native!(object, ctx, name, move |ctx: Ctx<'js>, pkp_id: String| {
-        h.wallet_signing_key(&pkp_id)
-            .map(|key| present(&key))
-            .map_err(|e| e.throw(&ctx))
-    });
-    Ok(())
+/// How a key function finds its key from its string argument.
+type KeyLookup = fn(&Host, &str) -> HostResult<k256::SecretKey>;
+
+/// The wallet's signing key for `pkpId` (permission-checked and counted).
+fn wallet_key(host: &Host, pkp_id: &str) -> HostResult<k256::SecretKey> {
+    host.wallet_signing_key(pkp_id)
 }
 
-/// Registers `name(ipfsId)`: the action key of that CID (counted), shown with `present`.
-fn action_key_fn<'js>(
+/// The action key of the CID `ipfsId` (counted).
+fn action_key_of(host: &Host, ipfs_id: &str) -> HostResult<k256::SecretKey> {
+    host.action_key(Some(ipfs_id))
+}
+
+/// Registers `name(argument)`: the key `lookup` finds for the argument, shown with `present`.
+fn key_fn<'js>(
     object: &Object<'js>,
     ctx: &Ctx<'js>,
     host: &Rc<Host>,
     name: &'static str,
+    lookup: KeyLookup,
     present: fn(&k256::SecretKey) -> String,
 ) -> rquickjs::Result<()> {
     let h = host.clone();
-    native!(object, ctx, name, move |ctx: Ctx<'js>, ipfs_id: String| {
-        h.action_key(Some(&ipfs_id))
+    native!(object, ctx, name, move |ctx: Ctx<'js>, argument: String| {
+        lookup(&h, &argument)
             .map(|key| present(&key))
             .map_err(|e| e.throw(&ctx))
     });
@@ -601,15 +597,16 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
     );
 
     // Keys and signing.
-    wallet_key_fn(&object, ctx, host, "getPrivateKey", private_key_hex)?;
-    wallet_key_fn(
-        &object,
-        ctx,
-        host,
-        "getPublicKey",
-        uncompressed_public_key_hex,
-    )?;
-    wallet_key_fn(&object, ctx, host, "getWalletAddress", address_hex)?;
+    for (name, present) in [
+        (
+            "getPrivateKey",
+            private_key_hex as fn(&k256::SecretKey) -> String,
+        ),
+        ("getPublicKey", uncompressed_public_key_hex),
+        ("getWalletAddress", address_hex),
+    ] {
+        key_fn(&object, ctx, host, name, wallet_key, present)?;
+    }
     let h = host.clone();
     native!(object, ctx, "getLitActionPrivateKey", move |ctx: Ctx<
         'js,
@@ -618,14 +615,22 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
             .map(|key| private_key_hex(&key))
             .map_err(|e| e.throw(&ctx))
     });
-    action_key_fn(
+    key_fn(
         &object,
         ctx,
         host,
         "getLitActionPublicKey",
+        action_key_of,
         compressed_public_key_hex,
     )?;
-    action_key_fn(&object, ctx, host, "getLitActionWalletAddress", address_hex)?;
+    key_fn(
+        &object,
+        ctx,
+        host,
+        "getLitActionWalletAddress",
+        action_key_of,
+        address_hex,
+    )?;
     let h = host.clone();
     native!(
         object,

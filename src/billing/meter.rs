@@ -169,6 +169,7 @@ impl Meter {
     }
 
     /// Charges of `account` this node has journaled and not yet seen applied on chain.
+    #[cfg(test)]
     pub fn unsettled(&self, account: &B256) -> Result<u64, StoreError> {
         let usage = self.lock().get(account).cloned().unwrap_or_default();
         Ok(self.unsettled_of(account, &usage)?.1)
@@ -323,8 +324,8 @@ impl Hold {
         Ok(Some(answer))
     }
 
-    /// Charges `cents` (at most what was reserved): synced to the journal before it returns.
-    /// Blocks: from async code use [`Hold::commit_async`].
+    /// [`Hold::commit_async`] for tests outside a runtime: blocks until the charge is synced.
+    #[cfg(test)]
     pub fn commit(self, cents: u64) -> Result<(), StoreError> {
         match self.submit(cents)? {
             None => Ok(()),
@@ -332,6 +333,7 @@ impl Hold {
         }
     }
 
+    /// Charges `cents` (at most what was reserved): synced to the journal before it returns.
     pub async fn commit_async(self, cents: u64) -> Result<(), StoreError> {
         match self.submit(cents)? {
             None => Ok(()),

@@ -200,13 +200,18 @@ async fn unregistered_payers_are_refused_by_the_contract() {
     }
 }
 
-#[tokio::test]
-async fn a_stuck_transaction_is_resent_and_mined_once() {
-    let config = WriterConfig {
+/// Re-sends after 0.7 s, so tests can watch a stuck transaction being replaced.
+fn quick_resends() -> WriterConfig {
+    WriterConfig {
         resend_after: Duration::from_millis(700),
         max_resends: 5,
         mirror_timeout: Duration::from_secs(10),
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_stuck_transaction_is_resent_and_mined_once() {
+    let config = quick_resends();
     let s = Arc::new(setup(1, true, config).await);
     let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
     let payer = signer(&s.anvil, 1).address();
@@ -265,11 +270,7 @@ async fn pending_in_pool(provider: &impl Provider) -> usize {
 
 #[tokio::test]
 async fn a_restarted_writer_follows_what_it_sent_before() {
-    let config = WriterConfig {
-        resend_after: Duration::from_millis(700),
-        max_resends: 5,
-        mirror_timeout: Duration::from_secs(10),
-    };
+    let config = quick_resends();
     let s = Arc::new(setup(1, true, config.clone()).await);
     let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
     let payer = signer(&s.anvil, 1).address();

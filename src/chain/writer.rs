@@ -190,11 +190,11 @@ impl ChainWriter {
             .into_iter()
             .map(|signer| Payer {
                 address: signer.address(),
-                // Nonces are read from the chain for every send (alloy's default caches them,
-                // which goes stale as soon as another node sends for the same payer).
+                // No nonce, gas or fee fillers: the writer sets all three itself, reading the
+                // nonce from the chain for every send (alloy's default nonce cache goes stale as
+                // soon as another node sends for the same payer).
                 provider: ProviderBuilder::new()
                     .disable_recommended_fillers()
-                    .with_simple_nonce_management()
                     .fetch_chain_id()
                     .wallet(EthereumWallet::from(signer))
                     .connect_http(url.clone())

@@ -33,7 +33,14 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     loop {
-        match settle_once(&meter, &store, &writer, max_accounts).await {
+        // Stopping mid-settlement is safe: a sealed batch stays in the journal and is sent again
+        // under the same settlement id after the restart. (Waiting instead could take the
+        // writer's whole mirror timeout, since the mirror stops with the node.)
+        let settled = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            settled = settle_once(&meter, &store, &writer, max_accounts) => settled,
+        };
+        match settled {
             Ok(0) => {}
             Ok(settled) => tracing::info!(batches = settled, "settled usage charges on chain"),
             Err(error) => {

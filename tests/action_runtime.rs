@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use alloy::primitives::B256;
 use lit_node::actions::fetch::Fetcher;
 use lit_node::actions::host::cid_hash;
-use lit_node::actions::{run_action, ActionLimits, ActionOutcome, RunInput, Services};
+use lit_node::actions::{
+    run_action, ActionLimits, ActionOutcome, ActionWorker, RunInput, Services,
+};
 use lit_node::config::ActionsConfig;
 use lit_node::keys::{KeyDeriver, RootSecret};
 use lit_node::store::permissions::Permissions;
@@ -843,4 +845,183 @@ fn runs_on_the_harness_runtime_do_not_block_each_other() {
     assert_eq!(a.join().unwrap(), json!("a"));
     assert_eq!(b.join().unwrap(), json!("b"));
     let _ = &harness().runtime;
+}
+
+/// Runs `codes` one after the other on one worker (one runtime, one shared ethers realm, as a pool
+/// thread does); returns each outcome with whether the worker held a built realm after it.
+fn run_in_sequence(codes: &[&str], limits: ActionLimits) -> Vec<(ActionOutcome, bool)> {
+    let services = harness().open.clone();
+    let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+    std::thread::Builder::new()
+        .stack_size(16 * 1024 * 1024)
+        .spawn(move || {
+            let mut worker = ActionWorker::new(services);
+            codes
+                .iter()
+                .map(|code| {
+                    let outcome = worker.run(input(code, None, limits.clone()));
+                    (outcome, worker.has_ethers_realm())
+                })
+                .collect()
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+const PK_ONE: &str = "0x0000000000000000000000000000000000000000000000000000000000000001";
+
+#[test]
+fn shared_ethers_cannot_be_changed_by_one_run_for_the_next() {
+    // Run 1 tries every way it has to leave something behind in the ethers it shares with later
+    // runs of the worker; in strict mode each attempt that is refused throws.
+    let tamper = format!(
+        r#""use strict";
+        async function main() {{
+          const refused = {{}};
+          const attempt = (name, change) => {{ try {{ change(); refused[name] = false; }} catch (e) {{ refused[name] = e instanceof TypeError || String(e); }} }};
+          const signature = await new ethers.Wallet("{PK_ONE}").signMessage("before");
+          attempt("new property", () => {{ ethers.leak = 1; }});
+          attempt("replaced export", () => {{ ethers.utils.keccak256 = () => "0xevil"; }});
+          attempt("class prototype", () => {{ ethers.Wallet.prototype.signMessage = async () => "evil"; }});
+          attempt("static", () => {{ ethers.BigNumber.from = () => 0; }});
+          attempt("nested namespace", () => {{ ethers.constants.AddressZero = "0xevil"; }});
+          attempt("shared Object.prototype", () => {{ Object.getPrototypeOf(ethers.utils).leak = 1; }});
+          attempt("shared Array.prototype", () => {{ Object.getPrototypeOf(ethers.utils.RLP.decode("0xc0")).leak = 1; }});
+          attempt("shared Array.prototype.map", () => {{ Object.getPrototypeOf(ethers.utils.RLP.decode("0xc0")).map = () => []; }});
+          attempt("shared Function.prototype", () => {{ Object.getPrototypeOf(ethers.utils.keccak256).call = () => 0; }});
+          attempt("network default provider", () => {{ ethers.providers.getNetwork("homestead")._defaultProvider.leak = 1; }});
+          attempt("provider formatter", () => {{ ethers.providers.BaseProvider.getFormatter().formats.transaction.leak = 1; }});
+          attempt("global logger", () => {{ ethers.utils.Logger.globalLogger().leak = 1; }});
+          attempt("wordlist", () => {{ ethers.wordlists.en.leak = 1; }});
+          // Settings ethers keeps in module variables: this run's own.
+          ethers.utils.Logger.setCensorship(true, true);
+          ethers.utils.Logger.setLogLevel("off");
+          let evalRefused = false;
+          try {{ ethers.utils.keccak256.constructor("return 1"); }} catch (e) {{ evalRefused = e instanceof Error || true; }}
+          let censored = "";
+          try {{ ethers.utils.getAddress("0x12"); }} catch (e) {{ censored = e.message; }}
+          return {{ signature, refused, evalRefused, censored }};
+        }}"#
+    );
+    let check = format!(
+        r#"async function main() {{
+          let message = "";
+          try {{ ethers.utils.getAddress("0x12"); }} catch (e) {{ message = e.message; }}
+          ethers.BigNumber.from(7).toString(10); // warns, unless a level or flag leaked
+          return {{
+            signature: await new ethers.Wallet("{PK_ONE}").signMessage("before"),
+            leak: [ethers.leak, Object.getPrototypeOf(ethers.utils).leak, ({{}}).leak, [].leak,
+                   Object.getPrototypeOf(ethers.utils.RLP.decode("0xc0")).leak,
+                   ethers.providers.getNetwork("homestead")._defaultProvider.leak,
+                   ethers.providers.BaseProvider.getFormatter().formats.transaction.leak,
+                   ethers.utils.Logger.globalLogger().leak, ethers.wordlists.en.leak].filter((x) => x !== undefined).length,
+            keccak: ethers.utils.keccak256("0x"),
+            zero: ethers.constants.AddressZero,
+            rlp: ethers.utils.RLP.decode("0xc20102").map((x) => x),
+            message,
+          }};
+        }}"#
+    );
+    let outcomes = run_in_sequence(&[&tamper, &check], ActionLimits::default());
+    let (first, realm_after_first) = &outcomes[0];
+    assert!(!first.has_error, "{first:?}");
+    assert!(realm_after_first, "the first run built the worker's realm");
+    for (name, refused) in first.response["refused"].as_object().unwrap() {
+        assert_eq!(refused, &json!(true), "{name} must be refused with a TypeError");
+    }
+    assert_eq!(first.response["evalRefused"], json!(true));
+    // Censorship is on in run 1: real ethers 5.7.2 then recurses in makeError (Node says the same).
+    assert_eq!(
+        first.response["censored"],
+        json!("Maximum call stack size exceeded")
+    );
+
+    let (second, realm_after_second) = &outcomes[1];
+    assert!(!second.has_error, "{second:?}");
+    assert!(realm_after_second);
+    assert_eq!(second.response["signature"], first.response["signature"]);
+    assert_eq!(second.response["leak"], json!(0));
+    assert_eq!(
+        second.response["keccak"],
+        json!("0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+    );
+    assert_eq!(
+        second.response["zero"],
+        json!("0x0000000000000000000000000000000000000000")
+    );
+    assert_eq!(second.response["rlp"], json!(["0x01", "0x02"]));
+    assert!(
+        second.response["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid address"),
+        "censorship of run 1 must not reach run 2: {second:?}"
+    );
+    assert!(
+        second
+            .logs
+            .contains("BigNumber.toString does not accept any parameters"),
+        "the log level and warn-once flag of run 1 must not reach run 2: {second:?}"
+    );
+}
+
+#[test]
+fn shared_ethers_serves_each_run_its_own_globals() {
+    // ethers' console and timers are the calling run's: logs land in that run's logs.
+    let code = r#"async function main() {
+        ethers.BigNumber.from(1).toString(10);
+        const seen = await new Promise((resolve) => setTimeout(() => resolve("timer"), 1));
+        return { seen, random: ethers.utils.hexlify(ethers.utils.randomBytes(4)).length, shuffled: ethers.utils.shuffled([1, 2, 3]).length };
+    }"#;
+    let outcomes = run_in_sequence(&[code, code], ActionLimits::default());
+    for (outcome, realm) in &outcomes {
+        assert!(!outcome.has_error, "{outcome:?}");
+        assert!(realm);
+        assert_eq!(
+            outcome.response,
+            json!({ "seen": "timer", "random": 10, "shuffled": 3 })
+        );
+        assert_eq!(
+            outcome
+                .logs
+                .matches("BigNumber.toString does not accept any parameters")
+                .count(),
+            1,
+            "{outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn a_run_that_breaks_a_limit_takes_the_shared_ethers_with_it() {
+    let spin = r#"async function main() { ethers.utils.keccak256("0x"); while (true) {} }"#;
+    let sign = format!(
+        r#"async function main() {{ return new ethers.Wallet("{PK_ONE}").signMessage("after"); }}"#
+    );
+    let outcomes = run_in_sequence(
+        &[&sign, spin, &sign],
+        limits(|l| l.timeout_ms = 300),
+    );
+    assert!(!outcomes[0].0.has_error && outcomes[0].1);
+    assert!(outcomes[1].0.has_error, "{:?}", outcomes[1].0);
+    assert!(!outcomes[1].1, "an interrupted run discards the runtime and its realm");
+    assert!(!outcomes[2].0.has_error && outcomes[2].1, "{:?}", outcomes[2].0);
+    assert_eq!(outcomes[2].0.response, outcomes[0].0.response);
+}
+
+#[test]
+fn ethers_reached_without_its_name_is_loaded_for_the_run() {
+    // No shared realm for code that never names it: the run gets its own copy, same results.
+    let code = format!(
+        r#"async function main() {{ const e = globalThis["eth" + "ers"]; return e.Wallet.prototype.signMessage.call(new e.Wallet("{PK_ONE}"), "Chipotle Rocks!"); }}"#
+    );
+    let outcomes = run_in_sequence(&[&code], ActionLimits::default());
+    let (outcome, realm) = &outcomes[0];
+    assert!(!outcome.has_error, "{outcome:?}");
+    assert!(!realm);
+    assert_eq!(
+        outcome.response,
+        json!("0x32f33b786e068af9852b348d79b0470dcfc0d7e0de6ed92a2e0070c84f44f68454e37318ad9f80cc81f613217ed49de72012bf6cf02a3fef039ec234c5f35d151c")
+    );
 }

@@ -39,6 +39,9 @@ const NATIVE_SHIMS = {
     "@ethersproject/sha2": path.join(shims, "sha2.js"),
 };
 
+// Where the shared-ethers edits below keep their per-run variables.
+const RUN_STATE = path.join(shims, "run-state.js");
+
 export const BANNER = "(function(__litNative){";
 export const FOOTER = "return ethers;})";
 
@@ -57,6 +60,79 @@ function nativeShimsPlugin() {
 // files, and apply to `files` files (default 1), so a different version of a dependency fails the
 // build instead of silently losing the edit.
 const SOURCE_EDITS = [
+    // Module-level variables that ethers' functions change after initialisation move to the current
+    // run's state (shims/run-state.js), so that the one frozen ethers a worker shares between runs
+    // (src/actions/realm.rs) carries nothing from one run to the next.
+    {
+        name: "per-run logger settings",
+        file: /[\\/]@ethersproject[\\/]logger[\\/]lib\.esm[\\/]index\.js$/,
+        edits: [
+            ["let _permanentCensorErrors = false;\nlet _censorErrors = false;\n", `import { runState as __litRunState } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["let _logLevel = LogLevels[\"default\"];\n", ""],
+            ["if (_logLevel > LogLevels[level]) {", "if ((__litRunState().logLevel ?? LogLevels[\"default\"]) > LogLevels[level]) {"],
+            ["if (_censorErrors) {", "if (__litRunState().censorErrors) {"],
+            ["if (_permanentCensorErrors) {", "if (__litRunState().permanentCensorErrors) {"],
+            [
+                "_censorErrors = !!censorship;\n        _permanentCensorErrors = !!permanent;",
+                "__litRunState().censorErrors = !!censorship;\n        __litRunState().permanentCensorErrors = !!permanent;",
+            ],
+            ["_logLevel = level;", "__litRunState().logLevel = level;"],
+        ],
+    },
+    {
+        name: "per-run BigNumber radix warning",
+        file: /[\\/]@ethersproject[\\/]bignumber[\\/]lib\.esm[\\/]bignumber\.js$/,
+        edits: [
+            ["let _warnedToStringRadix = false;\n", `import { runState as __litRunState } from ${JSON.stringify(RUN_STATE)};\n`],
+            [
+                "if (!_warnedToStringRadix) {\n                    _warnedToStringRadix = true;",
+                "if (!__litRunState().warnedToStringRadix) {\n                    __litRunState().warnedToStringRadix = true;",
+            ],
+        ],
+    },
+    {
+        name: "per-run poll ids",
+        file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]base-provider\.js$/,
+        edits: [
+            ["let nextPollId = 1;\n", `import { nextId as __litNextId } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["const pollId = nextPollId++;", "const pollId = __litNextId(\"pollId\");"],
+        ],
+    },
+    {
+        name: "per-run fallback request ids",
+        file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]fallback-provider\.js$/,
+        edits: [
+            ["let nextRid = 1;\n", `import { nextId as __litNextId } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["const rid = nextRid++;", "const rid = __litNextId(\"fallbackRid\");"],
+        ],
+    },
+    {
+        name: "per-run throttle notice",
+        file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]formatter\.js$/,
+        edits: [
+            ["let throttleMessage = false;\n", `import { runState as __litRunState } from ${JSON.stringify(RUN_STATE)};\n`],
+            [
+                "if (throttleMessage) {\n        return;\n    }\n    throttleMessage = true;",
+                "if (__litRunState().throttleMessage) {\n        return;\n    }\n    __litRunState().throttleMessage = true;",
+            ],
+        ],
+    },
+    {
+        name: "per-run web3 request ids",
+        file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]web3-provider\.js$/,
+        edits: [
+            ["let _nextId = 1;\n", `import { nextId as __litNextId } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["id: (_nextId++),", "id: __litNextId(\"web3Id\"),"],
+        ],
+    },
+    {
+        name: "per-run websocket request ids",
+        file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]websocket-provider\.js$/,
+        edits: [
+            ["let NextId = 1;\n", `import { nextId as __litNextId } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["const rid = NextId++;", "const rid = __litNextId(\"websocketId\");"],
+        ],
+    },
     {
         // @ethersproject/hash: decode the four ENS normalisation tables on the first normalize()
         // call (namehash, ensNormalize, isValidName, dnsEncode) instead of at module evaluation,
@@ -135,26 +211,6 @@ const SOURCE_EDITS = [
         ],
     },
     {
-        // @ethersproject/json-wallets: evaluate aes-js (its S-box tables) when a JSON wallet is first
-        // encrypted or decrypted, not whenever @ethersproject/wallet is loaded (~0.15 ms per QuickJS
-        // context). Both files use only aes.Counter, aes.ModeOfOperation and aes.padding.
-        name: "aes-js on use",
-        files: 2,
-        file: /[\\/]@ethersproject[\\/]json-wallets[\\/]lib\.esm[\\/](keystore|crowdsale)\.js$/,
-        edits: [
-            [
-                'import aes from "aes-js";\n',
-                "let __litAesModule;\n" +
-                    'const __litAes = () => __litAesModule || (__litAesModule = require("aes-js"));\n' +
-                    "const aes = {\n" +
-                    "    get Counter() { return __litAes().Counter; },\n" +
-                    "    get ModeOfOperation() { return __litAes().ModeOfOperation; },\n" +
-                    "    get padding() { return __litAes().padding; },\n" +
-                    "};\n",
-            ],
-        ],
-    },
-    {
         // scrypt-js reads the global `setTimeout` on every call, even for the synchronous
         // syncScrypt (Wallet.fromEncryptedJsonSync) that never schedules anything; the action
         // contexts have no timers. Look the timer up only when the async variant really yields.
@@ -176,7 +232,8 @@ function sourcesPlugin(applied, trace, untraced) {
     return {
         name: "lit-sources",
         setup(build) {
-            const filter = trace ? /\.c?js$/ : new RegExp(SOURCE_EDITS.map(({ file }) => file.source).join("|"));
+            const edited = new RegExp(SOURCE_EDITS.map(({ file }) => file.source).join("|"));
+            const filter = trace ? /\.c?js$/ : new RegExp(`${edited.source}|${ES_MODULE.source}`);
             build.onLoad({ filter, namespace: "file" }, async (args) => {
                 if (untraced.has(args.path)) {
                     return undefined;
@@ -195,6 +252,9 @@ function sourcesPlugin(applied, trace, untraced) {
                     }
                     applied.set(name, (applied.get(name) || 0) + 1);
                 }
+                if (ES_MODULE.test(args.path)) {
+                    source = withModuleValues(source, args.path);
+                }
                 if (trace) {
                     source = withTrace(source, traceName(args.path));
                 }
@@ -202,6 +262,41 @@ function sourcesPlugin(applied, trace, untraced) {
             });
         },
     };
+}
+
+// ES modules whose module-level values the host freezes when it shares one initialised ethers
+// between runs: every file of ethers' packages (their browser ESM builds) and our shims. The
+// CommonJS dependencies (bn.js, hash.js, aes-js, scrypt-js, bech32) keep their state in their own
+// closures and hand out only what the ethers modules wrap.
+const ES_MODULE = /[\\/](node_modules[\\/](@ethersproject[\\/][^\\/]+|ethers)[\\/]lib\.esm|js[\\/]ethers[\\/]shims)[\\/].*\.js$/;
+
+// Names a module declares at its top level. These files are tsc output or our shims: a top-level
+// declaration starts in column 0 and declares one name (destructuring fails the build).
+export function topLevelNames(source, file) {
+    const names = [];
+    // Commented-out code (a column-0 `function` inside /* */) declares nothing.
+    const code = source.replace(/\/\*[\s\S]*?\*\//g, "");
+    for (const line of code.split("\n")) {
+        if (/^(export\s+)?(const|let|var)\s*[{[]/.test(line)) {
+            throw new Error(`${file}: destructuring at the top level is not supported: ${line}`);
+        }
+        const m = /^(?:export\s+)?(?:const|let|var|class|function\s*\*?|async\s+function\s*\*?)\s*([A-Za-z_$][\w$]*)/.exec(line);
+        if (m) {
+            names.push(m[1]);
+        }
+    }
+    return [...new Set(names)];
+}
+
+// Appends to a module a call that hands the host a thunk of the module's top-level values
+// (`__litNative.moduleValues`, optional: only the shared-ethers host asks for them). The host
+// calls the thunks once everything is initialised and freezes what they return.
+function withModuleValues(source, file) {
+    const names = topLevelNames(source, file);
+    if (names.length === 0) {
+        return source;
+    }
+    return `${source}\n;if (typeof __litNative.moduleValues === "function") __litNative.moduleValues(() => [${names.join(", ")}]);\n`;
 }
 
 // The name a trace build reports for a module: its path under node_modules, or under the repo.

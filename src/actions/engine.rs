@@ -1,9 +1,13 @@
-//! Runs one Lit Action to completion on the calling thread (spec/actions.md, "Request and
-//! reply"): a fresh QuickJS runtime and context per run (so nothing survives between runs or
-//! accounts), the prelude, the action's top-level code as a classic script, `main(js_params)`,
-//! then an event loop that runs promise jobs, fires timers and delivers fetch results until
-//! everything settled or a limit is broken. Time is enforced by the interrupt handler while JS
-//! runs and by the loop while it waits; memory by the runtime's limit; stack by its stack limit.
+//! Runs Lit Actions (spec/actions.md, "Request and reply") on a worker's QuickJS runtime: a fresh
+//! context per run (its own globals, so nothing an action defines survives it), the prelude, the
+//! action's top-level code as a classic script, `main(js_params)`, then an event loop that runs
+//! promise jobs, fires timers and delivers fetch results until everything settled or a limit is
+//! broken. Time is enforced by the interrupt handler while JS runs and by the loop while it waits;
+//! memory by the runtime's limit; stack by its stack limit.
+//!
+//! The runtime outlives a run only to keep the worker's frozen ethers realm (see `realm`): a run
+//! that broke a limit, was interrupted, or left jobs queued takes the whole runtime (and realm) with
+//! it, so the next run starts from a new one.
 
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -17,6 +21,7 @@ use serde_json::Value as Json;
 use super::bytecode::{compiled_once, load_default_export};
 use super::fetch::FetchResponse;
 use super::host::{host_object, uint8_array, FetchDone, Host, RunInput, Services};
+use super::realm::EthersRealm;
 
 const PRELUDE: &str = include_str!("prelude.js");
 const WEB: &str = include_str!("web.js");
@@ -58,37 +63,169 @@ impl ActionOutcome {
     }
 }
 
-/// Runs `input` and returns the reply. Never panics on anything the action does.
+/// Runs `input` on a runtime of its own and returns the reply (a worker of one run).
 pub fn run_action(services: Arc<Services>, input: RunInput) -> ActionOutcome {
-    let started = Instant::now();
+    ActionWorker::new(services).run(input)
+}
+
+/// Memory a run may find still held by garbage of earlier runs on the same runtime: the collector
+/// runs once that much has accumulated, and a run's memory limit leaves room for it.
+const CARRIED_GARBAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The QuickJS runtime of one worker thread, reused by its runs, with its ethers realm once an
+/// action needed ethers.
+pub struct ActionWorker {
+    services: Arc<Services>,
+    runtime: Option<WorkerRuntime>,
+}
+
+struct WorkerRuntime {
+    // Before `runtime`: dropped first.
+    realm: Option<Rc<EthersRealm>>,
+    /// Bytes held between runs (the runtime itself, and the realm once built).
+    base_bytes: usize,
+    runtime: Runtime,
+}
+
+impl WorkerRuntime {
+    fn new() -> Result<Self, String> {
+        let runtime = Runtime::new().map_err(|e| e.to_string())?;
+        runtime.set_max_stack_size(JS_STACK_BYTES);
+        let base_bytes = usize::try_from(runtime.memory_usage().malloc_size).unwrap_or(0);
+        Ok(Self {
+            realm: None,
+            base_bytes,
+            runtime,
+        })
+    }
+
+    /// Builds the realm if ethers is available and not built yet. A failure is logged and the run
+    /// loads its own ethers instead.
+    fn ensure_realm(&mut self, ethers_bytecode: &[u8]) {
+        if self.realm.is_some() {
+            return;
+        }
+        self.runtime.set_memory_limit(0);
+        self.runtime.set_interrupt_handler(None);
+        let started = Instant::now();
+        match EthersRealm::build(&self.runtime, ethers_bytecode) {
+            Ok(realm) => {
+                tracing::debug!(
+                    bytes = realm.bytes,
+                    frozen_objects = realm.frozen_objects,
+                    ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "built a worker's ethers realm"
+                );
+                metrics::counter!("lit_node_action_ethers_realms_built_total").increment(1);
+                self.base_bytes = realm.bytes;
+                self.realm = Some(Rc::new(realm));
+            }
+            Err(error) => { eprintln!("REALM: {error}"); tracing::error!(%error, "the shared ethers realm could not be built; runs load their own ethers") }
+        }
+    }
+}
+
+impl ActionWorker {
+    pub fn new(services: Arc<Services>) -> Self {
+        Self {
+            services,
+            runtime: None,
+        }
+    }
+
+    /// Whether the worker currently holds a built ethers realm (for tests and metrics).
+    pub fn has_ethers_realm(&self) -> bool {
+        self.runtime.as_ref().is_some_and(|r| r.realm.is_some())
+    }
+
+    /// Runs `input` and returns the reply. Never panics on anything the action does.
+    pub fn run(&mut self, input: RunInput) -> ActionOutcome {
+        let started = Instant::now();
+        if self.runtime.is_none() {
+            match WorkerRuntime::new() {
+                Ok(runtime) => self.runtime = Some(runtime),
+                Err(e) => {
+                    return ActionOutcome::failed(
+                        format!("the action runtime could not start: {e}"),
+                        String::new(),
+                    )
+                }
+            }
+        }
+        let worker = self.runtime.as_mut().expect("created above");
+        // An action that names `ethers` gets the shared realm; one that reaches it otherwise
+        // (`globalThis["eth" + "ers"]`) loads its own copy, slower but the same library.
+        if let Some(bytecode) = &self.services.ethers {
+            if input.code.contains("ethers") {
+                worker.ensure_realm(bytecode);
+            }
+        }
+        let (outcome, clean) = run_on(&self.services, worker, input, started);
+        if !clean {
+            self.runtime = None;
+        }
+        outcome
+    }
+}
+
+/// One run on `worker`. Returns the reply and whether the runtime is fit for another run.
+fn run_on(
+    services: &Arc<Services>,
+    worker: &WorkerRuntime,
+    input: RunInput,
+    started: Instant,
+) -> (ActionOutcome, bool) {
     let limits = input.limits.clone();
     let (fetch_tx, fetch_rx) = mpsc::channel::<FetchDone>();
-    let host = Rc::new(Host::new(services, input, started, fetch_tx));
-
-    let runtime = match Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            return ActionOutcome::failed(
-                format!("the action runtime could not start: {e}"),
-                String::new(),
-            )
-        }
-    };
-    runtime.set_memory_limit((limits.memory_limit_mb as usize).saturating_mul(1024 * 1024));
-    runtime.set_max_stack_size(JS_STACK_BYTES);
+    let host = Rc::new(Host::new(
+        services.clone(),
+        input,
+        started,
+        fetch_tx,
+        worker.realm.as_ref().map(Rc::downgrade),
+    ));
+    let runtime = &worker.runtime;
+    runtime.set_memory_limit(
+        (limits.memory_limit_mb as usize)
+            .saturating_mul(1024 * 1024)
+            .saturating_add(worker.base_bytes + CARRIED_GARBAGE_BYTES),
+    );
+    runtime.set_gc_threshold(worker.base_bytes + CARRIED_GARBAGE_BYTES);
     let interrupt_host = host.clone();
     runtime.set_interrupt_handler(Some(Box::new(move || interrupt_host.should_interrupt())));
-    let context = match Context::full(&runtime) {
+    let context = match Context::full(runtime) {
         Ok(context) => context,
         Err(e) => {
-            return ActionOutcome::failed(
-                format!("the action context could not start: {e}"),
-                String::new(),
+            return (
+                ActionOutcome::failed(
+                    format!("the action context could not start: {e}"),
+                    String::new(),
+                ),
+                false,
             )
         }
     };
 
     let result = context.with(|ctx| drive(&ctx, &host, &fetch_rx));
+    if let Some(realm) = &worker.realm {
+        realm.unlink();
+    }
+    drop(context);
+    runtime.set_interrupt_handler(None);
+    let clean = !host.timed_out.get()
+        && !host.out_of_credit.get()
+        && host.breach.borrow().is_none()
+        && !matches!(&result, Err(error) if is_out_of_memory(error))
+        && !runtime.is_job_pending();
+    (outcome_of(&host, &limits, result), clean)
+}
+
+/// The reply for a finished run.
+fn outcome_of(
+    host: &Host,
+    limits: &super::limits::ActionLimits,
+    result: Result<Option<(bool, String)>, String>,
+) -> ActionOutcome {
     let logs = host.logs.borrow().clone();
 
     // Limits first: they explain whatever error the action saw.

@@ -14,7 +14,7 @@ use super::host::{bytes_of, uint8_array};
 use crate::keys::ecdsa;
 
 /// The bundle's source: a script whose value is `function(__litNative) → ethers`.
-const BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/ethers.bundle.js"));
+pub(crate) const BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/ethers.bundle.js"));
 const MODULE_NAME: &str = "lit:ethers";
 
 /// Compiles the bundle to bytecode for this build's QuickJS. Takes a few tens of milliseconds;
@@ -33,7 +33,7 @@ fn fail(ctx: &Ctx<'_>, error: ecdsa::EcdsaError) -> rquickjs::Error {
 }
 
 /// The `__litNative` object the bundle's shims call.
-fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let object = Object::new(ctx.clone())?;
     native!(object, ctx, "keccak256", |data: TypedArray<'js, u8>| {
         format!("0x{}", hex::encode(keccak256(bytes_of(&data))))

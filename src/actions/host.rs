@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +18,7 @@ use sha2::Digest;
 
 use super::fetch::{FetchRequest, FetchResponse, Fetcher};
 use super::limits::ActionLimits;
+use super::realm::EthersRealm;
 use crate::keys::{aead, ecdsa, KeyDeriver};
 use crate::store::permissions::Permissions;
 use crate::store::Store;
@@ -113,6 +114,9 @@ pub struct Host {
     derivation_ids: RefCell<HashMap<Address, B256>>,
     /// Wallet keys derived in this run (`SecretKey` zeroises itself when dropped).
     signing_keys: RefCell<HashMap<Address, k256::SecretKey>>,
+    /// The worker's shared ethers, if built (weak: the worker owns it, and the host may be freed
+    /// by the runtime's own teardown).
+    realm: Option<Weak<EthersRealm>>,
 }
 
 impl Host {
@@ -121,6 +125,7 @@ impl Host {
         input: RunInput,
         started: Instant,
         fetch_done: mpsc::Sender<FetchDone>,
+        realm: Option<Weak<EthersRealm>>,
     ) -> Self {
         let deadline = started + std::time::Duration::from_millis(input.limits.timeout_ms);
         let credit_until = input.credit.as_ref().map(|_| started + CREDIT_STEP);
@@ -141,6 +146,7 @@ impl Host {
             fetch_done,
             derivation_ids: RefCell::new(HashMap::new()),
             signing_keys: RefCell::new(HashMap::new()),
+            realm,
         }
     }
 
@@ -710,6 +716,10 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
     });
     let h = host.clone();
     native!(object, ctx, "loadEthers", move |ctx: Ctx<'js>| {
+        if let Some(realm) = h.realm.as_ref().and_then(Weak::upgrade) {
+            realm.link(&ctx)?;
+            return realm.ethers(&ctx);
+        }
         match &h.services.ethers {
             Some(bytecode) => super::ethers::load(&ctx, bytecode),
             None => Err(Exception::throw_message(

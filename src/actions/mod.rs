@@ -21,8 +21,9 @@ pub mod fetch;
 pub mod host;
 pub mod limits;
 pub mod pool;
+pub mod realm;
 
-pub use engine::{run_action, ActionOutcome};
+pub use engine::{run_action, ActionOutcome, ActionWorker};
 pub use host::{RunCredit, RunInput, Services};
 pub use limits::ActionLimits;
 pub use pool::{ActionPool, PoolError};

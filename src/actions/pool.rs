@@ -1,5 +1,5 @@
-//! A bounded pool of threads that run Lit Actions. Each worker runs one action at a time in a
-//! fresh QuickJS runtime (see `engine`); requests wait in a bounded queue and are refused with
+//! A bounded pool of threads that run Lit Actions. Each worker runs one action at a time, each in a
+//! fresh QuickJS context on the worker's runtime (see `engine`); requests wait in a bounded queue and are refused with
 //! [`PoolError::Saturated`] (HTTP 429) when it is full, so load never creates unbounded threads
 //! or memory.
 
@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use super::engine::{run_action, ActionOutcome, JS_STACK_BYTES};
+use super::engine::{ActionOutcome, ActionWorker, JS_STACK_BYTES};
 use super::host::{RunInput, Services};
 
 /// OS stack of a worker: QuickJS's own limit plus room for the Rust frames around it.
@@ -104,6 +104,7 @@ impl Drop for ActionPool {
 }
 
 fn worker(services: Arc<Services>, receiver: Arc<Mutex<mpsc::Receiver<Task>>>) {
+    let mut runner = ActionWorker::new(services.clone());
     loop {
         let task = {
             let Ok(receiver) = receiver.lock() else {
@@ -117,12 +118,12 @@ fn worker(services: Arc<Services>, receiver: Arc<Mutex<mpsc::Receiver<Task>>>) {
         metrics::histogram!("lit_node_action_queue_seconds")
             .record(task.queued.elapsed().as_secs_f64());
         let started = Instant::now();
-        let services = services.clone();
         let cid = task.input.cid.clone();
         let outcome =
-            std::panic::catch_unwind(AssertUnwindSafe(|| run_action(services, task.input)))
+            std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(task.input)))
                 .unwrap_or_else(|_| {
                     tracing::error!(%cid, "the Lit Action runtime panicked");
+                    runner = ActionWorker::new(services.clone());
                     ActionOutcome {
                         response: serde_json::Value::String(
                             "internal error in the Lit Action runtime".into(),

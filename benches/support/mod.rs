@@ -13,6 +13,8 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub mod wire;
+
 pub fn project_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -115,7 +117,8 @@ pub struct Request {
     pub body: Option<Arc<Vec<u8>>>,
 }
 
-/// Closed loop: `clients` tasks each sending `request` back to back for `duration`; `check`
+/// Closed loop: `clients` tasks, each on its own keep-alive connection ([`wire`]), sending
+/// `request` back to back for `duration`; `check`
 /// validates every reply (status, JSON body). A request that fails at the transport level (an
 /// overloaded baseline resetting connections) is counted in [`Load::transport_errors`].
 pub async fn measure(
@@ -130,7 +133,7 @@ pub async fn measure(
 
 /// Like [`measure`], one client per request in `requests` (e.g. one API key each).
 pub async fn measure_each(
-    client: &reqwest::Client,
+    _client: &reqwest::Client,
     requests: Vec<Request>,
     duration: Duration,
     check: fn(u16, &Value) -> bool,
@@ -139,38 +142,41 @@ pub async fn measure_each(
     let end = started + duration;
     let mut tasks = Vec::new();
     for request in requests {
-        let client = client.clone();
+        let prepared = wire::Prepared::new(&request)?;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut transport_errors = 0;
+            let mut connection = None;
             while Instant::now() < end {
-                let sent = Instant::now();
-                let mut builder = client.request(request.method.clone(), &request.url);
-                if let Some(key) = &request.key {
-                    builder = builder.header("x-api-key", key);
-                }
-                if let Some(body) = &request.body {
-                    builder = builder
-                        .header("content-type", "application/json")
-                        .body(body.as_ref().clone());
-                }
-                let response = match builder.send().await {
-                    Ok(response) => response,
+                let open = match connection.take() {
+                    Some(open) => Ok(open),
+                    None => wire::Connection::open(prepared.address).await,
+                };
+                let mut open = match open {
+                    Ok(open) => open,
                     Err(_) => {
                         transport_errors += 1;
                         tokio::time::sleep(Duration::from_millis(10)).await;
                         continue;
                     }
                 };
-                let status = response.status().as_u16();
-                let Ok(reply) = response.json::<Value>().await else {
-                    transport_errors += 1;
-                    continue;
+                let sent = Instant::now();
+                let (status, reply) = match open.exchange(&prepared).await {
+                    Ok(reply) => (reply.status, serde_json::from_slice::<Value>(reply.body)),
+                    Err(_) => {
+                        // Closed or reset: count it, reconnect.
+                        transport_errors += 1;
+                        continue;
+                    }
                 };
                 latencies.push(sent.elapsed());
+                let Ok(reply) = reply else {
+                    bail!("reply {status} is not JSON");
+                };
                 if !check(status, &reply) {
                     bail!("unexpected reply {status} {reply}");
                 }
+                connection = Some(open);
             }
             Ok::<_, anyhow::Error>((latencies, transport_errors))
         }));

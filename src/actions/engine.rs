@@ -5,9 +5,9 @@
 //! broken. Time is enforced by the interrupt handler while JS runs and by the loop while it waits;
 //! memory by the runtime's limit; stack by its stack limit.
 //!
-//! The runtime outlives a run only to keep the worker's frozen ethers realm (see `realm`): a run
-//! that broke a limit, was interrupted, or left jobs queued takes the whole runtime (and realm) with
-//! it, so the next run starts from a new one.
+//! A worker keeps its runtimes from one run to the next (one of them holds the worker's frozen
+//! ethers realm, see `realm`); a run that broke a limit, was interrupted, or left jobs queued takes
+//! its runtime (and realm) with it, so the next run starts from a new one.
 
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -72,11 +72,13 @@ pub fn run_action(services: Arc<Services>, input: RunInput) -> ActionOutcome {
 /// runs once that much has accumulated, and a run's memory limit leaves room for it.
 const CARRIED_GARBAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// The QuickJS runtime of one worker thread, reused by its runs, with its ethers realm once an
-/// action needed ethers.
+/// The QuickJS runtimes of one worker thread, reused by its runs: one for actions that use ethers,
+/// with the worker's ethers realm, and one for the others. Two, because the collector walks every
+/// object of its runtime: a run that does not need ethers should not pay for walking it.
 pub struct ActionWorker {
     services: Arc<Services>,
-    runtime: Option<WorkerRuntime>,
+    plain: Option<WorkerRuntime>,
+    with_ethers: Option<WorkerRuntime>,
 }
 
 struct WorkerRuntime {
@@ -99,8 +101,7 @@ impl WorkerRuntime {
         })
     }
 
-    /// Builds the realm if ethers is available and not built yet. A failure is logged and the run
-    /// loads its own ethers instead.
+    /// Builds the realm if not built yet. A failure is logged and the run loads its own ethers.
     fn ensure_realm(&mut self, ethers_bytecode: &[u8]) {
         if self.realm.is_some() {
             return;
@@ -120,7 +121,10 @@ impl WorkerRuntime {
                 self.base_bytes = realm.bytes;
                 self.realm = Some(Rc::new(realm));
             }
-            Err(error) => { eprintln!("REALM: {error}"); tracing::error!(%error, "the shared ethers realm could not be built; runs load their own ethers") }
+            Err(error) => tracing::error!(
+                %error,
+                "the shared ethers realm could not be built; runs load their own ethers"
+            ),
         }
     }
 }
@@ -129,21 +133,34 @@ impl ActionWorker {
     pub fn new(services: Arc<Services>) -> Self {
         Self {
             services,
-            runtime: None,
+            plain: None,
+            with_ethers: None,
         }
     }
 
-    /// Whether the worker currently holds a built ethers realm (for tests and metrics).
+    /// Whether the worker currently holds a built ethers realm (for tests).
     pub fn has_ethers_realm(&self) -> bool {
-        self.runtime.as_ref().is_some_and(|r| r.realm.is_some())
+        self.with_ethers.as_ref().is_some_and(|r| r.realm.is_some())
     }
 
     /// Runs `input` and returns the reply. Never panics on anything the action does.
     pub fn run(&mut self, input: RunInput) -> ActionOutcome {
         let started = Instant::now();
-        if self.runtime.is_none() {
+        // An action that names `ethers` runs next to the shared realm; one that reaches it
+        // otherwise (`globalThis["eth" + "ers"]`) loads its own copy, slower but the same library.
+        let ethers = self
+            .services
+            .ethers
+            .clone()
+            .filter(|_| input.code.contains("ethers"));
+        let slot = if ethers.is_some() {
+            &mut self.with_ethers
+        } else {
+            &mut self.plain
+        };
+        if slot.is_none() {
             match WorkerRuntime::new() {
-                Ok(runtime) => self.runtime = Some(runtime),
+                Ok(runtime) => *slot = Some(runtime),
                 Err(e) => {
                     return ActionOutcome::failed(
                         format!("the action runtime could not start: {e}"),
@@ -152,17 +169,13 @@ impl ActionWorker {
                 }
             }
         }
-        let worker = self.runtime.as_mut().expect("created above");
-        // An action that names `ethers` gets the shared realm; one that reaches it otherwise
-        // (`globalThis["eth" + "ers"]`) loads its own copy, slower but the same library.
-        if let Some(bytecode) = &self.services.ethers {
-            if input.code.contains("ethers") {
-                worker.ensure_realm(bytecode);
-            }
+        let worker = slot.as_mut().expect("created above");
+        if let Some(bytecode) = &ethers {
+            worker.ensure_realm(bytecode);
         }
         let (outcome, clean) = run_on(&self.services, worker, input, started);
         if !clean {
-            self.runtime = None;
+            *slot = None;
         }
         outcome
     }

@@ -1003,7 +1003,7 @@ fn a_run_that_breaks_a_limit_takes_the_shared_ethers_with_it() {
         &[&sign, spin, &sign],
         limits(|l| l.timeout_ms = 300),
     );
-    assert!(!outcomes[0].0.has_error && outcomes[0].1);
+    assert!(!outcomes[0].0.has_error && outcomes[0].1, "{:?}", outcomes[0].0);
     assert!(outcomes[1].0.has_error, "{:?}", outcomes[1].0);
     assert!(!outcomes[1].1, "an interrupted run discards the runtime and its realm");
     assert!(!outcomes[2].0.has_error && outcomes[2].1, "{:?}", outcomes[2].0);
@@ -1023,5 +1023,34 @@ fn ethers_reached_without_its_name_is_loaded_for_the_run() {
     assert_eq!(
         outcome.response,
         json!("0x32f33b786e068af9852b348d79b0470dcfc0d7e0de6ed92a2e0070c84f44f68454e37318ad9f80cc81f613217ed49de72012bf6cf02a3fef039ec234c5f35d151c")
+    );
+}
+
+#[test]
+fn errors_and_values_from_the_shared_ethers_read_as_usual() {
+    // ethers' objects come from its own realm; the runtime still formats them as it formats the
+    // action's own (an uncaught ethers error, console.log of its errors and byte arrays).
+    let thrown = error(r#"async function main() { ethers.utils.getAddress("0x12"); }"#);
+    assert!(
+        thrown.starts_with("Error: invalid address (argument=\"address\", value=\"0x12\""),
+        "{thrown}"
+    );
+    let outcome = run(r#"async function main() {
+        try { ethers.utils.getAddress("0x12"); } catch (e) { console.log(e); }
+        console.log(ethers.utils.arrayify("0x0102"));
+        return { isArray: Array.isArray(ethers.utils.RLP.decode("0xc0")), view: ArrayBuffer.isView(ethers.utils.arrayify("0x01")) };
+    }"#);
+    assert!(!outcome.has_error, "{outcome:?}");
+    assert!(outcome.logs.starts_with("Error: invalid address"), "{outcome:?}");
+    assert!(outcome.logs.contains("Uint8Array(2) [ 1, 2 ]"), "{outcome:?}");
+    assert_eq!(outcome.response, json!({ "isArray": true, "view": true }));
+}
+
+#[test]
+fn finalisers_are_not_available() {
+    // Workers reuse their runtime: a finaliser would be called by the collector during a later run.
+    assert_eq!(
+        ok(r#"async function main() { return typeof FinalizationRegistry; }"#),
+        json!("undefined")
     );
 }

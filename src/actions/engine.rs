@@ -18,7 +18,7 @@ use rquickjs::context::EvalOptions;
 use rquickjs::{Context, Ctx, Function, Object, Runtime, Value};
 use serde_json::Value as Json;
 
-use super::bytecode::{compiled_once, load_default_export};
+use super::bytecode::{compiled_once, load_script};
 use super::fetch::FetchResponse;
 use super::host::{host_object, uint8_array, FetchDone, Host, RunInput, Services};
 use super::realm::EthersRealm;
@@ -145,7 +145,6 @@ impl ActionWorker {
 
     /// Runs `input` and returns the reply. Never panics on anything the action does.
     pub fn run(&mut self, input: RunInput) -> ActionOutcome {
-        let started = Instant::now();
         // An action that names `ethers` runs next to the shared realm; one that reaches it
         // otherwise (`globalThis["eth" + "ers"]`) loads its own copy, slower but the same library.
         let ethers = self
@@ -173,7 +172,11 @@ impl ActionWorker {
         if let Some(bytecode) = &ethers {
             worker.ensure_realm(bytecode);
         }
-        let (outcome, clean) = run_on(&self.services, worker, input, started);
+        // The run's time (its limit, and what billing charges) starts now: building the realm is
+        // the node's cost, not the action's.
+        let started = Instant::now();
+        let (mut outcome, clean) = run_on(&self.services, worker, input, started);
+        outcome.run_time = started.elapsed();
         if !clean {
             *slot = None;
         }
@@ -342,7 +345,7 @@ fn drive(
     host: &Rc<Host>,
     fetch_rx: &mpsc::Receiver<FetchDone>,
 ) -> Result<Option<(bool, String)>, String> {
-    let install = load_default_export(ctx, prelude_bytecode()?).map_err(|e| {
+    let install = load_script(ctx, prelude_bytecode()?).map_err(|e| {
         format!(
             "the action runtime failed to start: {}",
             exception_text(ctx, None, e)

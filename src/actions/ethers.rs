@@ -7,7 +7,7 @@
 use alloy::primitives::keccak256;
 use rquickjs::{Ctx, Exception, Object, TypedArray, Value};
 
-use super::bytecode::{compile_default_export, load_default_export};
+use super::bytecode::{compile_script, load_script};
 use sha2::Digest;
 
 use super::host::{bytes_of, uint8_array};
@@ -20,12 +20,12 @@ const MODULE_NAME: &str = "lit:ethers";
 /// Compiles the bundle to bytecode for this build's QuickJS. Takes a few tens of milliseconds;
 /// done once at node start.
 pub fn compile() -> Result<Vec<u8>, String> {
-    compile_default_export(MODULE_NAME, BUNDLE)
+    compile_script(MODULE_NAME, BUNDLE)
 }
 
 /// Loads the compiled bundle into `ctx` and returns the `ethers` object.
 pub fn load<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Value<'js>> {
-    load_default_export(ctx, bytecode)?.call((native(ctx)?,))
+    load_script(ctx, bytecode)?.call((native(ctx)?,))
 }
 
 fn fail(ctx: &Ctx<'_>, error: ecdsa::EcdsaError) -> rquickjs::Error {

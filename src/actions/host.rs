@@ -712,7 +712,7 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
     native!(object, ctx, "loadWeb", |ctx: Ctx<'js>| {
         let bytecode =
             super::engine::web_bytecode().map_err(|e| Exception::throw_internal(&ctx, &e))?;
-        super::bytecode::load_default_export(&ctx, bytecode)
+        super::bytecode::load_script(&ctx, bytecode)
     });
     let h = host.clone();
     native!(object, ctx, "loadEthers", move |ctx: Ctx<'js>| {

@@ -130,11 +130,9 @@ fn worker(services: Arc<Services>, receiver: Arc<Mutex<mpsc::Receiver<Task>>>) {
                         ),
                         logs: String::new(),
                         has_error: true,
-                        run_time: std::time::Duration::ZERO,
+                        run_time: started.elapsed(),
                     }
                 });
-        let mut outcome = outcome;
-        outcome.run_time = started.elapsed();
         let label = if outcome.has_error {
             "error"
         } else {

@@ -11,6 +11,12 @@
   const jsonParse = JSON.parse;
   const PromiseCtor = Promise;
   const FunctionPrototype = Function.prototype;
+  // The built-in kind of an object ("Error", "Uint8Array", "Map", ...). Unlike instanceof it also
+  // recognises objects of the worker's shared ethers realm (src/actions/realm.rs).
+  const objectToString = Object.prototype.toString;
+  const kind = (value) => objectToString.call(value).slice(8, -1);
+  const isError = (value) => value instanceof Error || kind(value) === "Error";
+  const errorTypes = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
   const once = (make) => {
     let value;
     return () => (value === undefined ? (value = make()) : value);
@@ -18,7 +24,7 @@
   const web = once(() => host.loadWeb()(host, toUint8, jsonStringify, jsonParse, PromiseCtor));
   const toUint8 = (data, what) => {
     if (data instanceof Uint8Array) return data;
-    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    if (data instanceof ArrayBuffer || kind(data) === "ArrayBuffer") return new Uint8Array(data);
     if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (Array.isArray(data)) return Uint8Array.from(data);
     throw new TypeError(`${what} must be a Uint8Array, ArrayBuffer or typed array`);
@@ -35,16 +41,17 @@
       case "number": case "boolean": return String(value);
     }
     if (value === null) return "null";
-    if (value instanceof Error) return value.stack ? `${value.name}: ${value.message}\n${value.stack}`.trimEnd() : String(value);
+    if (isError(value)) return value.stack ? `${value.name}: ${value.message}\n${value.stack}`.trimEnd() : String(value);
     if (seen.includes(value)) return "[Circular]";
     if (depth > 4) return Array.isArray(value) ? "[Array]" : "[Object]";
     const next = seen.concat([value]);
     if (Array.isArray(value)) return `[ ${value.map((v) => inspect(v, depth + 1, next)).join(", ")} ]`.replace("[  ]", "[]");
-    if (value instanceof Uint8Array) return `Uint8Array(${value.length}) [ ${Array.from(value).join(", ")} ]`;
-    if (value instanceof Map) return `Map(${value.size}) { ${Array.from(value, ([k, v]) => `${inspect(k, depth + 1, next)} => ${inspect(v, depth + 1, next)}`).join(", ")} }`;
-    if (value instanceof Set) return `Set(${value.size}) { ${Array.from(value, (v) => inspect(v, depth + 1, next)).join(", ")} }`;
-    if (value instanceof Date) return value.toISOString();
-    if (value instanceof PromiseCtor) return "Promise { <pending> }";
+    const k = kind(value);
+    if (k === "Uint8Array") return `Uint8Array(${value.length}) [ ${Array.from(value).join(", ")} ]`;
+    if (k === "Map") return `Map(${value.size}) { ${Array.from(value, ([k, v]) => `${inspect(k, depth + 1, next)} => ${inspect(v, depth + 1, next)}`).join(", ")} }`;
+    if (k === "Set") return `Set(${value.size}) { ${Array.from(value, (v) => inspect(v, depth + 1, next)).join(", ")} }`;
+    if (k === "Date") return value.toISOString();
+    if (k === "Promise") return "Promise { <pending> }";
     const entries = objectKeys(value).map((k) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : `'${k}'`}: ${inspect(value[k], depth + 1, next)}`);
     return entries.length ? `{ ${entries.join(", ")} }` : "{}";
   };
@@ -111,13 +118,14 @@
     if (seen.has(value)) return seen.get(value);
     let out;
     if (Array.isArray(value)) { out = []; seen.set(value, out); value.forEach((v, i) => { out[i] = cloneValue(v, seen); }); return out; }
-    if (value instanceof Date) return new Date(value.getTime());
-    if (value instanceof RegExp) return new RegExp(value.source, value.flags);
-    if (value instanceof ArrayBuffer) return value.slice(0);
-    if (ArrayBuffer.isView(value)) return new value.constructor(value);
-    if (value instanceof Map) { out = new Map(); seen.set(value, out); value.forEach((v, k) => out.set(cloneValue(k, seen), cloneValue(v, seen))); return out; }
-    if (value instanceof Set) { out = new Set(); seen.set(value, out); value.forEach((v) => out.add(cloneValue(v, seen))); return out; }
-    if (value instanceof Error) { out = new value.constructor(value.message); seen.set(value, out); return out; }
+    const k = kind(value);
+    if (k === "Date") return new Date(value.getTime());
+    if (k === "RegExp") return new RegExp(value.source, value.flags);
+    if (k === "ArrayBuffer") return new Uint8Array(value).slice(0).buffer;
+    if (ArrayBuffer.isView(value)) return typeof G[k] === "function" && k !== "DataView" ? new G[k](value) : new value.constructor(value);
+    if (k === "Map") { out = new Map(); seen.set(value, out); value.forEach((v, k) => out.set(cloneValue(k, seen), cloneValue(v, seen))); return out; }
+    if (k === "Set") { out = new Set(); seen.set(value, out); value.forEach((v) => out.add(cloneValue(v, seen))); return out; }
+    if (isError(value)) { out = new (errorTypes[value.name] || Error)(value.message); seen.set(value, out); return out; }
     out = {};
     seen.set(value, out);
     for (const k of objectKeys(value)) out[k] = cloneValue(value[k], seen);
@@ -213,6 +221,10 @@
     configurable: false,
   });
 
+  // The worker's runtime outlives the run (src/actions/engine.rs): a finaliser registered here
+  // would run this action's code during a later run.
+  delete G.FinalizationRegistry;
+
   // No code from strings: eval and every Function constructor throw.
   const refuse = function () { throw new EvalError("Code generation from strings is not allowed in Lit Actions"); };
   const neuter = (prototype) => defineProperty(prototype, "constructor", { value: refuse, writable: false, configurable: false });
@@ -225,7 +237,7 @@
 
   // ---------------------------------------------------------------- driver (used by Rust only)
   const describeError = (error) => {
-    if (error instanceof Error) {
+    if (isError(error)) {
       try { return `${error.name}: ${error.message}`; } catch { return "Error"; }
     }
     if (typeof error === "string") return error;

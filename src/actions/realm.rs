@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use rand::RngCore;
 use rquickjs::{Context, Ctx, Object, Persistent, Runtime, Value};
 
-use super::bytecode::{compiled_once, load_default_export};
+use super::bytecode::{compiled_once, load_script};
 use super::host::uint8_array;
 
 const SETUP: &str = include_str!("realm.js");
@@ -65,8 +65,8 @@ impl EthersRealm {
         let link = Rc::new(RunLink::default());
         let (ethers, frozen_objects) = context.with(|ctx| {
             let fail = |e: rquickjs::Error| describe(&ctx, e);
-            let setup = load_default_export(&ctx, setup_bytecode()?).map_err(fail)?;
-            let factory = load_default_export(&ctx, ethers_bytecode).map_err(fail)?;
+            let setup = load_script(&ctx, setup_bytecode()?).map_err(fail)?;
+            let factory = load_script(&ctx, ethers_bytecode).map_err(fail)?;
             let native = realm_native(&ctx, &link).map_err(fail)?;
             let built: Object = setup
                 .call((native, factory, bundle_modules()))

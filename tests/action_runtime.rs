@@ -928,7 +928,11 @@ fn shared_ethers_cannot_be_changed_by_one_run_for_the_next() {
     assert!(!first.has_error, "{first:?}");
     assert!(realm_after_first, "the first run built the worker's realm");
     for (name, refused) in first.response["refused"].as_object().unwrap() {
-        assert_eq!(refused, &json!(true), "{name} must be refused with a TypeError");
+        assert_eq!(
+            refused,
+            &json!(true),
+            "{name} must be refused with a TypeError"
+        );
     }
     assert_eq!(first.response["evalRefused"], json!(true));
     // Censorship is on in run 1: real ethers 5.7.2 then recurses in makeError (Node says the same).
@@ -999,14 +1003,22 @@ fn a_run_that_breaks_a_limit_takes_the_shared_ethers_with_it() {
     let sign = format!(
         r#"async function main() {{ return new ethers.Wallet("{PK_ONE}").signMessage("after"); }}"#
     );
-    let outcomes = run_in_sequence(
-        &[&sign, spin, &sign],
-        limits(|l| l.timeout_ms = 300),
+    let outcomes = run_in_sequence(&[&sign, spin, &sign], limits(|l| l.timeout_ms = 300));
+    assert!(
+        !outcomes[0].0.has_error && outcomes[0].1,
+        "{:?}",
+        outcomes[0].0
     );
-    assert!(!outcomes[0].0.has_error && outcomes[0].1, "{:?}", outcomes[0].0);
     assert!(outcomes[1].0.has_error, "{:?}", outcomes[1].0);
-    assert!(!outcomes[1].1, "an interrupted run discards the runtime and its realm");
-    assert!(!outcomes[2].0.has_error && outcomes[2].1, "{:?}", outcomes[2].0);
+    assert!(
+        !outcomes[1].1,
+        "an interrupted run discards the runtime and its realm"
+    );
+    assert!(
+        !outcomes[2].0.has_error && outcomes[2].1,
+        "{:?}",
+        outcomes[2].0
+    );
     assert_eq!(outcomes[2].0.response, outcomes[0].0.response);
 }
 
@@ -1041,8 +1053,14 @@ fn errors_and_values_from_the_shared_ethers_read_as_usual() {
         return { isArray: Array.isArray(ethers.utils.RLP.decode("0xc0")), view: ArrayBuffer.isView(ethers.utils.arrayify("0x01")) };
     }"#);
     assert!(!outcome.has_error, "{outcome:?}");
-    assert!(outcome.logs.starts_with("Error: invalid address"), "{outcome:?}");
-    assert!(outcome.logs.contains("Uint8Array(2) [ 1, 2 ]"), "{outcome:?}");
+    assert!(
+        outcome.logs.starts_with("Error: invalid address"),
+        "{outcome:?}"
+    );
+    assert!(
+        outcome.logs.contains("Uint8Array(2) [ 1, 2 ]"),
+        "{outcome:?}"
+    );
     assert_eq!(outcome.response, json!({ "isArray": true, "view": true }));
 }
 

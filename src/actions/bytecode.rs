@@ -59,7 +59,8 @@ pub fn compile_script(name: &str, source: &str) -> Result<Vec<u8>, String> {
             | qjs::JS_WRITE_OBJ_STRIP_SOURCE
             | qjs::JS_WRITE_OBJ_STRIP_DEBUG;
         // SAFETY: writes the compiled function into a buffer QuickJS allocates; freed below.
-        let buffer = unsafe { qjs::JS_WriteObject(raw, &mut size, compiled.as_raw(), flags as i32) };
+        let buffer =
+            unsafe { qjs::JS_WriteObject(raw, &mut size, compiled.as_raw(), flags as i32) };
         if buffer.is_null() {
             return Err(format!("{name}: bytecode could not be written"));
         }

@@ -119,20 +119,19 @@ fn worker(services: Arc<Services>, receiver: Arc<Mutex<mpsc::Receiver<Task>>>) {
             .record(task.queued.elapsed().as_secs_f64());
         let started = Instant::now();
         let cid = task.input.cid.clone();
-        let outcome =
-            std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(task.input)))
-                .unwrap_or_else(|_| {
-                    tracing::error!(%cid, "the Lit Action runtime panicked");
-                    runner = ActionWorker::new(services.clone());
-                    ActionOutcome {
-                        response: serde_json::Value::String(
-                            "internal error in the Lit Action runtime".into(),
-                        ),
-                        logs: String::new(),
-                        has_error: true,
-                        run_time: started.elapsed(),
-                    }
-                });
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(task.input)))
+            .unwrap_or_else(|_| {
+                tracing::error!(%cid, "the Lit Action runtime panicked");
+                runner = ActionWorker::new(services.clone());
+                ActionOutcome {
+                    response: serde_json::Value::String(
+                        "internal error in the Lit Action runtime".into(),
+                    ),
+                    logs: String::new(),
+                    has_error: true,
+                    run_time: started.elapsed(),
+                }
+            });
         let label = if outcome.has_error {
             "error"
         } else {

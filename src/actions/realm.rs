@@ -125,12 +125,17 @@ fn realm_native<'js>(ctx: &Ctx<'js>, link: &Rc<RunLink>) -> rquickjs::Result<Obj
     let object = Object::new(ctx.clone())?;
     object.set("ethers", super::ethers::native(ctx)?)?;
     let l = link.clone();
-    native!(object, ctx, "current", move |ctx: Ctx<'js>, name: String| {
-        match &*l.run.borrow() {
-            Some(run) => run.global.clone().restore(&ctx)?.get::<_, Value>(name),
-            None => Ok(Value::new_undefined(ctx)),
+    native!(
+        object,
+        ctx,
+        "current",
+        move |ctx: Ctx<'js>, name: String| {
+            match &*l.run.borrow() {
+                Some(run) => run.global.clone().restore(&ctx)?.get::<_, Value>(name),
+                None => Ok(Value::new_undefined(ctx)),
+            }
         }
-    });
+    );
     let l = link.clone();
     native!(object, ctx, "runState", move |ctx: Ctx<'js>| {
         match &*l.run.borrow() {

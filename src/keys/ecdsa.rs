@@ -189,7 +189,7 @@ mod tests {
                 .try_sign_prehashed_rfc6979::<sha2::Sha256>(&reduced.to_bytes(), &[])
                 .unwrap();
             let ours = sign_digest(&key, &digest).unwrap();
-            assert_eq!(&ours[..64], expected.to_bytes().as_slice());
+            assert_eq!(ours[..64], expected.to_bytes()[..]);
             assert_eq!(ours[64], recovery.unwrap().to_byte());
         }
     }

@@ -504,6 +504,52 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
         }
         Ok::<_, rquickjs::Error>(headers)
     });
+    // fetch: started here, completed by the engine's event loop through `driver.fetchDone`.
+    let h = host.clone();
+    native!(object, ctx, "fetchStart", move |ctx: Ctx<'js>,
+                                             method: String,
+                                             url: String,
+                                             headers: Vec<
+        Vec<String>,
+    >,
+                                             body: Opt<
+        Option<TypedArray<'js, u8>>,
+    >| {
+        let body = body.0.flatten().map(|b| bytes_of(&b));
+        h.start_fetch(method, url, headers, body)
+            .map_err(|e| e.throw(&ctx))
+    });
+
+    native!(object, ctx, "loadWeb", |ctx: Ctx<'js>| {
+        let bytecode =
+            super::engine::web_bytecode().map_err(|e| Exception::throw_internal(&ctx, &e))?;
+        super::bytecode::load_script(&ctx, bytecode)
+    });
+    let h = host.clone();
+    native!(object, ctx, "loadEthers", move |ctx: Ctx<'js>| {
+        if let Some(realm) = h.realm.as_ref().and_then(Weak::upgrade) {
+            realm.link(&ctx)?;
+            return realm.ethers(&ctx);
+        }
+        match &h.services.ethers {
+            Some(bytecode) => super::ethers::load(&ctx, bytecode),
+            None => Err(Exception::throw_message(
+                &ctx,
+                "ethers is not available on this node",
+            )),
+        }
+    });
+    // Created on first use (most runs never sign nor touch the web classes): building a native
+    // function costs about a microsecond, and a run pays for every one it creates.
+    let h = host.clone();
+    native!(object, ctx, "keys", move |ctx: Ctx<'js>| key_natives(&ctx, &h));
+    native!(object, ctx, "utils", |ctx: Ctx<'js>| util_natives(&ctx));
+    Ok(object)
+}
+
+/// Text, bytes, digests and URLs for the prelude and the web classes (no run state).
+fn util_natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    let object = Object::new(ctx.clone())?;
     native!(object, ctx, "utf8Encode", |ctx: Ctx<'js>, text: String| {
         uint8_array(&ctx, text.into_bytes())
     });
@@ -602,7 +648,12 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
         }
     );
 
-    // Keys and signing.
+    Ok(object)
+}
+
+/// The key operations of `Lit.Actions` for this run.
+fn key_natives<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Object<'js>> {
+    let object = Object::new(ctx.clone())?;
     for (name, present) in [
         (
             "getPrivateKey",
@@ -693,41 +744,6 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
         }
     );
 
-    // fetch: started here, completed by the engine's event loop through `driver.fetchDone`.
-    let h = host.clone();
-    native!(object, ctx, "fetchStart", move |ctx: Ctx<'js>,
-                                             method: String,
-                                             url: String,
-                                             headers: Vec<
-        Vec<String>,
-    >,
-                                             body: Opt<
-        Option<TypedArray<'js, u8>>,
-    >| {
-        let body = body.0.flatten().map(|b| bytes_of(&b));
-        h.start_fetch(method, url, headers, body)
-            .map_err(|e| e.throw(&ctx))
-    });
-
-    native!(object, ctx, "loadWeb", |ctx: Ctx<'js>| {
-        let bytecode =
-            super::engine::web_bytecode().map_err(|e| Exception::throw_internal(&ctx, &e))?;
-        super::bytecode::load_script(&ctx, bytecode)
-    });
-    let h = host.clone();
-    native!(object, ctx, "loadEthers", move |ctx: Ctx<'js>| {
-        if let Some(realm) = h.realm.as_ref().and_then(Weak::upgrade) {
-            realm.link(&ctx)?;
-            return realm.ethers(&ctx);
-        }
-        match &h.services.ethers {
-            Some(bytecode) => super::ethers::load(&ctx, bytecode),
-            None => Err(Exception::throw_message(
-                &ctx,
-                "ethers is not available on this node",
-            )),
-        }
-    });
     Ok(object)
 }
 

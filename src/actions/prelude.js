@@ -21,7 +21,10 @@
     let value;
     return () => (value === undefined ? (value = make()) : value);
   };
-  const web = once(() => host.loadWeb()(host, toUint8, jsonStringify, jsonParse, PromiseCtor));
+  // Native groups created on first use (see host_object in host.rs).
+  const utils = once(() => host.utils());
+  const keys = once(() => host.keys());
+  const web = once(() => host.loadWeb()(utils(), toUint8, jsonStringify, jsonParse, PromiseCtor));
   const toUint8 = (data, what) => {
     if (data instanceof Uint8Array) return data;
     if (data instanceof ArrayBuffer || kind(data) === "ArrayBuffer") return new Uint8Array(data);
@@ -68,11 +71,11 @@
         throw new TypeError("crypto.getRandomValues: argument must be an integer typed array");
       }
       if (array.byteLength > 65536) throw new RangeError("crypto.getRandomValues: at most 65536 bytes per call");
-      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(host.randomBytes(array.byteLength));
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(utils().randomBytes(array.byteLength));
       return array;
     },
     randomUUID() {
-      const b = host.randomBytes(16);
+      const b = utils().randomBytes(16);
       b[6] = (b[6] & 0x0f) | 0x40;
       b[8] = (b[8] & 0x3f) | 0x80;
       const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -83,7 +86,7 @@
         const name = String(typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm).toUpperCase();
         const which = digestNames[name];
         if (!which) throw new Error(`crypto.subtle.digest: unsupported algorithm ${name}`);
-        const out = host.digest(which, toUint8(data, "crypto.subtle.digest data"));
+        const out = utils().digest(which, toUint8(data, "crypto.subtle.digest data"));
         return out.buffer;
       },
     }),
@@ -134,58 +137,63 @@
   const structuredClone = (value) => cloneValue(value, new Map());
 
   // ---------------------------------------------------------------- Lit
-  const wallet = (params, fn) => {
-    if (params === null || typeof params !== "object") throw new TypeError(`Lit.Actions.${fn} expects an object argument, e.g. {pkpId}`);
-    const id = params.pkpId;
-    if (id === undefined || id === null || String(id).trim() === "") throw new RangeError("pkpId must not be blank");
-    return String(id).trim();
-  };
-  const actions = {
-    setResponse(params) {
-      const response = params && typeof params === "object" && "response" in params ? params.response : params;
-      host.setResponse(typeof response === "string" ? response : jsonStringify(response === undefined ? null : response), typeof response === "string");
-    },
-    async getPrivateKey(params) { return host.getPrivateKey(wallet(params, "getPrivateKey")); },
-    async getLitActionPrivateKey() { return host.getLitActionPrivateKey(); },
-    async getLitActionPublicKey(params) { return host.getLitActionPublicKey(String((params && params.ipfsId) || "")); },
-    async getLitActionWalletAddress(params) { return host.getLitActionWalletAddress(String((params && params.ipfsId) || "")); },
-    async Encrypt(params) {
-      const id = wallet(params, "Encrypt");
-      const message = params.message;
-      if (message === undefined || message === null || String(message) === "") throw new RangeError("message must not be blank");
-      return host.encrypt(id, typeof message === "string" ? host.utf8Encode(message) : toUint8(message, "message"));
-    },
-    async Decrypt(params) {
-      const id = wallet(params, "Decrypt");
-      if (typeof params.ciphertext !== "string" || params.ciphertext.trim() === "") throw new RangeError("ciphertext must not be blank");
-      return host.decrypt(id, params.ciphertext);
-    },
-    showImportDetails() { return []; },
-    async signEcdsa(params) {
-      const id = wallet(params, "signEcdsa");
-      const toSign = params.toSign;
-      const digest = typeof toSign === "string" ? toSign : toUint8(toSign, "toSign");
-      return host.signEcdsa(id, digest);
-    },
-    async signMessage(params) {
-      const id = wallet(params, "signMessage");
-      const message = params.message;
-      if (message === undefined || message === null) throw new TypeError("message is required");
-      return host.signMessage(id, typeof message === "string" ? host.utf8Encode(message) : toUint8(message, "message"));
-    },
-    async getPublicKey(params) { return host.getPublicKey(wallet(params, "getPublicKey")); },
-    async getWalletAddress(params) { return host.getWalletAddress(wallet(params, "getWalletAddress")); },
-  };
-  const litActions = freeze(actions);
-  const litHeaders = freeze(host.requestHeaders());
-  const lit = freeze({ Actions: litActions, Auth: freeze([]), Headers: litHeaders });
+  // Built on first use: a run that never touches Lit creates none of it.
+  const litObjects = once(() => {
+    const wallet = (params, fn) => {
+      if (params === null || typeof params !== "object") throw new TypeError(`Lit.Actions.${fn} expects an object argument, e.g. {pkpId}`);
+      const id = params.pkpId;
+      if (id === undefined || id === null || String(id).trim() === "") throw new RangeError("pkpId must not be blank");
+      return String(id).trim();
+    };
+    const actions = {
+      setResponse(params) {
+        const response = params && typeof params === "object" && "response" in params ? params.response : params;
+        host.setResponse(typeof response === "string" ? response : jsonStringify(response === undefined ? null : response), typeof response === "string");
+      },
+      async getPrivateKey(params) { return keys().getPrivateKey(wallet(params, "getPrivateKey")); },
+      async getLitActionPrivateKey() { return keys().getLitActionPrivateKey(); },
+      async getLitActionPublicKey(params) { return keys().getLitActionPublicKey(String((params && params.ipfsId) || "")); },
+      async getLitActionWalletAddress(params) { return keys().getLitActionWalletAddress(String((params && params.ipfsId) || "")); },
+      async Encrypt(params) {
+        const id = wallet(params, "Encrypt");
+        const message = params.message;
+        if (message === undefined || message === null || String(message) === "") throw new RangeError("message must not be blank");
+        return keys().encrypt(id, typeof message === "string" ? utils().utf8Encode(message) : toUint8(message, "message"));
+      },
+      async Decrypt(params) {
+        const id = wallet(params, "Decrypt");
+        if (typeof params.ciphertext !== "string" || params.ciphertext.trim() === "") throw new RangeError("ciphertext must not be blank");
+        return keys().decrypt(id, params.ciphertext);
+      },
+      showImportDetails() { return []; },
+      async signEcdsa(params) {
+        const id = wallet(params, "signEcdsa");
+        const toSign = params.toSign;
+        const digest = typeof toSign === "string" ? toSign : toUint8(toSign, "toSign");
+        return keys().signEcdsa(id, digest);
+      },
+      async signMessage(params) {
+        const id = wallet(params, "signMessage");
+        const message = params.message;
+        if (message === undefined || message === null) throw new TypeError("message is required");
+        return keys().signMessage(id, typeof message === "string" ? utils().utf8Encode(message) : toUint8(message, "message"));
+      },
+      async getPublicKey(params) { return keys().getPublicKey(wallet(params, "getPublicKey")); },
+      async getWalletAddress(params) { return keys().getWalletAddress(wallet(params, "getWalletAddress")); },
+    };
+    const litActions = freeze(actions);
+    const litHeaders = freeze(host.requestHeaders());
+    const lit = freeze({ Actions: litActions, Auth: freeze([]), Headers: litHeaders });
+    return { lit, litActions, litHeaders };
+  });
 
   // ---------------------------------------------------------------- install
   const fixed = (name, value) => defineProperty(G, name, { value, writable: false, enumerable: false, configurable: false });
   const plain = (name, value) => defineProperty(G, name, { value, writable: true, enumerable: false, configurable: true });
-  fixed("Lit", lit);
-  fixed("LitActions", litActions);
-  fixed("LitHeaders", litHeaders);
+  const fixedLazy = (name, get) => defineProperty(G, name, { get, enumerable: false, configurable: false });
+  fixedLazy("Lit", () => litObjects().lit);
+  fixedLazy("LitActions", () => litObjects().litActions);
+  fixedLazy("LitHeaders", () => litObjects().litHeaders);
   plain("global", G);
   plain("console", console);
   plain("crypto", crypto);

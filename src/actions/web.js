@@ -1,7 +1,8 @@
 // Web classes for Lit Actions (TextEncoder/TextDecoder, URL/URLSearchParams, Headers, Request,
 // Response), kept out of the prelude: compiled once per process and loaded into a run's context
 // only when the action first touches one of them (see `web` in prelude.js), so actions that
-// never do pay nothing. Its value is a function of the prelude's shared helpers.
+// never do pay nothing. Its value is a function of the prelude's shared helpers (`host` is the
+// utils group of natives: UTF-8 and URL functions).
 (function (host, toUint8, jsonStringify, jsonParse, PromiseCtor) {
   "use strict";
   const { defineProperty, keys: objectKeys } = Object;

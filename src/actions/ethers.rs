@@ -35,6 +35,23 @@ fn fail(ctx: &Ctx<'_>, error: ecdsa::EcdsaError) -> rquickjs::Error {
 /// The `__litNative` object the bundle's shims call.
 pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let object = Object::new(ctx.clone())?;
+    native!(
+        object,
+        ctx,
+        "hexToBytes",
+        |ctx: Ctx<'js>, digits: String| {
+            let bytes = hex::decode(&digits).map_err(|_| {
+                Exception::throw_message(
+                    &ctx,
+                    "hexToBytes: expected an even number of hex digits without 0x",
+                )
+            })?;
+            uint8_array(&ctx, bytes)
+        }
+    );
+    native!(object, ctx, "bytesToHex", |data: TypedArray<'js, u8>| {
+        format!("0x{}", hex::encode(bytes_of(&data)))
+    });
     native!(object, ctx, "keccak256", |data: TypedArray<'js, u8>| {
         format!("0x{}", hex::encode(keccak256(bytes_of(&data))))
     });

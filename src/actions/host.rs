@@ -542,7 +542,9 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
     // Created on first use (most runs never sign nor touch the web classes): building a native
     // function costs about a microsecond, and a run pays for every one it creates.
     let h = host.clone();
-    native!(object, ctx, "keys", move |ctx: Ctx<'js>| key_natives(&ctx, &h));
+    native!(object, ctx, "keys", move |ctx: Ctx<'js>| key_natives(
+        &ctx, &h
+    ));
     native!(object, ctx, "utils", |ctx: Ctx<'js>| util_natives(&ctx));
     Ok(object)
 }

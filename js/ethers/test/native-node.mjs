@@ -90,6 +90,15 @@ export function createNodeNative(U8 = Uint8Array) {
         return out(point.encode("array", compressed));
     };
     const fns = {
+        hexToBytes(hex) {
+            if (typeof hex !== "string" || !/^([0-9A-Fa-f]{2})*$/.test(hex)) {
+                throw new Error("hexToBytes: expected an even number of hex digits without 0x");
+            }
+            return out(Buffer.from(hex, "hex"));
+        },
+        bytesToHex(data) {
+            return "0x" + Buffer.from(bytesArg(data, "data")).toString("hex");
+        },
         keccak256(data) {
             return "0x" + keccak_256(bytesArg(data, "data"));
         },

@@ -340,7 +340,7 @@ impl ChainWriter {
         payer: &Payer,
         request: &TransactionRequest,
     ) -> Result<u64, WriteError> {
-        match payer.provider.estimate_gas(request.clone()).await {
+        match retry_pruned_state(|| payer.provider.estimate_gas(request.clone())).await {
             Ok(gas) => Ok(gas),
             Err(error) => {
                 let error = alloy::contract::Error::TransportError(error);
@@ -431,12 +431,14 @@ impl ChainWriter {
     ) -> Result<SentTransaction, WriteError> {
         const ATTEMPTS: u32 = 5;
         for attempt in 1..=ATTEMPTS {
-            let nonce = payer
-                .provider
-                .get_transaction_count(payer.address)
-                .pending()
-                .await
-                .map_err(unavailable)?;
+            let nonce = retry_pruned_state(|| {
+                payer
+                    .provider
+                    .get_transaction_count(payer.address)
+                    .pending()
+            })
+            .await
+            .map_err(unavailable)?;
             let request = request.clone().with_nonce(nonce);
             match payer.provider.send_transaction(request.clone()).await {
                 Ok(pending) => {
@@ -446,6 +448,9 @@ impl ChainWriter {
                         request,
                         hashes: vec![*pending.tx_hash()],
                     })
+                }
+                Err(e) if attempt < ATTEMPTS && is_pruned_state_race(&e.to_string()) => {
+                    tracing::debug!(payer = %payer.address, error = %e, "state pruned under the call; retrying");
                 }
                 Err(e) if attempt < ATTEMPTS && is_nonce_race(&e.to_string()) => {
                     tracing::debug!(payer = %payer.address, error = %e, "nonce taken by another sender; retrying");
@@ -464,12 +469,10 @@ impl ChainWriter {
         payer: &Payer,
         sent: &SentTransaction,
     ) -> Result<bool, WriteError> {
-        let mined = payer
-            .provider
-            .get_transaction_count(payer.address)
-            .latest()
-            .await
-            .map_err(unavailable)?;
+        let mined =
+            retry_pruned_state(|| payer.provider.get_transaction_count(payer.address).latest())
+                .await
+                .map_err(unavailable)?;
         if mined <= sent.nonce {
             return Ok(false);
         }
@@ -607,4 +610,69 @@ fn is_nonce_race(message: &str) -> bool {
     ]
     .iter()
     .any(|needle| message.contains(needle))
+}
+
+/// anvil with `--prune-history` (the dev default) keeps only the newest state: a read that resolved
+/// "latest" just before the next block was mined fails with `BlockOutOfRangeError` ("block height
+/// is N but requested was N-1"). Nothing is wrong with the chain; the read is repeated.
+fn is_pruned_state_race(message: &str) -> bool {
+    message.contains("BlockOutOfRangeError")
+}
+
+/// Runs `call` again (up to 3 more times) while it fails with [`is_pruned_state_race`].
+async fn retry_pruned_state<T, E, F, Fut>(mut call: F) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::IntoFuture<Output = Result<T, E>>,
+{
+    let mut retries = 0;
+    loop {
+        match call().await {
+            Err(error) if retries < 3 && is_pruned_state_race(&error.to_string()) => retries += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reads_that_lost_their_state_to_pruning_are_repeated() {
+        let calls = std::cell::Cell::new(0);
+        let outcome: Result<u32, String> = retry_pruned_state(|| {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err("server returned an error response: error code -32602: BlockOutOfRangeError: block height is 83 but requested was 82".to_string())
+                } else {
+                    Ok(7)
+                }
+            }
+        })
+        .await;
+        assert_eq!(outcome, Ok(7));
+        assert_eq!(calls.get(), 3);
+
+        // Other errors are not retried, and the race is retried a bounded number of times.
+        calls.set(0);
+        let other: Result<u32, String> = retry_pruned_state(|| {
+            calls.set(calls.get() + 1);
+            async { Err("connection refused".to_string()) }
+        })
+        .await;
+        assert!(other.is_err());
+        assert_eq!(calls.get(), 1);
+        calls.set(0);
+        let endless: Result<u32, String> = retry_pruned_state(|| {
+            calls.set(calls.get() + 1);
+            async { Err("BlockOutOfRangeError".to_string()) }
+        })
+        .await;
+        assert!(endless.is_err());
+        assert_eq!(calls.get(), 4);
+    }
 }

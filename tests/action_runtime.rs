@@ -860,7 +860,10 @@ fn run_in_sequence(codes: &[&str], limits: ActionLimits) -> Vec<(ActionOutcome, 
                 .iter()
                 .map(|code| {
                     let outcome = worker.run(input(code, None, limits.clone()));
-                    (outcome, worker.has_ethers_realm())
+                    let realm = worker.has_ethers_realm();
+                    // As the pool does after each reply: the next run gets a prepared context.
+                    worker.prepare();
+                    (outcome, realm)
                 })
                 .collect()
         })
@@ -1071,4 +1074,18 @@ fn finalisers_are_not_available() {
         ok(r#"async function main() { return typeof FinalizationRegistry; }"#),
         json!("undefined")
     );
+}
+
+#[test]
+fn a_prepared_context_carries_nothing_of_the_run_before() {
+    // Workers prepare the next run's context after a reply; it is as fresh as a new one.
+    let outcomes = run_in_sequence(
+        &[
+            r#"async function main() { globalThis.left = 1; Object.prototype.polluted = 1; Array.prototype.push = null; return "set"; }"#,
+            r#"async function main() { const a = []; a.push(1); return [typeof left, ({}).polluted === undefined, a.length]; }"#,
+        ],
+        ActionLimits::default(),
+    );
+    assert_eq!(outcomes[0].0.response, json!("set"));
+    assert_eq!(outcomes[1].0.response, json!(["undefined", true, 1]));
 }

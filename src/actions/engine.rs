@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
-use rquickjs::{Context, Ctx, Function, Object, Runtime, Value};
+use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
 use serde_json::Value as Json;
 
 use super::bytecode::{compiled_once, load_script};
@@ -79,10 +79,33 @@ pub struct ActionWorker {
     services: Arc<Services>,
     plain: Option<WorkerRuntime>,
     with_ethers: Option<WorkerRuntime>,
+    /// Which runtime the last run used (the one [`ActionWorker::prepare`] prepares).
+    last_used_ethers: bool,
+}
+
+/// A context no action has touched yet, with the prelude's install function loaded into it.
+struct SpareContext {
+    install: Persistent<Function<'static>>,
+    context: Context,
+}
+
+impl SpareContext {
+    fn new(runtime: &Runtime) -> Result<Self, String> {
+        let context = Context::full(runtime).map_err(|e| e.to_string())?;
+        let install = context.with(|ctx| {
+            load_script(&ctx, prelude_bytecode()?)
+                .map(|install| Persistent::save(&ctx, install))
+                .map_err(|e| exception_text(&ctx, None, e))
+        })?;
+        Ok(Self { install, context })
+    }
 }
 
 struct WorkerRuntime {
     // Before `runtime`: dropped first.
+    /// A fresh context with the prelude loaded, made after the last reply went out (see
+    /// [`ActionWorker::prepare`]).
+    spare: Option<SpareContext>,
     realm: Option<Rc<EthersRealm>>,
     /// Bytes held between runs (the runtime itself, and the realm once built).
     base_bytes: usize,
@@ -95,6 +118,7 @@ impl WorkerRuntime {
         runtime.set_max_stack_size(JS_STACK_BYTES);
         let base_bytes = usize::try_from(runtime.memory_usage().malloc_size).unwrap_or(0);
         Ok(Self {
+            spare: None,
             realm: None,
             base_bytes,
             runtime,
@@ -135,6 +159,24 @@ impl ActionWorker {
             services,
             plain: None,
             with_ethers: None,
+            last_used_ethers: false,
+        }
+    }
+
+    /// Does the start of the next run now, while nothing waits for this worker: a fresh context
+    /// with the prelude loaded (~0.1 ms), in the runtime the last run used. The pool calls it after
+    /// sending a reply, so a lone client's next request finds it ready. The context is new and
+    /// untouched, so using it later isolates the run exactly as creating it then would.
+    pub fn prepare(&mut self) {
+        let slot = if self.last_used_ethers {
+            &mut self.with_ethers
+        } else {
+            &mut self.plain
+        };
+        if let Some(worker) = slot {
+            if worker.spare.is_none() {
+                worker.spare = SpareContext::new(&worker.runtime).ok();
+            }
         }
     }
 
@@ -152,6 +194,7 @@ impl ActionWorker {
             .ethers
             .clone()
             .filter(|_| input.code.contains("ethers"));
+        self.last_used_ethers = ethers.is_some();
         let slot = if ethers.is_some() {
             &mut self.with_ethers
         } else {
@@ -187,7 +230,7 @@ impl ActionWorker {
 /// One run on `worker`. Returns the reply and whether the runtime is fit for another run.
 fn run_on(
     services: &Arc<Services>,
-    worker: &WorkerRuntime,
+    worker: &mut WorkerRuntime,
     input: RunInput,
     started: Instant,
 ) -> (ActionOutcome, bool) {
@@ -209,12 +252,16 @@ fn run_on(
     runtime.set_gc_threshold(worker.base_bytes + CARRIED_GARBAGE_BYTES);
     let interrupt_host = host.clone();
     runtime.set_interrupt_handler(Some(Box::new(move || interrupt_host.should_interrupt())));
-    let context = match Context::full(runtime) {
-        Ok(context) => context,
+    let spare = match worker.spare.take() {
+        Some(spare) => Ok(spare),
+        None => SpareContext::new(runtime),
+    };
+    let SpareContext { install, context } = match spare {
+        Ok(spare) => spare,
         Err(e) => {
             return (
                 ActionOutcome::failed(
-                    format!("the action context could not start: {e}"),
+                    format!("the action runtime failed to start: {e}"),
                     String::new(),
                 ),
                 false,
@@ -222,7 +269,12 @@ fn run_on(
         }
     };
 
-    let result = context.with(|ctx| drive(&ctx, &host, &fetch_rx));
+    let result = context.with(|ctx| {
+        let install = install
+            .restore(&ctx)
+            .map_err(|e| format!("the action runtime failed to start: {e}"))?;
+        drive(&ctx, install, &host, &fetch_rx)
+    });
     if let Some(realm) = &worker.realm {
         realm.unlink();
     }
@@ -340,17 +392,12 @@ fn exception_text<'js>(
 
 /// Everything inside the context. `Ok(Some((is_string, text)))` is `main`'s return value,
 /// `Ok(None)` means it returned `undefined`; `Err` is the error text of a failed run.
-fn drive(
-    ctx: &Ctx<'_>,
+fn drive<'js>(
+    ctx: &Ctx<'js>,
+    install: Function<'js>,
     host: &Rc<Host>,
     fetch_rx: &mpsc::Receiver<FetchDone>,
 ) -> Result<Option<(bool, String)>, String> {
-    let install = load_script(ctx, prelude_bytecode()?).map_err(|e| {
-        format!(
-            "the action runtime failed to start: {}",
-            exception_text(ctx, None, e)
-        )
-    })?;
     let host_js = host_object(ctx, host).map_err(|e| exception_text(ctx, None, e))?;
     let driver: Object = install.call((host_js,)).map_err(|e| {
         format!(

@@ -140,5 +140,9 @@ fn worker(services: Arc<Services>, receiver: Arc<Mutex<mpsc::Receiver<Task>>>) {
         metrics::counter!("lit_node_actions_total", "outcome" => label).increment(1);
         metrics::histogram!("lit_node_action_run_seconds").record(outcome.run_time.as_secs_f64());
         let _ = task.reply.send(outcome);
+        // The start of the next run, done while the client reads this reply.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| runner.prepare())).is_err() {
+            runner = ActionWorker::new(services.clone());
+        }
     }
 }

@@ -639,40 +639,33 @@ where
 mod tests {
     use super::*;
 
+    /// Runs `retry_pruned_state` over a call that fails `failures` times with `error`, then
+    /// succeeds; returns the outcome and how many calls were made.
+    async fn attempts(error: &str, failures: u32) -> (Result<u32, String>, u32) {
+        let calls = std::cell::Cell::new(0);
+        let outcome = retry_pruned_state(|| {
+            calls.set(calls.get() + 1);
+            let result = if calls.get() <= failures {
+                Err(error.to_string())
+            } else {
+                Ok(7)
+            };
+            async move { result }
+        })
+        .await;
+        (outcome, calls.get())
+    }
+
     #[tokio::test]
     async fn reads_that_lost_their_state_to_pruning_are_repeated() {
-        let calls = std::cell::Cell::new(0);
-        let outcome: Result<u32, String> = retry_pruned_state(|| {
-            calls.set(calls.get() + 1);
-            let n = calls.get();
-            async move {
-                if n < 3 {
-                    Err("server returned an error response: error code -32602: BlockOutOfRangeError: block height is 83 but requested was 82".to_string())
-                } else {
-                    Ok(7)
-                }
-            }
-        })
-        .await;
-        assert_eq!(outcome, Ok(7));
-        assert_eq!(calls.get(), 3);
-
-        // Other errors are not retried, and the race is retried a bounded number of times.
-        calls.set(0);
-        let other: Result<u32, String> = retry_pruned_state(|| {
-            calls.set(calls.get() + 1);
-            async { Err("connection refused".to_string()) }
-        })
-        .await;
-        assert!(other.is_err());
-        assert_eq!(calls.get(), 1);
-        calls.set(0);
-        let endless: Result<u32, String> = retry_pruned_state(|| {
-            calls.set(calls.get() + 1);
-            async { Err("BlockOutOfRangeError".to_string()) }
-        })
-        .await;
-        assert!(endless.is_err());
-        assert_eq!(calls.get(), 4);
+        let race = "server returned an error response: error code -32602: BlockOutOfRangeError: \
+                    block height is 83 but requested was 82";
+        assert_eq!(attempts(race, 2).await, (Ok(7), 3));
+        // Other errors are not retried; the race only a bounded number of times.
+        assert_eq!(
+            attempts("connection refused", 1).await,
+            (Err("connection refused".into()), 1)
+        );
+        assert_eq!(attempts(race, 10).await, (Err(race.into()), 4));
     }
 }

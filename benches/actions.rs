@@ -117,7 +117,6 @@ async fn main() -> Result<()> {
         for &c in &clients {
             println!("\n{name}, {c} concurrent client(s)");
             let ours = measure(
-                &client,
                 &lit_action(&node.url, Some(&key), &body),
                 c,
                 duration,
@@ -125,23 +124,9 @@ async fn main() -> Result<()> {
             )
             .await?;
             row("lit-node (QuickJS, isolated)", &ours);
-            let iso = measure(
-                &client,
-                &lit_action(&isolated.url, None, &body),
-                c,
-                duration,
-                check,
-            )
-            .await?;
+            let iso = measure(&lit_action(&isolated.url, None, &body), c, duration, check).await?;
             row("node vm context/request (isolated)", &iso);
-            let sha = measure(
-                &client,
-                &lit_action(&shared.url, None, &body),
-                c,
-                duration,
-                check,
-            )
-            .await?;
+            let sha = measure(&lit_action(&shared.url, None, &body), c, duration, check).await?;
             row("node shared ethers (not isolated)", &sha);
             println!(
                 "  ratio: {:.1}x the isolated baseline, {:.2}x the shared baseline",
@@ -210,7 +195,6 @@ async fn main() -> Result<()> {
     let c = *clients.iter().max().unwrap_or(&16);
     println!("\nhello-world, {c} concurrent clients: billing off vs on");
     let off = measure(
-        &client,
         &lit_action(&node.url, Some(&key), &body),
         c,
         duration,
@@ -219,7 +203,6 @@ async fn main() -> Result<()> {
     .await?;
     row("billing off", &off);
     let on = measure(
-        &client,
         &lit_action(&billed.url, Some(&billed_key), &body),
         c,
         duration,

@@ -39,7 +39,7 @@ async fn writes(
             body: Some(Arc::new(ADD_GROUP.as_bytes().to_vec())),
         });
     }
-    measure_each(client, requests, duration, add_group_ok).await
+    measure_each(requests, duration, add_group_ok).await
 }
 
 #[tokio::main]
@@ -91,7 +91,6 @@ async fn main() -> Result<()> {
         body: None,
     };
     let list = measure(
-        &client,
         &read("list_groups?page_number=0&page_size=10"),
         readers,
         Duration::from_secs_f64(read_seconds),
@@ -100,7 +99,6 @@ async fn main() -> Result<()> {
     .await?;
     row("list_groups", &list);
     let exists = measure(
-        &client,
         &read("account_exists"),
         readers,
         Duration::from_secs_f64(read_seconds),

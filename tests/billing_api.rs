@@ -455,14 +455,7 @@ async fn top_up_with_stripe_credits_once_and_refuses_bad_intents() {
     assert_eq!(n.balance(&key).await.0, -996);
 
     // Operators see billing in /metrics.
-    let metrics = http()
-        .get(n.node.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = n.node.metrics().await;
     for name in [
         "lit_node_billing_charged_cents_total",
         "lit_node_billing_credited_cents_total 1000",

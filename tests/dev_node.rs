@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use alloy::primitives::Address;
 use alloy::providers::{Provider, ProviderBuilder};
-use common::{expect_start_failure, http, NodeProcess};
+use common::{chain_owner, expect_start_failure, http, NodeProcess};
 use lit_node::chain::bindings::NodeConfig;
 use serde_json::Value;
 
@@ -87,13 +87,7 @@ async fn dev_node_deploys_serves_and_survives_a_restart() {
     assert_eq!(mode & 0o777, 0o600);
 
     // Something written to the dev chain directly (the owner sets a config value).
-    let owner: alloy::signers::local::PrivateKeySigner =
-        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-            .parse()
-            .unwrap();
-    let owner_provider = ProviderBuilder::new()
-        .wallet(owner)
-        .connect_http(rpc_url.parse().unwrap());
+    let owner_provider = chain_owner(&rpc_url);
     NodeConfig::new(node_config, &owner_provider)
         .setConfig("timeout_ms".into(), "1234".into())
         .send()
@@ -227,14 +221,7 @@ async fn info_endpoints_and_transport_rules() {
 
     // The mirror catches up with the dev chain (deployment and payer registration events).
     wait_for_mirror(&node).await;
-    let metrics = client
-        .get(node.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.metrics().await;
     assert!(
         metrics.contains("lit_node_mirror_lag_blocks 0"),
         "{metrics}"
@@ -256,14 +243,7 @@ async fn info_endpoints_and_transport_rules() {
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let metrics = client
-            .get(node.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = node.metrics().await;
         if metrics.contains("lit_node_payer_balance_wei{payer=") {
             break;
         }

@@ -16,7 +16,7 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use lit_node::chain::bindings::LitRegistry::{self, LitRegistryErrors};
 use lit_node::chain::deploy::deploy_contracts;
-use lit_node::chain::writer::{ChainWriter, WriteError, WriterConfig};
+use lit_node::chain::writer::{ChainWriter, WriteError, WriterConfig, Written};
 use lit_node::indexer::{Contracts, Indexer, IndexerConfig, MirrorHandle};
 use lit_node::store::permissions::Permissions;
 use lit_node::store::Store;
@@ -209,19 +209,32 @@ fn quick_resends() -> WriterConfig {
     }
 }
 
-#[tokio::test]
-async fn a_stuck_transaction_is_resent_and_mined_once() {
-    let config = quick_resends();
-    let s = Arc::new(setup(1, true, config).await);
+/// A write of `new_account(account)` by a one-payer writer with quick re-sends, sent while anvil
+/// does not mine: the setup, the chain, the payer, its nonce before, and the write in flight.
+async fn unmined_write(
+    account: u64,
+) -> (
+    Arc<Setup>,
+    impl Provider + AnvilApi<alloy::network::Ethereum>,
+    Address,
+    u64,
+    tokio::task::JoinHandle<Result<Written, WriteError>>,
+) {
+    let s = Arc::new(setup(1, true, quick_resends()).await);
     let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
     let payer = signer(&s.anvil, 1).address();
     let nonce_before = provider.get_transaction_count(payer).await.unwrap();
-
     provider.anvil_set_auto_mine(false).await.unwrap();
     let write = tokio::spawn({
         let s = s.clone();
-        async move { s.writer.write(&new_account(7)).await }
+        async move { s.writer.write(&new_account(account)).await }
     });
+    (s, provider, payer, nonce_before, write)
+}
+
+#[tokio::test]
+async fn a_stuck_transaction_is_resent_and_mined_once() {
+    let (s, provider, payer, nonce_before, write) = unmined_write(7).await;
     // Let it sit unmined past two re-send deadlines: the pool must still hold exactly one
     // transaction from the payer (each re-send replaced the previous one).
     tokio::time::sleep(Duration::from_millis(1800)).await;
@@ -270,18 +283,8 @@ async fn pending_in_pool(provider: &impl Provider) -> usize {
 
 #[tokio::test]
 async fn a_restarted_writer_follows_what_it_sent_before() {
-    let config = quick_resends();
-    let s = Arc::new(setup(1, true, config.clone()).await);
-    let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
-    let payer = signer(&s.anvil, 1).address();
-    let nonce_before = provider.get_transaction_count(payer).await.unwrap();
-
     // Sent but not mined when the "node" goes away (the write is dropped mid-flight).
-    provider.anvil_set_auto_mine(false).await.unwrap();
-    let write = tokio::spawn({
-        let s = s.clone();
-        async move { s.writer.write(&new_account(8)).await }
-    });
+    let (s, provider, payer, nonce_before, write) = unmined_write(8).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while s.store.sent_transactions().unwrap().is_empty() {
         assert!(
@@ -306,7 +309,7 @@ async fn a_restarted_writer_follows_what_it_sent_before() {
             vec![signer(&s.anvil, 1)],
             s.registry,
             s.mirror.clone(),
-            config,
+            quick_resends(),
         )
         .unwrap()
         .with_outbox(s.store.clone()),

@@ -122,18 +122,16 @@ pub struct Request {
 /// validates every reply (status, JSON body). A request that fails at the transport level (an
 /// overloaded baseline resetting connections) is counted in [`Load::transport_errors`].
 pub async fn measure(
-    client: &reqwest::Client,
     request: &Request,
     clients: usize,
     duration: Duration,
     check: fn(u16, &Value) -> bool,
 ) -> Result<Load> {
-    measure_each(client, vec![request.clone(); clients], duration, check).await
+    measure_each(vec![request.clone(); clients], duration, check).await
 }
 
 /// Like [`measure`], one client per request in `requests` (e.g. one API key each).
 pub async fn measure_each(
-    _client: &reqwest::Client,
     requests: Vec<Request>,
     duration: Duration,
     check: fn(u16, &Value) -> bool,

@@ -41,6 +41,8 @@ const NATIVE_SHIMS = {
 
 // Where the shared-ethers edits below keep their per-run variables.
 const RUN_STATE = path.join(shims, "run-state.js");
+const IMPORT_RUN_STATE = `import { runState as __litRunState } from ${JSON.stringify(RUN_STATE)};\n`;
+const IMPORT_NEXT_ID = `import { nextId as __litNextId } from ${JSON.stringify(RUN_STATE)};\n`;
 
 export const BANNER = "(function(__litNative){";
 export const FOOTER = "return ethers;})";
@@ -85,7 +87,7 @@ const SOURCE_EDITS = [
         name: "per-run logger settings",
         file: /[\\/]@ethersproject[\\/]logger[\\/]lib\.esm[\\/]index\.js$/,
         edits: [
-            ["let _permanentCensorErrors = false;\nlet _censorErrors = false;\n", `import { runState as __litRunState } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["let _permanentCensorErrors = false;\nlet _censorErrors = false;\n", IMPORT_RUN_STATE],
             ["let _logLevel = LogLevels[\"default\"];\n", ""],
             ["if (_logLevel > LogLevels[level]) {", "if ((__litRunState().logLevel ?? LogLevels[\"default\"]) > LogLevels[level]) {"],
             ["if (_censorErrors) {", "if (__litRunState().censorErrors) {"],
@@ -101,7 +103,7 @@ const SOURCE_EDITS = [
         name: "per-run BigNumber radix warning",
         file: /[\\/]@ethersproject[\\/]bignumber[\\/]lib\.esm[\\/]bignumber\.js$/,
         edits: [
-            ["let _warnedToStringRadix = false;\n", `import { runState as __litRunState } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["let _warnedToStringRadix = false;\n", IMPORT_RUN_STATE],
             [
                 "if (!_warnedToStringRadix) {\n                    _warnedToStringRadix = true;",
                 "if (!__litRunState().warnedToStringRadix) {\n                    __litRunState().warnedToStringRadix = true;",
@@ -112,7 +114,7 @@ const SOURCE_EDITS = [
         name: "per-run poll ids",
         file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]base-provider\.js$/,
         edits: [
-            ["let nextPollId = 1;\n", `import { nextId as __litNextId } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["let nextPollId = 1;\n", IMPORT_NEXT_ID],
             ["const pollId = nextPollId++;", "const pollId = __litNextId(\"pollId\");"],
         ],
     },
@@ -120,7 +122,7 @@ const SOURCE_EDITS = [
         name: "per-run fallback request ids",
         file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]fallback-provider\.js$/,
         edits: [
-            ["let nextRid = 1;\n", `import { nextId as __litNextId } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["let nextRid = 1;\n", IMPORT_NEXT_ID],
             ["const rid = nextRid++;", "const rid = __litNextId(\"fallbackRid\");"],
         ],
     },
@@ -128,7 +130,7 @@ const SOURCE_EDITS = [
         name: "per-run throttle notice",
         file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]formatter\.js$/,
         edits: [
-            ["let throttleMessage = false;\n", `import { runState as __litRunState } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["let throttleMessage = false;\n", IMPORT_RUN_STATE],
             [
                 "if (throttleMessage) {\n        return;\n    }\n    throttleMessage = true;",
                 "if (__litRunState().throttleMessage) {\n        return;\n    }\n    __litRunState().throttleMessage = true;",
@@ -139,7 +141,7 @@ const SOURCE_EDITS = [
         name: "per-run web3 request ids",
         file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]web3-provider\.js$/,
         edits: [
-            ["let _nextId = 1;\n", `import { nextId as __litNextId } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["let _nextId = 1;\n", IMPORT_NEXT_ID],
             ["id: (_nextId++),", "id: __litNextId(\"web3Id\"),"],
         ],
     },
@@ -147,7 +149,7 @@ const SOURCE_EDITS = [
         name: "per-run websocket request ids",
         file: /[\\/]@ethersproject[\\/]providers[\\/]lib\.esm[\\/]websocket-provider\.js$/,
         edits: [
-            ["let NextId = 1;\n", `import { nextId as __litNextId } from ${JSON.stringify(RUN_STATE)};\n`],
+            ["let NextId = 1;\n", IMPORT_NEXT_ID],
             ["const rid = NextId++;", "const rid = __litNextId(\"websocketId\");"],
         ],
     },

@@ -77,8 +77,8 @@ const CARRIED_GARBAGE_BYTES: usize = 4 * 1024 * 1024;
 /// object of its runtime: a run that does not need ethers should not pay for walking it.
 pub struct ActionWorker {
     services: Arc<Services>,
-    plain: Option<WorkerRuntime>,
-    with_ethers: Option<WorkerRuntime>,
+    /// `[for actions that do not use ethers, for those that do]`, created on first use.
+    runtimes: [Option<WorkerRuntime>; 2],
     /// Which runtime the last run used (the one [`ActionWorker::prepare`] prepares).
     last_used_ethers: bool,
 }
@@ -157,8 +157,7 @@ impl ActionWorker {
     pub fn new(services: Arc<Services>) -> Self {
         Self {
             services,
-            plain: None,
-            with_ethers: None,
+            runtimes: [None, None],
             last_used_ethers: false,
         }
     }
@@ -168,12 +167,7 @@ impl ActionWorker {
     /// sending a reply, so a lone client's next request finds it ready. The context is new and
     /// untouched, so using it later isolates the run exactly as creating it then would.
     pub fn prepare(&mut self) {
-        let slot = if self.last_used_ethers {
-            &mut self.with_ethers
-        } else {
-            &mut self.plain
-        };
-        if let Some(worker) = slot {
+        if let Some(worker) = &mut self.runtimes[usize::from(self.last_used_ethers)] {
             if worker.spare.is_none() {
                 worker.spare = SpareContext::new(&worker.runtime).ok();
             }
@@ -182,7 +176,7 @@ impl ActionWorker {
 
     /// Whether the worker currently holds a built ethers realm (for tests).
     pub fn has_ethers_realm(&self) -> bool {
-        self.with_ethers.as_ref().is_some_and(|r| r.realm.is_some())
+        self.runtimes[1].as_ref().is_some_and(|r| r.realm.is_some())
     }
 
     /// Runs `input` and returns the reply. Never panics on anything the action does.
@@ -195,11 +189,7 @@ impl ActionWorker {
             .clone()
             .filter(|_| input.code.contains("ethers"));
         self.last_used_ethers = ethers.is_some();
-        let slot = if ethers.is_some() {
-            &mut self.with_ethers
-        } else {
-            &mut self.plain
-        };
+        let slot = &mut self.runtimes[usize::from(ethers.is_some())];
         if slot.is_none() {
             match WorkerRuntime::new() {
                 Ok(runtime) => *slot = Some(runtime),

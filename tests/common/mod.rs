@@ -110,6 +110,18 @@ impl NodeProcess {
             .unwrap_or_else(|e| panic!("dev node failed to start: {e:?}"))
     }
 
+    /// The node's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        http()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
@@ -218,7 +230,6 @@ pub fn http() -> reqwest::Client {
 /// (anvil's first key). The node must publish its RPC URL (`LIT_NODE_CHAIN__PUBLISH_RPC_URL`).
 /// Returns once the transactions are mined; the node's mirror follows within its poll interval.
 pub async fn set_chain_config(base_url: &str, values: &[(&str, &str)]) {
-    use alloy::providers::ProviderBuilder;
     let chain = api_ok(
         base_url,
         "GET",
@@ -235,13 +246,7 @@ pub async fn set_chain_config(base_url: &str, values: &[(&str, &str)]) {
         .unwrap()
         .parse()
         .unwrap();
-    let owner: alloy::signers::local::PrivateKeySigner =
-        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-            .parse()
-            .unwrap();
-    let provider = ProviderBuilder::new()
-        .wallet(owner)
-        .connect_http(rpc_url.parse().unwrap());
+    let provider = chain_owner(rpc_url);
     let contract = lit_node::chain::bindings::NodeConfig::new(address, &provider);
     for (name, value) in values {
         contract
@@ -253,4 +258,16 @@ pub async fn set_chain_config(base_url: &str, values: &[(&str, &str)]) {
             .await
             .unwrap();
     }
+}
+
+/// A provider for the dev chain at `rpc_url` signing as the contracts' owner (anvil's first
+/// prefunded key, public knowledge).
+pub fn chain_owner(rpc_url: &str) -> impl alloy::providers::Provider + Clone {
+    let owner: alloy::signers::local::PrivateKeySigner =
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+            .parse()
+            .unwrap();
+    alloy::providers::ProviderBuilder::new()
+        .wallet(owner)
+        .connect_http(rpc_url.parse().unwrap())
 }

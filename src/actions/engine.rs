@@ -25,6 +25,7 @@ use super::realm::EthersRealm;
 
 const PRELUDE: &str = include_str!("prelude.js");
 const WEB: &str = include_str!("web.js");
+const GLOBALS: &str = include_str!("globals.js");
 
 /// The prelude as bytecode, compiled on first use (parsing it per run would cost more than the
 /// rest of a hello-world run).
@@ -37,6 +38,13 @@ fn prelude_bytecode() -> Result<&'static [u8], String> {
 pub(crate) fn web_bytecode() -> Result<&'static [u8], String> {
     static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
     compiled_once(&BYTECODE, "lit:web", WEB)
+}
+
+/// console, crypto, structuredClone and the `Lit` objects (`globals.js`) as bytecode, loaded into
+/// a context on first use.
+pub(crate) fn globals_bytecode() -> Result<&'static [u8], String> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    compiled_once(&BYTECODE, "lit:globals", GLOBALS)
 }
 
 /// QuickJS's own stack limit; worker threads get a larger OS stack (see `pool`).
@@ -404,9 +412,14 @@ fn drive<'js>(
     ctx.eval_with_options::<(), _>(host.input.code.as_bytes(), options)
         .map_err(fail)?;
 
-    let main: Value = ctx
-        .eval("typeof main === 'undefined' ? undefined : main")
-        .map_err(fail)?;
+    // A function declaration is a property of the global object; `const main = …` is only a
+    // global binding, which takes an expression to read.
+    let mut main: Value = ctx.globals().get("main").map_err(fail)?;
+    if main.is_undefined() {
+        main = ctx
+            .eval("typeof main === 'undefined' ? undefined : main")
+            .map_err(fail)?;
+    }
     if main.is_undefined() {
         return Err("ReferenceError: main is not defined".into());
     }
@@ -546,4 +559,25 @@ fn deliver<'js>(
         }
     };
     call(driver, "fetchDone", (id, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each script the runtime loads compiles (a chunk that does not would only fail in the runs
+    /// that first touch it).
+    #[test]
+    fn runtime_scripts_compile() {
+        for (name, bytecode) in [
+            ("prelude", prelude_bytecode()),
+            ("web", web_bytecode()),
+            ("globals", globals_bytecode()),
+        ] {
+            assert!(
+                matches!(&bytecode, Ok(b) if !b.is_empty()),
+                "{name}: {bytecode:?}"
+            );
+        }
+    }
 }

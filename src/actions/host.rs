@@ -520,9 +520,14 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
             .map_err(|e| e.throw(&ctx))
     });
 
-    native!(object, ctx, "loadWeb", |ctx: Ctx<'js>| {
-        let bytecode =
-            super::engine::web_bytecode().map_err(|e| Exception::throw_internal(&ctx, &e))?;
+    // The runtime's own scripts loaded on first use: "web" (web.js), "globals" (globals.js).
+    native!(object, ctx, "load", |ctx: Ctx<'js>, name: String| {
+        let bytecode = match name.as_str() {
+            "web" => super::engine::web_bytecode(),
+            "globals" => super::engine::globals_bytecode(),
+            other => Err(format!("no runtime script named {other}")),
+        }
+        .map_err(|e| Exception::throw_internal(&ctx, &e))?;
         super::bytecode::load_script(&ctx, bytecode)
     });
     let h = host.clone();

@@ -365,17 +365,15 @@ fn response_value(is_string: bool, text: String) -> Json {
 /// The text of the pending exception.
 fn exception_text<'js>(
     ctx: &Ctx<'js>,
-    driver: Option<&Object<'js>>,
+    driver: Option<&Function<'js>>,
     error: rquickjs::Error,
 ) -> String {
     match error {
         rquickjs::Error::Exception => {
             let value = ctx.catch();
             if let Some(driver) = driver {
-                if let Ok(describe) = driver.get::<_, Function>("describe") {
-                    if let Ok(text) = describe.call::<_, String>((value.clone(),)) {
-                        return text;
-                    }
+                if let Ok(text) = driver.call::<_, String>(("describe", value.clone())) {
+                    return text;
                 }
             }
             value
@@ -397,7 +395,7 @@ fn drive<'js>(
     fetch_rx: &mpsc::Receiver<FetchDone>,
 ) -> Result<Option<(bool, String)>, String> {
     let host_js = host_object(ctx, host).map_err(|e| exception_text(ctx, None, e))?;
-    let driver: Object = install.call((host_js,)).map_err(|e| {
+    let driver: Function = install.call((host_js,)).map_err(|e| {
         format!(
             "the action runtime failed to start: {}",
             exception_text(ctx, None, e)
@@ -423,43 +421,20 @@ fn drive<'js>(
     if main.is_undefined() {
         return Err("ReferenceError: main is not defined".into());
     }
-    let run: Function = driver.get("run").map_err(fail)?;
-    run.call::<_, ()>((main, host.input.params_json.clone()))
+    driver
+        .call::<_, ()>(("run", main, host.input.params_json.clone()))
         .map_err(fail)?;
 
     event_loop(ctx, host, &driver, fetch_rx).map_err(fail)?;
 
-    let failed: bool = driver
-        .get::<_, Function>("failed")
-        .and_then(|f| f.call(()))
-        .map_err(fail)?;
-    if failed {
-        let error: String = driver
-            .get::<_, Function>("error")
-            .and_then(|f| f.call(()))
-            .map_err(fail)?;
-        return Err(error);
+    let outcome: Vec<String> = driver.call(("outcome",)).map_err(fail)?;
+    let [how, text] = <[String; 2]>::try_from(outcome)
+        .map_err(|_| "the action runtime returned a malformed outcome".to_string())?;
+    match how.as_str() {
+        "failed" => Err(text),
+        "undefined" => Ok(None),
+        other => Ok(Some((other == "string", text))),
     }
-    let returned: Option<Object> = driver
-        .get::<_, Function>("returned")
-        .and_then(|f| f.call(()))
-        .map_err(fail)?;
-    match returned {
-        None => Ok(None),
-        Some(value) => {
-            let is_string: bool = value.get("isString").map_err(fail)?;
-            let text: String = value.get("text").map_err(fail)?;
-            Ok(Some((is_string, text)))
-        }
-    }
-}
-
-fn call<'js, T: rquickjs::FromJs<'js>>(
-    driver: &Object<'js>,
-    name: &str,
-    args: impl rquickjs::function::IntoArgs<'js>,
-) -> rquickjs::Result<T> {
-    driver.get::<_, Function>(name)?.call(args)
 }
 
 /// Runs jobs, timers and fetch completions until the run settles with nothing left pending,
@@ -467,7 +442,7 @@ fn call<'js, T: rquickjs::FromJs<'js>>(
 fn event_loop<'js>(
     ctx: &Ctx<'js>,
     host: &Rc<Host>,
-    driver: &Object<'js>,
+    driver: &Function<'js>,
     fetch_rx: &mpsc::Receiver<FetchDone>,
 ) -> rquickjs::Result<()> {
     loop {
@@ -480,9 +455,9 @@ fn event_loop<'js>(
             return Ok(());
         }
         let now_ms = host.started.elapsed().as_secs_f64() * 1000.0;
-        let next_timer: f64 = call(driver, "nextTimer", ())?;
+        let next_timer: f64 = driver.call(("nextTimer",))?;
         if next_timer >= 0.0 && next_timer <= now_ms {
-            call::<()>(driver, "fireTimers", (now_ms,))?;
+            driver.call::<_, ()>(("fireTimers", now_ms))?;
             continue;
         }
         while let Ok((id, outcome)) = fetch_rx.try_recv() {
@@ -493,13 +468,12 @@ fn event_loop<'js>(
         }
         let in_flight = host.in_flight.get() > 0;
         if next_timer < 0.0 && !in_flight {
-            let settled: bool = call(driver, "settled", ())?;
+            let settled: bool = driver.call(("settled",))?;
             if !settled {
-                call::<()>(
-                    driver,
+                driver.call::<_, ()>((
                     "fail",
-                    ("Error: main did not finish: it awaits a promise that can never resolve (nothing pending could settle it)",),
-                )?;
+                    "Error: main did not finish: it awaits a promise that can never resolve (nothing pending could settle it)",
+                ))?;
             }
             return Ok(());
         }
@@ -536,7 +510,7 @@ fn stopped(host: &Host) -> bool {
 fn deliver<'js>(
     ctx: &Ctx<'js>,
     host: &Host,
-    driver: &Object<'js>,
+    driver: &Function<'js>,
     id: u32,
     outcome: Result<FetchResponse, String>,
 ) -> rquickjs::Result<()> {
@@ -558,7 +532,7 @@ fn deliver<'js>(
             object.into_value()
         }
     };
-    call(driver, "fetchDone", (id, value))
+    driver.call(("fetchDone", id, value))
 }
 
 #[cfg(test)]

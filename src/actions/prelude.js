@@ -1,8 +1,8 @@
 // The JavaScript half of the Lit Actions runtime (spec/actions.md, "What the action sees").
 // Evaluated once in every fresh context before the action's code. Its completion value is a
 // function that receives `host` (native functions implemented in Rust, see src/actions/host.rs),
-// installs the globals, and returns the `driver` the Rust event loop uses to call `main`, fire
-// timers and deliver fetch results. `host` itself never becomes reachable from the action.
+// installs the globals, and returns the `driver` function the Rust event loop uses to call
+// `main`, fire timers and deliver fetch results. `host` itself never becomes reachable from the action.
 (function (host) {
   "use strict";
   const G = globalThis;
@@ -16,16 +16,13 @@
   const objectToString = Object.prototype.toString;
   const kind = (value) => objectToString.call(value).slice(8, -1);
   const isError = (value) => value instanceof Error || kind(value) === "Error";
-  const once = (make) => {
-    let value;
-    return () => (value === undefined ? (value = make()) : value);
-  };
   // Native groups created on first use (see host_object in host.rs).
-  const utils = once(() => host.utils());
-  const keys = once(() => host.keys());
-  const web = once(() => host.load("web")(utils(), toUint8, jsonStringify, jsonParse, PromiseCtor));
+  let utilsGroup, keysGroup, webClasses, globalsChunk;
+  const utils = () => (utilsGroup ??= host.utils());
+  const keys = () => (keysGroup ??= host.keys());
+  const web = () => (webClasses ??= host.load("web")(utils(), toUint8, jsonStringify, jsonParse, PromiseCtor));
   // console, crypto, structuredClone and the Lit objects (globals.js), loaded on first use.
-  const globals = once(() => host.load("globals")(host, { utils, keys, toUint8, kind, isError, jsonStringify }));
+  const globals = () => (globalsChunk ??= host.load("globals")(host, { utils, keys, toUint8, kind, isError, jsonStringify }));
   const toUint8 = (data, what) => {
     if (data instanceof Uint8Array) return data;
     if (data instanceof ArrayBuffer || kind(data) === "ArrayBuffer") return new Uint8Array(data);
@@ -64,25 +61,26 @@
   fixedLazy("LitActions", () => globals().litObjects().litActions);
   fixedLazy("LitHeaders", () => globals().litObjects().litHeaders);
   plain("global", G);
-  const lazy = (name, make) => {
+  // A global made on first read from a chunk (`web` or `globals`), and replaceable like a plain one.
+  const lazy = (name, chunk) => {
     let value;
     defineProperty(G, name, {
-      get() { return value === undefined ? (value = make()) : value; },
+      get() { return value === undefined ? (value = chunk()[name]) : value; },
       set(replacement) { value = replacement; },
       enumerable: false,
       configurable: true,
     });
   };
-  lazy("console", () => globals().console);
-  lazy("crypto", () => globals().crypto);
-  lazy("structuredClone", () => globals().structuredClone);
-  lazy("TextEncoder", () => web().TextEncoder);
-  lazy("TextDecoder", () => web().TextDecoder);
-  lazy("URL", () => web().URL);
-  lazy("URLSearchParams", () => web().URLSearchParams);
-  lazy("Headers", () => web().Headers);
-  lazy("Request", () => web().Request);
-  lazy("Response", () => web().Response);
+  lazy("console", globals);
+  lazy("crypto", globals);
+  lazy("structuredClone", globals);
+  lazy("TextEncoder", web);
+  lazy("TextDecoder", web);
+  lazy("URL", web);
+  lazy("URLSearchParams", web);
+  lazy("Headers", web);
+  lazy("Request", web);
+  lazy("Response", web);
   plain("fetch", fetch);
   plain("setTimeout", setTimeout);
   plain("clearTimeout", clearTimeout);
@@ -120,62 +118,72 @@
     if (typeof error === "string") return error;
     try { return globals().inspect(error, 1, []); } catch { return String(error); }
   };
-  const state = { settled: false, failed: false, error: "", value: undefined };
+  let settled = false;
+  let failed = false;
+  let failure = "";
+  let returned;
   const fail = (error) => {
-    if (!state.failed) { state.failed = true; state.error = describeError(error); }
-    state.settled = true;
+    if (!failed) { failed = true; failure = describeError(error); }
+    settled = true;
   };
-  return {
-    run(main, paramsJson) {
-      const params = paramsJson === undefined ? null : jsonParse(paramsJson);
-      let result;
-      try {
-        result = main(params);
-      } catch (error) {
-        fail(error);
+  // One function rather than an object of methods: a run creates every closure of the prelude,
+  // so fewer is faster. `op` names what the Rust side asks for.
+  return function driver(op, a, b) {
+    switch (op) {
+      case "run": {
+        // a: main, b: js_params as JSON text (undefined → main(null)).
+        let result;
+        try {
+          result = a(b === undefined ? null : jsonParse(b));
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        PromiseCtor.resolve(result).then(
+          (value) => { returned = value; settled = true; },
+          (error) => fail(error),
+        );
         return;
       }
-      PromiseCtor.resolve(result).then(
-        (value) => { state.value = value; state.settled = true; },
-        (error) => fail(error),
-      );
-    },
-    fail(message) { fail(message); },
-    describe(error) { return describeError(error); },
-    settled() { return state.settled; },
-    failed() { return state.failed; },
-    error() { return state.error; },
-    // {isString, text} of main's return value, or undefined when it returned undefined.
-    returned() {
-      const value = state.value;
-      if (value === undefined) return undefined;
-      if (typeof value === "string") return { isString: true, text: value };
-      const text = jsonStringify(value);
-      return { isString: false, text: text === undefined ? "null" : text };
-    },
-    nextTimer() {
-      let due = -1;
-      for (const timer of timers.values()) if (due < 0 || timer.due < due) due = timer.due;
-      return due;
-    },
-    fireTimers(now) {
-      const ready = Array.from(timers).filter(([, t]) => t.due <= now).sort((a, b) => a[1].due - b[1].due || a[0] - b[0]);
-      for (const [id, timer] of ready) {
-        if (!timers.has(id)) continue;
-        timers.delete(id);
-        try { timer.callback(...timer.args); } catch (error) { fail(error); }
+      case "fail": fail(a); return;
+      case "describe": return describeError(a);
+      case "settled": return settled;
+      // [how the run ended, text]: ["failed", error], ["string", value], ["json", value as JSON]
+      // or ["undefined", ""] when main returned undefined.
+      case "outcome": {
+        if (failed) return ["failed", failure];
+        if (returned === undefined) return ["undefined", ""];
+        if (typeof returned === "string") return ["string", returned];
+        const text = jsonStringify(returned);
+        return ["json", text === undefined ? "null" : text];
       }
-    },
-    pendingFetches() { return pendingFetches.size; },
-    fetchDone(id, outcome) {
-      const pending = pendingFetches.get(id);
-      if (!pending) return;
-      pendingFetches.delete(id);
-      if (typeof outcome === "string") {
-        pending.reject(new TypeError(`fetch failed: ${outcome}`));
+      case "nextTimer": {
+        let due = -1;
+        for (const timer of timers.values()) if (due < 0 || timer.due < due) due = timer.due;
+        return due;
+      }
+      case "fireTimers": {
+        const ready = Array.from(timers).filter(([, t]) => t.due <= a).sort((x, y) => x[1].due - y[1].due || x[0] - y[0]);
+        for (const [id, timer] of ready) {
+          if (!timers.has(id)) continue;
+          timers.delete(id);
+          try { timer.callback(...timer.args); } catch (error) { fail(error); }
+        }
         return;
       }
-      pending.resolve(new (web().Response)(outcome.body, { status: outcome.status, statusText: outcome.statusText, headers: outcome.headers, url: outcome.url, redirected: outcome.redirected }));
-    },
+      case "fetchDone": {
+        // a: the fetch id, b: an error text or the response's parts.
+        const pending = pendingFetches.get(a);
+        if (!pending) return;
+        pendingFetches.delete(a);
+        if (typeof b === "string") {
+          pending.reject(new TypeError(`fetch failed: ${b}`));
+          return;
+        }
+        pending.resolve(new (web().Response)(b.body, { status: b.status, statusText: b.statusText, headers: b.headers, url: b.url, redirected: b.redirected }));
+        return;
+      }
+      default: throw new TypeError(`driver: unknown operation ${op}`);
+    }
   };
 })

@@ -1089,3 +1089,34 @@ fn a_prepared_context_carries_nothing_of_the_run_before() {
     assert_eq!(outcomes[0].0.response, json!("set"));
     assert_eq!(outcomes[1].0.response, json!(["undefined", true, 1]));
 }
+
+#[test]
+fn a_worker_frees_each_run_before_the_next_request() {
+    // After each reply the worker collects the run's dead context, so garbage never piles up
+    // until a threshold pause lands inside a later request.
+    let services = harness().open.clone();
+    let held = std::thread::Builder::new()
+        .stack_size(16 * 1024 * 1024)
+        .spawn(move || {
+            let mut worker = ActionWorker::new(services);
+            (0..40)
+                .map(|i| {
+                    let code =
+                        format!(r#"async function main() {{ return [{i}, {{ a: [1, 2, 3] }}]; }}"#);
+                    let outcome = worker.run(input(&code, None, ActionLimits::default()));
+                    assert!(!outcome.has_error, "{outcome:?}");
+                    worker.prepare();
+                    worker.plain_runtime_bytes().expect("the runtime exists")
+                })
+                .collect::<Vec<i64>>()
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let steady = &held[5..];
+    let (low, high) = (steady.iter().min().unwrap(), steady.iter().max().unwrap());
+    assert!(
+        high - low < 64 * 1024,
+        "the runtime grew from {low} to {high} bytes over 35 runs: {held:?}"
+    );
+}

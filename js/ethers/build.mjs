@@ -80,6 +80,21 @@ const SOURCE_EDITS = [
             ],
         ],
     },
+    {
+        // @ethersproject/address: the checksum of getAddress (every Wallet computes its address
+        // with it: ~20 us in QuickJS's interpreter) is computed natively. The input was checked
+        // just before (`isHexString(address, 20)`), so the native function gets 40 hex digits;
+        // it upper-cases a letter where the nibble of keccak256(lower-case digits) is 8 or more,
+        // exactly as the loop did.
+        name: "native address checksum",
+        file: /[\\/]@ethersproject[\\/]address[\\/]lib\.esm[\\/]index\.js$/,
+        edits: [
+            [
+                "    address = address.toLowerCase();\n    const chars = address.substring(2).split(\"\");\n    const expanded = new Uint8Array(40);\n    for (let i = 0; i < 40; i++) {\n        expanded[i] = chars[i].charCodeAt(0);\n    }\n    const hashed = arrayify(keccak256(expanded));\n    for (let i = 0; i < 40; i += 2) {\n        if ((hashed[i >> 1] >> 4) >= 8) {\n            chars[i] = chars[i].toUpperCase();\n        }\n        if ((hashed[i >> 1] & 0x0f) >= 8) {\n            chars[i + 1] = chars[i + 1].toUpperCase();\n        }\n    }\n    return \"0x\" + chars.join(\"\");\n",
+                "    return __litNative.checksumAddress(address.toLowerCase().substring(2));\n",
+            ],
+        ],
+    },
     // Module-level variables that ethers' functions change after initialisation move to the current
     // run's state (shims/run-state.js), so that the one frozen ethers a worker shares between runs
     // (src/actions/realm.rs) carries nothing from one run to the next.

@@ -52,6 +52,17 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     native!(object, ctx, "bytesToHex", |data: TypedArray<'js, u8>| {
         format!("0x{}", hex::encode(bytes_of(&data)))
     });
+    native!(
+        object,
+        ctx,
+        "checksumAddress",
+        |ctx: Ctx<'js>, digits: String| checksum_address(&digits).ok_or_else(|| {
+            Exception::throw_message(
+                &ctx,
+                "checksumAddress: expected 40 lower-case hex digits without 0x",
+            )
+        })
+    );
     native!(object, ctx, "keccak256", |data: TypedArray<'js, u8>| {
         format!("0x{}", hex::encode(keccak256(bytes_of(&data))))
     });
@@ -111,4 +122,57 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         uint8_array(&ctx, shared.to_vec())
     });
     Ok(object)
+}
+
+/// The EIP-55 mixed-case form of an address given as 40 lower-case hex digits: a letter is
+/// upper-cased where the matching nibble of keccak256(digits as ASCII) is 8 or more. `None` for
+/// anything else.
+fn checksum_address(digits: &str) -> Option<String> {
+    let valid = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+    if digits.len() != 40 || !digits.bytes().all(valid) {
+        return None;
+    }
+    let hash = keccak256(digits.as_bytes());
+    let mut out = String::with_capacity(42);
+    out.push_str("0x");
+    for (i, c) in digits.bytes().enumerate() {
+        let nibble = if i % 2 == 0 {
+            hash[i / 2] >> 4
+        } else {
+            hash[i / 2] & 0x0f
+        };
+        out.push(if nibble >= 8 {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        } as char);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checksum_address;
+
+    #[test]
+    fn checksum_matches_eip55_vectors() {
+        // From EIP-55.
+        for address in [
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+            "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+            "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+        ] {
+            let lower = address[2..].to_lowercase();
+            assert_eq!(checksum_address(&lower).as_deref(), Some(address));
+        }
+        for bad in [
+            "",
+            "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+            "5AAEB6053F3E94C9B9A09F33669435E7EF1BEAED",
+            "5aaeb6053f3e94c9b9a09f33669435e7ef1beae",
+        ] {
+            assert_eq!(checksum_address(bad), None, "{bad}");
+        }
+    }
 }

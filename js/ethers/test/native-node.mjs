@@ -99,6 +99,18 @@ export function createNodeNative(U8 = Uint8Array) {
         bytesToHex(data) {
             return "0x" + Buffer.from(bytesArg(data, "data")).toString("hex");
         },
+        checksumAddress(digits) {
+            if (typeof digits !== "string" || !/^[0-9a-f]{40}$/.test(digits)) {
+                throw new Error("checksumAddress: expected 40 lower-case hex digits without 0x");
+            }
+            const hash = keccak_256(Buffer.from(digits, "ascii"));
+            let out = "0x";
+            for (let i = 0; i < 40; i++) {
+                const nibble = parseInt(hash[i], 16);
+                out += nibble >= 8 ? digits[i].toUpperCase() : digits[i];
+            }
+            return out;
+        },
         keccak256(data) {
             return "0x" + keccak_256(bytesArg(data, "data"));
         },

@@ -1120,3 +1120,36 @@ fn a_worker_frees_each_run_before_the_next_request() {
         "the runtime grew from {low} to {high} bytes over 35 runs: {held:?}"
     );
 }
+
+#[test]
+fn ethers_utf8_encoding_matches_its_own_rules() {
+    // Strings without surrogates are encoded natively; the others keep ethers' loop, which
+    // encodes a pair as 4 bytes, a lone low surrogate as 3, and refuses a lone high one.
+    let response = ok(r#"async function main() {
+        const bytes = (s) => Array.from(ethers.utils.toUtf8Bytes(s));
+        let loneHigh;
+        try { ethers.utils.toUtf8Bytes("a\ud800"); } catch (e) { loneHigh = e.message; }
+        return {
+          ascii: bytes("a\u0000b"), latin: bytes("é"), euro: bytes("€"), pair: bytes("😀"),
+          loneLow: bytes("\udc00"), loneHigh, empty: bytes(""),
+          kind: Object.prototype.toString.call(ethers.utils.toUtf8Bytes("x")),
+          hash: ethers.utils.hashMessage("héllo €"),
+        };
+    }"#);
+    assert_eq!(response["ascii"], json!([97, 0, 98]));
+    assert_eq!(response["latin"], json!([0xc3, 0xa9]));
+    assert_eq!(response["euro"], json!([0xe2, 0x82, 0xac]));
+    assert_eq!(response["pair"], json!([0xf0, 0x9f, 0x98, 0x80]));
+    assert_eq!(response["loneLow"], json!([0xed, 0xb0, 0x80]));
+    assert_eq!(response["loneHigh"], json!("invalid utf-8 string"));
+    assert_eq!(response["empty"], json!([]));
+    assert_eq!(response["kind"], json!("[object Uint8Array]"));
+    // EIP-191 over the UTF-8 bytes, as ethers under Node computes it.
+    let message = "héllo €".as_bytes();
+    let mut prefixed = format!("\x19Ethereum Signed Message:\n{}", message.len()).into_bytes();
+    prefixed.extend_from_slice(message);
+    assert_eq!(
+        response["hash"],
+        json!(format!("{}", alloy::primitives::keccak256(prefixed)))
+    );
+}

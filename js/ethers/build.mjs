@@ -95,6 +95,20 @@ const SOURCE_EDITS = [
             ],
         ],
     },
+    {
+        // @ethersproject/strings: toUtf8Bytes of a string without surrogate code units (all of
+        // the Basic Multilingual Plane) is plain UTF-8, encoded natively; strings with surrogates
+        // (pairs, or the lone ones ethers encodes or refuses in its own way) and non-strings keep
+        // the loop.
+        name: "native UTF-8 for surrogate-free strings",
+        file: /[\\/]@ethersproject[\\/]strings[\\/]lib\.esm[\\/]utf8\.js$/,
+        edits: [
+            [
+                "        str = str.normalize(form);\n    }\n    let result = [];\n",
+                "        str = str.normalize(form);\n    }\n    if (typeof str === \"string\" && !/[\\ud800-\\udfff]/.test(str)) {\n        return __litNative.utf8Encode(str);\n    }\n    let result = [];\n",
+            ],
+        ],
+    },
     // Module-level variables that ethers' functions change after initialisation move to the current
     // run's state (shims/run-state.js), so that the one frozen ethers a worker shares between runs
     // (src/actions/realm.rs) carries nothing from one run to the next.

@@ -63,6 +63,9 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
             )
         })
     );
+    native!(object, ctx, "utf8Encode", |ctx: Ctx<'js>, text: String| {
+        uint8_array(&ctx, text.into_bytes())
+    });
     native!(object, ctx, "keccak256", |data: TypedArray<'js, u8>| {
         format!("0x{}", hex::encode(keccak256(bytes_of(&data))))
     });

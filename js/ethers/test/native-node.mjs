@@ -111,6 +111,12 @@ export function createNodeNative(U8 = Uint8Array) {
             }
             return out;
         },
+        utf8Encode(text) {
+            if (typeof text !== "string" || /[\ud800-\udfff]/.test(text)) {
+                throw new Error("utf8Encode: expected a string without surrogates");
+            }
+            return out(Buffer.from(text, "utf8"));
+        },
         keccak256(data) {
             return "0x" + keccak_256(bytesArg(data, "data"));
         },

@@ -368,6 +368,14 @@ pub fn uint8_array<'js>(ctx: &Ctx<'js>, bytes: impl Into<Vec<u8>>) -> rquickjs::
     Ok(TypedArray::<u8>::new(ctx.clone(), bytes.into())?.into_value())
 }
 
+/// A fresh `Uint8Array` of `len` (at most 65,536) bytes from the OS's random source.
+pub fn random_uint8_array<'js>(ctx: &Ctx<'js>, len: usize) -> rquickjs::Result<Value<'js>> {
+    use rand::RngCore;
+    let mut bytes = vec![0u8; len.min(65536)];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    uint8_array(ctx, bytes)
+}
+
 fn prefixed_hex(bytes: impl AsRef<[u8]>) -> String {
     format!("0x{}", hex::encode(bytes))
 }
@@ -577,10 +585,7 @@ fn util_natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         }
     );
     native!(object, ctx, "randomBytes", |ctx: Ctx<'js>, len: usize| {
-        use rand::RngCore;
-        let mut bytes = vec![0u8; len.min(65536)];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        uint8_array(&ctx, bytes)
+        random_uint8_array(&ctx, len)
     });
     native!(
         object,

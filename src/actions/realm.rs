@@ -17,7 +17,7 @@ use rand::RngCore;
 use rquickjs::{Context, Ctx, Object, Persistent, Runtime, Value};
 
 use super::bytecode::{compiled_once, load_script};
-use super::host::uint8_array;
+use super::host::random_uint8_array;
 
 const SETUP: &str = include_str!("realm.js");
 
@@ -145,9 +145,7 @@ fn realm_native<'js>(ctx: &Ctx<'js>, link: &Rc<RunLink>) -> rquickjs::Result<Obj
         }
     });
     native!(object, ctx, "randomBytes", |ctx: Ctx<'js>, len: usize| {
-        let mut bytes = vec![0u8; len.min(65536)];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        uint8_array(&ctx, bytes)
+        random_uint8_array(&ctx, len)
     });
     native!(object, ctx, "random", || {
         // 53 random bits, as a double in [0, 1).

@@ -43,6 +43,8 @@ pub struct AppContext {
     pub max_body_bytes: usize,
     pub rate_limits: crate::api::rate_limit::RateLimitConfig,
     pub request_timeout: std::time::Duration,
+    /// Bytes of action code the node keeps per account (`actions.code_quota_bytes`).
+    pub code_quota_bytes: u64,
 }
 
 pub type SharedContext = Arc<AppContext>;

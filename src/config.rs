@@ -90,6 +90,15 @@ pub struct ActionsConfig {
     pub workers: usize,
     /// Actions waiting for a worker; beyond this the node answers 429.
     pub queue: usize,
+    /// Workers one account may occupy at once, so other accounts always find one
+    /// (0 = all but a quarter of the workers, at least one left over).
+    pub max_workers_per_account: usize,
+    /// Actions one account may have waiting (0 = a quarter of `queue`); beyond it, 429.
+    pub max_queued_per_account: usize,
+    /// Bytes of Lit Action code the node keeps for one account (code run inline, and code given
+    /// to `add_action`). Beyond it, the account's least recently used code that none of its
+    /// actions references is evicted; code its actions reference is kept.
+    pub code_quota_bytes: u64,
     /// Per-request timeout of `fetch` (also bounded by the run's time limit).
     pub fetch_timeout_ms: u64,
     /// Largest `fetch` response body an action may read.
@@ -104,6 +113,9 @@ impl Default for ActionsConfig {
         Self {
             workers: 0,
             queue: 256,
+            max_workers_per_account: 0,
+            max_queued_per_account: 0,
+            code_quota_bytes: 64 * 1024 * 1024,
             fetch_timeout_ms: 15_000,
             fetch_max_response_bytes: 10 * 1024 * 1024,
             fetch_allow_private: false,

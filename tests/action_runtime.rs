@@ -114,10 +114,12 @@ fn input(code: &str, params: Option<Value>, limits: ActionLimits) -> RunInput {
         cid_hash: cid_hash(&cid),
         cid,
         key_hash: B256::repeat_byte(1),
+        account: B256::repeat_byte(2),
         params_json: params.map(|p| p.to_string()),
         limits,
         headers: vec![("x-request-id".into(), "req-1".into())],
         credit: None,
+        abandoned: Default::default(),
     }
 }
 

@@ -9,6 +9,8 @@
 //! ethers realm, see `realm`); a run that broke a limit, was interrupted, or left jobs queued takes
 //! its runtime (and realm) with it, so the next run starts from a new one.
 
+use std::mem::ManuallyDrop;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
@@ -110,14 +112,30 @@ impl SpareContext {
 }
 
 struct WorkerRuntime {
-    // Before `runtime`: dropped first.
     /// A fresh context with the prelude loaded, made after the last reply went out (see
     /// [`ActionWorker::prepare`]).
     spare: Option<SpareContext>,
     realm: Option<Rc<EthersRealm>>,
     /// Bytes held between runs (the runtime itself, and the realm once built).
     base_bytes: usize,
-    runtime: Runtime,
+    /// Freed by `Drop` only once nothing of it is left alive (see there).
+    runtime: ManuallyDrop<Runtime>,
+}
+
+/// Frees the runtime only after everything that holds its objects is gone: the spare context, the
+/// realm's link to the last run, and the realm itself. (QuickJS aborts the whole process when a
+/// runtime is freed with objects of ours still alive; the test
+/// `a_panic_in_the_runtime_ends_only_that_run` frees runtimes on every path a run can end by.)
+impl Drop for WorkerRuntime {
+    fn drop(&mut self) {
+        self.spare = None;
+        if let Some(realm) = self.realm.take() {
+            realm.unlink();
+        }
+        self.runtime.set_interrupt_handler(None);
+        // SAFETY: dropped exactly once, here; no field uses the runtime afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.runtime) };
+    }
 }
 
 impl WorkerRuntime {
@@ -129,7 +147,7 @@ impl WorkerRuntime {
             spare: None,
             realm: None,
             base_bytes,
-            runtime,
+            runtime: ManuallyDrop::new(runtime),
         })
     }
 
@@ -233,9 +251,19 @@ impl ActionWorker {
         // The run's time (its limit, and what billing charges) starts now: building the realm is
         // the node's cost, not the action's.
         let started = Instant::now();
-        let (mut outcome, clean) = run_on(&self.services, worker, input, started);
+        super::guard::reset();
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            run_on(&self.services, worker, input, started)
+        }));
+        let (mut outcome, clean) = ran.unwrap_or_else(|payload| {
+            super::guard::record_panic(payload.as_ref());
+            (
+                ActionOutcome::failed(super::guard::INTERNAL_ERROR.into(), String::new()),
+                false,
+            )
+        });
         outcome.run_time = started.elapsed();
-        if !clean {
+        if !clean || super::guard::panicked() {
             *slot = None;
         }
         outcome
@@ -284,23 +312,33 @@ fn run_on(
         }
     };
 
+    // However the run ends (a panic included), the realm lets go of its context.
+    let _unlink = worker.realm.clone().map(UnlinkOnDrop);
     let result = context.with(|ctx| {
         let install = install
             .restore(&ctx)
             .map_err(|e| format!("the action runtime failed to start: {e}"))?;
         drive(&ctx, install, &host, &fetch_rx)
     });
-    if let Some(realm) = &worker.realm {
-        realm.unlink();
-    }
+    drop(_unlink);
     drop(context);
     runtime.set_interrupt_handler(None);
     let clean = !host.timed_out.get()
         && !host.out_of_credit.get()
+        && !host.abandoned.get()
         && host.breach.borrow().is_none()
         && !matches!(&result, Err(error) if is_out_of_memory(error))
         && !runtime.is_job_pending();
     (outcome_of(&host, &limits, result), clean)
+}
+
+/// Ends the realm's link to a run when dropped (also while unwinding).
+struct UnlinkOnDrop(Rc<EthersRealm>);
+
+impl Drop for UnlinkOnDrop {
+    fn drop(&mut self) {
+        self.0.unlink();
+    }
 }
 
 /// The reply for a finished run.
@@ -311,6 +349,9 @@ fn outcome_of(
 ) -> ActionOutcome {
     let logs = host.logs.borrow().clone();
 
+    if super::guard::panicked() {
+        return ActionOutcome::failed(super::guard::INTERNAL_ERROR.into(), logs);
+    }
     // Limits first: they explain whatever error the action saw.
     if host.out_of_credit.get() {
         return ActionOutcome::failed(
@@ -320,6 +361,12 @@ fn outcome_of(
                  and billing/confirm_payment, then run it again.",
                 host.paid_seconds()
             ),
+            logs,
+        );
+    }
+    if host.abandoned.get() {
+        return ActionOutcome::failed(
+            "The client stopped waiting for the reply (it disconnected or its request timed out); the action was stopped.".into(),
             logs,
         );
     }
@@ -343,7 +390,14 @@ fn outcome_of(
             ),
             logs,
         ),
-        Err(error) => ActionOutcome::failed(error, logs),
+        // The action's own error text (and whatever it chose to throw) obeys the response limit.
+        Err(error) => ActionOutcome::failed(
+            truncated(
+                error,
+                usize::try_from(limits.max_response_length).unwrap_or(usize::MAX),
+            ),
+            logs,
+        ),
         Ok(reply) => {
             let (is_string, text) = reply
                 .or_else(|| host.response.borrow().clone())
@@ -363,6 +417,32 @@ fn outcome_of(
             }
         }
     }
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), ending with a marker that says
+/// how long it was, when it is longer.
+pub(crate) fn truncated(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let marker = format!(" … [truncated: {} bytes, the limit is {max}]", text.len());
+    let keep = max.saturating_sub(marker.len());
+    let mut cut = keep.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    if keep == 0 {
+        // No room for the marker: the limit wins.
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        return text[..cut].to_string();
+    }
+    let mut out = String::with_capacity(cut + marker.len());
+    out.push_str(&text[..cut]);
+    out.push_str(&marker);
+    out
 }
 
 fn is_out_of_memory(error: &str) -> bool {
@@ -420,6 +500,9 @@ fn drive<'js>(
     })?;
     let fail = |e: rquickjs::Error| exception_text(ctx, Some(&driver), e);
 
+    #[cfg(test)]
+    tests::install_panic_hook(ctx).map_err(|e| exception_text(ctx, None, e))?;
+
     let mut options = EvalOptions::default();
     options.global = true;
     options.strict = false;
@@ -463,6 +546,8 @@ fn event_loop<'js>(
     fetch_rx: &mpsc::Receiver<FetchDone>,
 ) -> rquickjs::Result<()> {
     loop {
+        #[cfg(test)]
+        tests::maybe_panic_in_loop();
         while ctx.execute_pending_job() {
             if stopped(host) {
                 return Ok(());
@@ -471,7 +556,7 @@ fn event_loop<'js>(
         if stopped(host) {
             return Ok(());
         }
-        let now_ms = host.started.elapsed().as_secs_f64() * 1000.0;
+        let now_ms = host.now_ms();
         let next_timer: f64 = driver.call(("nextTimer",))?;
         if next_timer >= 0.0 && next_timer <= now_ms {
             driver.call::<_, ()>(("fireTimers", now_ms))?;
@@ -500,11 +585,13 @@ fn event_loop<'js>(
             host.timed_out.set(true);
             return Ok(());
         }
-        let mut wait = host.next_stop().saturating_duration_since(now);
+        // Waits are short enough that a run whose client left is noticed promptly.
+        let mut wait = host
+            .next_stop()
+            .saturating_duration_since(now)
+            .min(MAX_IDLE_WAIT);
         if next_timer >= 0.0 {
-            wait = wait.min(Duration::from_secs_f64(
-                ((next_timer - now_ms) / 1000.0).max(0.0),
-            ));
+            wait = wait.min(until_timer(next_timer, now_ms));
         }
         if in_flight {
             match fetch_rx.recv_timeout(wait) {
@@ -516,6 +603,20 @@ fn event_loop<'js>(
             std::thread::sleep(wait);
         }
     }
+}
+
+/// Longest the event loop sleeps without looking at the run's state (time, credit, client).
+const MAX_IDLE_WAIT: Duration = Duration::from_millis(100);
+
+/// Time until a timer due at `due_ms` of the run's clock, `now_ms` being now. Any value the JS
+/// side hands back (NaN, infinite, huge) gives a valid duration: the wait is bounded by the
+/// run's deadline anyway.
+fn until_timer(due_ms: f64, now_ms: f64) -> Duration {
+    Duration::try_from_secs_f64((due_ms - now_ms) / 1000.0).unwrap_or(if due_ms > now_ms {
+        Duration::MAX
+    } else {
+        Duration::ZERO
+    })
 }
 
 /// The run must stop: it timed out earlier, or a limit is broken, or the deadline passed now.
@@ -555,6 +656,160 @@ fn deliver<'js>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Set by `__testPanic("loop")`: the event loop panics (outside any native) next round.
+        static PANIC_IN_LOOP: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Test builds only: a global `__testPanic(where)` that makes the runtime's Rust side panic,
+    /// inside a native function (`"native"`) or in the event loop (`"loop"`).
+    pub(super) fn install_panic_hook<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
+        let globals = ctx.globals();
+        native!(
+            globals,
+            ctx,
+            "__testPanic",
+            |_ctx: Ctx<'js>, place: String| {
+                if place == "loop" {
+                    PANIC_IN_LOOP.with(|flag| flag.set(true));
+                    return Ok(());
+                }
+                panic!("a test panic inside a native function")
+            }
+        );
+        Ok(())
+    }
+
+    pub(super) fn maybe_panic_in_loop() {
+        if PANIC_IN_LOOP.with(|flag| flag.replace(false)) {
+            panic!("a test panic in the event loop");
+        }
+    }
+
+    fn services() -> (tempfile::TempDir, Arc<Services>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        let services = Services {
+            keys: crate::keys::KeyDeriver::new(&crate::keys::RootSecret::from_bytes([7; 32])),
+            permissions: crate::store::permissions::Permissions::new(store.clone()),
+            store,
+            fetcher: None,
+            ethers: Some(Arc::new(super::super::ethers::compile().unwrap())),
+        };
+        (dir, Arc::new(services))
+    }
+
+    fn input(code: &str) -> RunInput {
+        let cid = super::super::cid::cid_v0(code.as_bytes());
+        RunInput {
+            code: Arc::from(code),
+            cid_hash: super::super::host::cid_hash(&cid),
+            cid,
+            key_hash: alloy::primitives::B256::repeat_byte(1),
+            account: alloy::primitives::B256::repeat_byte(2),
+            params_json: None,
+            limits: super::super::ActionLimits::default(),
+            headers: Vec::new(),
+            credit: None,
+            abandoned: Default::default(),
+        }
+    }
+
+    /// Runs each code on one worker (as a pool thread does, on a worker-sized stack).
+    fn run_all(codes: &[&str]) -> Vec<ActionOutcome> {
+        let (_dir, services) = services();
+        let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+        std::thread::Builder::new()
+            .stack_size(JS_STACK_BYTES + 4 * 1024 * 1024)
+            .spawn(move || {
+                let mut worker = ActionWorker::new(services);
+                codes
+                    .iter()
+                    .map(|code| {
+                        let outcome = worker.run(input(code));
+                        worker.prepare();
+                        outcome
+                    })
+                    .collect()
+            })
+            .unwrap()
+            .join()
+            .expect("a panic must never leave the worker")
+    }
+
+    #[test]
+    fn a_panic_in_the_runtime_ends_only_that_run() {
+        let hello = r#"async function main() { return "hello"; }"#;
+        let ethers_hello = r#"async function main() { return ethers.utils.keccak256("0x"); }"#;
+        let panics = [
+            // In a native, uncaught; caught by the action (the run still fails); in a timer; in
+            // a promise job; next to the shared ethers realm (linked to this run).
+            r#"async function main() { __testPanic("native"); }"#,
+            r#"async function main() { try { __testPanic("native"); } catch (e) {} return "swallowed"; }"#,
+            r#"async function main() { setTimeout(() => __testPanic("native"), 1); await new Promise((r) => setTimeout(r, 20)); return "late"; }"#,
+            r#"async function main() { await null; try { __testPanic("native"); } catch {} for (;;) {} }"#,
+            r#"async function main() { ethers.utils.keccak256("0x"); try { __testPanic("native"); } catch {} return 1; }"#,
+            // Outside any native, in the engine's own loop, with and without the realm linked.
+            r#"async function main() { __testPanic("loop"); await new Promise((r) => setTimeout(r, 5)); return 1; }"#,
+            r#"async function main() { ethers.utils.id("x"); __testPanic("loop"); await new Promise((r) => setTimeout(r, 5)); return 1; }"#,
+        ];
+        let mut codes = Vec::new();
+        for panic in panics {
+            codes.extend([hello, ethers_hello, panic]);
+        }
+        codes.extend([hello, ethers_hello]);
+        let outcomes = run_all(&codes);
+        for (code, outcome) in codes.iter().zip(&outcomes) {
+            if panics.contains(code) {
+                assert!(outcome.has_error, "{code}: {outcome:?}");
+                assert_eq!(
+                    outcome.response,
+                    Json::String(super::super::guard::INTERNAL_ERROR.into()),
+                    "{code}"
+                );
+            } else {
+                assert!(!outcome.has_error, "{code}: {outcome:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_reported_infinite_timer_no_longer_panics() {
+        let outcomes = run_all(&[
+            r#"async function main(){ ethers.utils; setTimeout(()=>{}, Infinity); return 1 }"#,
+            r#"async function main(){ setTimeout(()=>{}, Infinity); return 1 }"#,
+            r#"async function main(){ let n = 0; for (const d of [NaN, -1, 1e300, -Infinity, "x", 2**31, 2**53]) setTimeout(() => n++, d); await new Promise((r) => setTimeout(r, 10)); return n; }"#,
+        ]);
+        assert_eq!(outcomes[0].response, Json::from(1), "{:?}", outcomes[0]);
+        assert_eq!(outcomes[1].response, Json::from(1), "{:?}", outcomes[1]);
+        assert_eq!(outcomes[2].response, Json::from(7), "{:?}", outcomes[2]);
+    }
+
+    #[test]
+    fn long_texts_are_cut_to_the_limit_with_a_marker() {
+        assert_eq!(truncated("short".into(), 100), "short");
+        let cut = truncated("é".repeat(1000), 100);
+        assert!(cut.len() <= 100, "{}", cut.len());
+        assert!(
+            cut.ends_with("[truncated: 2000 bytes, the limit is 100]"),
+            "{cut}"
+        );
+        assert!(cut.starts_with("éé"));
+        // A limit too small for the marker still holds.
+        assert_eq!(truncated("abcdef".into(), 3), "abc");
+        assert_eq!(truncated("ééé".into(), 3), "é");
+    }
+
+    #[test]
+    fn timer_waits_are_valid_for_any_due_time() {
+        assert_eq!(until_timer(f64::INFINITY, 0.0), Duration::MAX);
+        assert_eq!(until_timer(f64::NAN, 5.0), Duration::ZERO);
+        assert_eq!(until_timer(-1e300, 5.0), Duration::ZERO);
+        assert_eq!(until_timer(1e300, 5.0), Duration::MAX);
+        assert_eq!(until_timer(1005.0, 5.0), Duration::from_secs(1));
+    }
 
     /// Each script the runtime loads compiles (a chunk that does not would only fail in the runs
     /// that first touch it).

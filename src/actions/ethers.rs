@@ -49,9 +49,15 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
             uint8_array(&ctx, bytes)
         }
     );
-    native!(object, ctx, "bytesToHex", |data: TypedArray<'js, u8>| {
-        format!("0x{}", hex::encode(bytes_of(&data)))
-    });
+    native!(
+        object,
+        ctx,
+        "bytesToHex",
+        |_ctx: Ctx<'js>, data: TypedArray<'js, u8>| Ok(format!(
+            "0x{}",
+            hex::encode(bytes_of(&data))
+        ))
+    );
     native!(
         object,
         ctx,
@@ -66,15 +72,33 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     native!(object, ctx, "utf8Encode", |ctx: Ctx<'js>, text: String| {
         uint8_array(&ctx, text.into_bytes())
     });
-    native!(object, ctx, "keccak256", |data: TypedArray<'js, u8>| {
-        format!("0x{}", hex::encode(keccak256(bytes_of(&data))))
-    });
-    native!(object, ctx, "sha256", |data: TypedArray<'js, u8>| {
-        format!("0x{}", hex::encode(sha2::Sha256::digest(bytes_of(&data))))
-    });
-    native!(object, ctx, "sha512", |data: TypedArray<'js, u8>| {
-        format!("0x{}", hex::encode(sha2::Sha512::digest(bytes_of(&data))))
-    });
+    native!(
+        object,
+        ctx,
+        "keccak256",
+        |_ctx: Ctx<'js>, data: TypedArray<'js, u8>| Ok(format!(
+            "0x{}",
+            hex::encode(keccak256(bytes_of(&data)))
+        ))
+    );
+    native!(
+        object,
+        ctx,
+        "sha256",
+        |_ctx: Ctx<'js>, data: TypedArray<'js, u8>| Ok(format!(
+            "0x{}",
+            hex::encode(sha2::Sha256::digest(bytes_of(&data)))
+        ))
+    );
+    native!(
+        object,
+        ctx,
+        "sha512",
+        |_ctx: Ctx<'js>, data: TypedArray<'js, u8>| Ok(format!(
+            "0x{}",
+            hex::encode(sha2::Sha512::digest(bytes_of(&data)))
+        ))
+    );
     native!(object, ctx, "secp256k1Sign", |ctx: Ctx<'js>,
                                            key: TypedArray<'js, u8>,
                                            digest: TypedArray<

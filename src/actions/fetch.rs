@@ -4,8 +4,13 @@
 //! cloud metadata at 169.254.169.254), shared, multicast and unspecified addresses — both for IP
 //! literals in URLs and redirects and for every address a host name resolves to (checked in the
 //! resolver itself, so DNS rebinding between check and connect is impossible).
+//!
+//! Bodies held outside the JavaScript heap — a request body being sent, a response body being
+//! read — count against the run's [`FetchBudget`] (its memory limit), so concurrent large fetches
+//! cannot make a run hold more than its limit in the node's own memory.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +36,76 @@ pub struct FetchResponse {
     pub redirected: bool,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The body's share of the run's budget, released when the response is dropped (after its
+    /// body was handed to the JavaScript heap, which has its own limit).
+    pub held: Reservation,
+}
+
+/// The bytes of fetch bodies one run may hold outside the JavaScript heap at once.
+#[derive(Debug)]
+pub struct FetchBudget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+/// Bytes taken from a [`FetchBudget`]; given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: Arc<FetchBudget>,
+    bytes: usize,
+}
+
+impl FetchBudget {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            used: AtomicUsize::new(0),
+        })
+    }
+
+    /// Bytes currently held.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// Takes `bytes` from the budget, or explains why it cannot.
+    pub fn reserve(self: &Arc<Self>, bytes: usize) -> Result<Reservation, String> {
+        let mut reservation = Reservation {
+            budget: self.clone(),
+            bytes: 0,
+        };
+        reservation.grow(bytes)?;
+        Ok(reservation)
+    }
+
+    fn exceeded(&self) -> String {
+        format!(
+            "the bodies of this run's fetches would exceed its memory limit of {} MB",
+            self.limit / (1024 * 1024)
+        )
+    }
+}
+
+impl Reservation {
+    /// Takes `more` bytes from the budget for this reservation.
+    pub fn grow(&mut self, more: usize) -> Result<(), String> {
+        let budget = &self.budget;
+        budget
+            .used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(more)
+                    .filter(|total| *total <= budget.limit)
+            })
+            .map_err(|_| budget.exceeded())?;
+        self.bytes += more;
+        Ok(())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
 }
 
 const MAX_REDIRECTS: usize = 10;
@@ -43,15 +118,20 @@ pub fn is_internal(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_internal_v4(v4);
             }
-            let first = v6.segments()[0];
-            // NAT64 (64:ff9b::/96) embeds an IPv4 address.
-            if v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let o = v6.octets();
+            let segments = v6.segments();
+            let first = segments[0];
+            let o = v6.octets();
+            // NAT64 (64:ff9b::/96) and the deprecated IPv4-compatible form (::a.b.c.d) embed an
+            // IPv4 address in their last 32 bits.
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || (segments[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified())
+            {
                 return is_internal_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
             }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || first == 0x2002 // 6to4 (2002::/16): relays into arbitrary IPv4 networks
                 || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
                 || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
                 || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS IPv6 metadata
@@ -60,16 +140,18 @@ pub fn is_internal(ip: IpAddr) -> bool {
 }
 
 fn is_internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
         || ip.is_unspecified()
         || ip.is_broadcast()
-        || ip.is_multicast()
-        || a == 0
+        || ip.is_multicast() // 224.0.0.0/4
+        || a == 0 // "this network" 0.0.0.0/8
+        || a >= 240 // reserved 240.0.0.0/4
         || (a == 100 && (64..128).contains(&b)) // shared address space 100.64.0.0/10
-        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments 192.0.0.0/24
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments 192.0.0.0/24
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18.0.0/15
 }
 
 /// Checks a URL's scheme and, for IP literals, its address.
@@ -167,27 +249,37 @@ impl Fetcher {
 
     /// Starts `request` on the runtime; `done` receives the outcome (an error text on failure).
     /// `time_left` bounds the request together with the configured per-request timeout.
+    /// `budget` is the run's: the request body must already be reserved from it (`sending`), and
+    /// the response body is read into it.
     pub fn spawn(
         &self,
         request: FetchRequest,
+        sending: Reservation,
         time_left: Duration,
         done: impl FnOnce(Result<FetchResponse, String>) + Send + 'static,
     ) {
         let this = self.clone();
         let timeout = self.timeout.min(time_left);
         self.runtime.spawn(async move {
-            let outcome = match tokio::time::timeout(timeout, this.fetch(request)).await {
+            let budget = sending.budget.clone();
+            let fetched = this.fetch(request, &budget);
+            let outcome = match tokio::time::timeout(timeout, fetched).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(format!(
                     "the request timed out after {} ms",
                     timeout.as_millis()
                 )),
             };
+            drop(sending);
             done(outcome);
         });
     }
 
-    async fn fetch(&self, request: FetchRequest) -> Result<FetchResponse, String> {
+    async fn fetch(
+        &self,
+        request: FetchRequest,
+        budget: &Arc<FetchBudget>,
+    ) -> Result<FetchResponse, String> {
         let url =
             Url::parse(&request.url).map_err(|e| format!("invalid URL {}: {e}", request.url))?;
         check_url(&url, self.allow_private)?;
@@ -214,6 +306,7 @@ impl Fetcher {
             })
             .collect();
         let mut body = Vec::new();
+        let mut held = budget.reserve(0)?;
         while let Some(chunk) = response.chunk().await.map_err(describe)? {
             if body.len() + chunk.len() > self.max_response_bytes {
                 return Err(format!(
@@ -221,6 +314,7 @@ impl Fetcher {
                     self.max_response_bytes
                 ));
             }
+            held.grow(chunk.len())?;
             body.extend_from_slice(&chunk);
         }
         Ok(FetchResponse {
@@ -230,6 +324,7 @@ impl Fetcher {
             url: final_url,
             headers,
             body,
+            held,
         })
     }
 }
@@ -270,6 +365,21 @@ mod tests {
             "::ffff:127.0.0.1",
             "64:ff9b::a00:1",
             "fd00:ec2::254",
+            // IPv4-compatible IPv6 of internal addresses, 6to4, benchmarking, reserved,
+            // "this network" and multicast.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::169.254.169.254",
+            "2002:7f00:1::",
+            "2002:0808:0808::1",
+            "198.18.0.1",
+            "198.19.255.254",
+            "240.0.0.1",
+            "250.1.2.3",
+            "0.1.2.3",
+            "239.255.255.250",
+            "ff02::1",
+            "ff05::1:3",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip} should be internal");
         }
@@ -279,9 +389,29 @@ mod tests {
             "2606:4700::1111",
             "100.128.0.1",
             "172.32.0.1",
+            "198.17.255.255",
+            "198.20.0.1",
+            "223.255.255.254",
+            "::8.8.8.8",
         ] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip} should be public");
         }
+    }
+
+    #[test]
+    fn a_budget_holds_at_most_its_limit_and_is_given_back() {
+        let budget = FetchBudget::new(100);
+        let mut first = budget.reserve(60).unwrap();
+        assert!(budget.reserve(41).unwrap_err().contains("memory limit"));
+        let second = budget.reserve(40).unwrap();
+        assert!(first.grow(1).is_err());
+        assert_eq!(budget.used(), 100);
+        drop(second);
+        first.grow(40).unwrap();
+        assert_eq!(budget.used(), 100);
+        drop(first);
+        assert_eq!(budget.used(), 0);
+        assert!(budget.reserve(usize::MAX).is_err());
     }
 
     #[test]
@@ -291,6 +421,9 @@ mod tests {
             .unwrap_err()
             .contains("refusing"));
         assert!(check("http://[::1]/", false).is_err());
+        assert!(check("http://[::127.0.0.1]:8080/", false).is_err());
+        assert!(check("http://[2002:a00:1::]/", false).is_err());
+        assert!(check("http://198.18.0.1/", false).is_err());
         assert!(check("http://169.254.169.254/latest/meta-data", false).is_err());
         assert!(check("http://127.0.0.1:8080/", true).is_ok());
         assert!(check("https://example.com/", false).is_ok());

@@ -16,7 +16,7 @@ use rquickjs::function::Opt;
 use rquickjs::{Ctx, Exception, Object, TypedArray, Value};
 use sha2::Digest;
 
-use super::fetch::{FetchRequest, FetchResponse, Fetcher};
+use super::fetch::{FetchBudget, FetchRequest, FetchResponse, Fetcher};
 use super::limits::ActionLimits;
 use super::realm::EthersRealm;
 use crate::keys::{aead, ecdsa, KeyDeriver};
@@ -46,6 +46,8 @@ pub struct RunInput {
     pub cid: String,
     pub cid_hash: B256,
     pub key_hash: B256,
+    /// The account the run is for (the pool's fair share is per account).
+    pub account: B256,
     /// `js_params` as JSON text; `None` → `main(null)`.
     pub params_json: Option<String>,
     pub limits: ActionLimits,
@@ -53,6 +55,9 @@ pub struct RunInput {
     pub headers: Vec<(String, String)>,
     /// The account's credit line when billing is on (`None`: only the time limit applies).
     pub credit: Option<Arc<dyn RunCredit>>,
+    /// Cancelled when nobody waits for the reply any more (the client disconnected or its request
+    /// timed out): the run is stopped at its next interrupt check (and still charged).
+    pub abandoned: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for RunInput {
@@ -60,11 +65,15 @@ impl std::fmt::Debug for RunInput {
         f.debug_struct("RunInput")
             .field("cid", &self.cid)
             .field("key_hash", &self.key_hash)
+            .field("account", &self.account)
             .field("limits", &self.limits)
             .field("billed", &self.credit.is_some())
             .finish_non_exhaustive()
     }
 }
+
+/// Longest run the engine could be asked for (limits are clamped far below it).
+const MAX_RUN_TIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Run time one purchase of credit pays for.
 const CREDIT_STEP: std::time::Duration = std::time::Duration::from_secs(1);
@@ -102,6 +111,8 @@ pub struct Host {
     credit_until: Cell<Option<Instant>>,
     /// The account could not pay for the next second: the run stops.
     pub out_of_credit: Cell<bool>,
+    /// Nobody waits for the reply any more: the run stops.
+    pub abandoned: Cell<bool>,
     /// The first limit broken; the run ends with it whatever the action does afterwards.
     pub breach: RefCell<Option<String>>,
     pub logs: RefCell<String>,
@@ -111,6 +122,8 @@ pub struct Host {
     fetches: Cell<u64>,
     pub in_flight: Cell<usize>,
     fetch_done: mpsc::Sender<FetchDone>,
+    /// Bytes of fetch bodies held outside the JS heap, bounded by the run's memory limit.
+    pub fetch_budget: Arc<FetchBudget>,
     derivation_ids: RefCell<HashMap<Address, B256>>,
     /// Wallet keys derived in this run (`SecretKey` zeroises itself when dropped).
     signing_keys: RefCell<HashMap<Address, k256::SecretKey>>,
@@ -127,8 +140,14 @@ impl Host {
         fetch_done: mpsc::Sender<FetchDone>,
         realm: Option<Weak<EthersRealm>>,
     ) -> Self {
-        let deadline = started + std::time::Duration::from_millis(input.limits.timeout_ms);
+        // Limits are clamped when read (see `limits`); the fallback only guards the arithmetic.
+        let deadline = started
+            .checked_add(std::time::Duration::from_millis(input.limits.timeout_ms))
+            .unwrap_or(started + MAX_RUN_TIME);
         let credit_until = input.credit.as_ref().map(|_| started + CREDIT_STEP);
+        let memory_bytes = usize::try_from(input.limits.memory_limit_mb)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1024 * 1024);
         Self {
             services,
             input,
@@ -137,6 +156,7 @@ impl Host {
             timed_out: Cell::new(false),
             credit_until: Cell::new(credit_until),
             out_of_credit: Cell::new(false),
+            abandoned: Cell::new(false),
             breach: RefCell::new(None),
             logs: RefCell::new(String::new()),
             response: RefCell::new(None),
@@ -144,10 +164,16 @@ impl Host {
             fetches: Cell::new(0),
             in_flight: Cell::new(0),
             fetch_done,
+            fetch_budget: FetchBudget::new(memory_bytes),
             derivation_ids: RefCell::new(HashMap::new()),
             signing_keys: RefCell::new(HashMap::new()),
             realm,
         }
+    }
+
+    /// Milliseconds since the run started (the clock of the run's timers).
+    pub fn now_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
     }
 
     /// Whole seconds of run time the account paid for (billing).
@@ -168,13 +194,24 @@ impl Host {
     /// Called by the engine's interrupt handler while JS runs (and by its event loop): true
     /// stops the run. Buys the next second of credit when the paid time is used up.
     pub fn should_interrupt(&self) -> bool {
-        if self.breach.borrow().is_some() || self.out_of_credit.get() {
+        if self.breach.borrow().is_some()
+            || self.out_of_credit.get()
+            || self.abandoned.get()
+            || super::guard::panicked()
+        {
+            return true;
+        }
+        if self.input.abandoned.is_cancelled() {
+            self.abandoned.set(true);
             return true;
         }
         let now = Instant::now();
         if now >= self.deadline {
             self.timed_out.set(true);
             return true;
+        }
+        if now.duration_since(self.started) >= super::priority::LONG_RUN {
+            super::priority::lower();
         }
         if let (Some(until), Some(credit)) = (self.credit_until.get(), &self.input.credit) {
             if now >= until {
@@ -336,6 +373,10 @@ impl Host {
                 Err(_) => None,
             })
             .collect();
+        let sending = self
+            .fetch_budget
+            .reserve(body.as_ref().map_or(0, Vec::len))
+            .map_err(|reason| Thrown::Type(format!("fetch failed: {reason}")))?;
         let id = used as u32;
         let sender = self.fetch_done.clone();
         let time_left = self.deadline.saturating_duration_since(Instant::now());
@@ -346,6 +387,7 @@ impl Host {
                 headers,
                 body,
             },
+            sending,
             time_left,
             move |outcome| {
                 let _ = sender.send((id, outcome));
@@ -499,11 +541,7 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
         }
     );
     let h = host.clone();
-    native!(object, ctx, "now", move || h
-        .started
-        .elapsed()
-        .as_secs_f64()
-        * 1000.0);
+    native!(object, ctx, "now", move |_ctx: Ctx<'js>| Ok(h.now_ms()));
     let h = host.clone();
     native!(object, ctx, "requestHeaders", move |ctx: Ctx<'js>| {
         let headers = Object::new(ctx)?;

@@ -28,8 +28,9 @@ impl Default for ActionLimits {
 
 impl ActionLimits {
     /// Builds the limits from `lookup(key)` (a configured value), falling back to the defaults of
-    /// `NODE_CONFIG_KEYS`. A value that is not a non-negative integer is ignored with a warning:
-    /// a bad on-chain value must not stop actions from running.
+    /// `NODE_CONFIG_KEYS` and clamped to each key's sane range there. A value that is not a
+    /// non-negative integer is ignored with a warning: a bad on-chain value must not stop actions
+    /// from running, nor overflow anything (a `timeout_ms` of u64::MAX is one hour).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let value = |name: &str| numeric_value(name, lookup(name).as_deref());
         Self {
@@ -82,5 +83,10 @@ mod tests {
         });
         assert_eq!(limits.timeout_ms, 500);
         assert_eq!(limits.max_fetch_count, 50);
+        let max = u64::MAX.to_string();
+        let limits = ActionLimits::from_lookup(|_| Some(max.clone()));
+        assert_eq!(limits.timeout_ms, 3_600_000);
+        assert_eq!(limits.memory_limit_mb, 4096);
+        assert_eq!(limits.max_code_length, 64 * 1024 * 1024);
     }
 }

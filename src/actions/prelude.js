@@ -47,7 +47,10 @@
   function setTimeout(callback, delay = 0, ...args) {
     if (typeof callback !== "function") throw new TypeError("setTimeout: callback must be a function");
     const id = nextTimerId++;
-    const ms = Math.max(0, Number(delay) || 0);
+    // As browsers do: a delay that is not a number from 0 to 2^31 − 1 ms (NaN, negative,
+    // infinite, huge) means "as soon as possible".
+    let ms = Number(delay);
+    if (!(ms >= 0 && ms <= 2147483647)) ms = 0;
     timers.set(id, { due: host.now() + ms, callback, args });
     return id;
   }

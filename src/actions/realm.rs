@@ -147,9 +147,9 @@ fn realm_native<'js>(ctx: &Ctx<'js>, link: &Rc<RunLink>) -> rquickjs::Result<Obj
     native!(object, ctx, "randomBytes", |ctx: Ctx<'js>, len: usize| {
         random_uint8_array(&ctx, len)
     });
-    native!(object, ctx, "random", || {
+    native!(object, ctx, "random", |_ctx: Ctx<'js>| {
         // 53 random bits, as a double in [0, 1).
-        (rand::rngs::OsRng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        Ok((rand::rngs::OsRng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
     });
     Ok(object)
 }

@@ -20,6 +20,7 @@ use super::pagination::PageQuery;
 use crate::actions::cid::cid_v0;
 use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
+use crate::store::code::Kept;
 
 /// A CIDv0 (`Qm…`, base58btc sha2-256 multihash).
 fn check_cid(field: &str, cid: &str) -> Result<(), ApiError> {
@@ -30,6 +31,14 @@ fn check_cid(field: &str, cid: &str) -> Result<(), ApiError> {
             format!("`{field}` is not a CIDv0 (Qm…): {cid:?}"),
         )),
     }
+}
+
+fn code_quota_exceeded(quota: u64) -> ApiError {
+    ApiError::payload_too_large(format!(
+        "this account's code kept on the node would exceed its quota of {quota} bytes \
+         (actions.code_quota_bytes): delete actions you no longer need, or register the action \
+         without `code` and send the code with each run"
+    ))
 }
 
 fn require_action(
@@ -88,6 +97,12 @@ pub async fn add_action(
                 ),
             ));
         }
+        if !ctx
+            .store
+            .code_fits(&caller.account, code.as_bytes(), ctx.code_quota_bytes)?
+        {
+            return Err(code_quota_exceeded(ctx.code_quota_bytes));
+        }
     }
     super::billing::charged_write(
         &ctx,
@@ -101,7 +116,13 @@ pub async fn add_action(
     )
     .await?;
     if let Some(code) = request.code {
-        ctx.store.put_code(code.as_bytes())?;
+        // Checked above; only a concurrent request of the same account can have used the room.
+        if let Kept::OverQuota { .. } =
+            ctx.store
+                .keep_code(&caller.account, code.as_bytes(), ctx.code_quota_bytes)?
+        {
+            return Err(code_quota_exceeded(ctx.code_quota_bytes));
+        }
     }
     Ok(SUCCESS)
 }

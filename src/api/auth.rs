@@ -35,19 +35,15 @@ fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
 
-fn key_from_headers(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+/// The API key a request carries, if any.
+pub fn key_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         let key = value.trim();
         if !key.is_empty() {
             return Some(key.to_string());
         }
     }
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, key) = value.split_once(' ')?;
     let key = key.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| key.to_string())
@@ -57,7 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        key_from_headers(parts)
+        key_from_headers(&parts.headers)
             .map(|key| ApiKey(keccak256(key.as_bytes())))
             .ok_or_else(|| unauthorized("missing API key: send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`"))
     }

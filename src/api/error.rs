@@ -12,7 +12,14 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// A transaction was sent before the error: the write may have happened (or may still), so
+    /// a retry under the same `Idempotency-Key` must get this answer, not write again.
+    pub transaction_sent: bool,
 }
+
+/// Marks a response whose request sent a transaction (see [`ApiError::transaction_sent`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TransactionSent;
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -26,7 +33,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            transaction_sent: false,
         }
+    }
+
+    fn after_sending(mut self) -> Self {
+        self.transaction_sent = true;
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -100,7 +113,11 @@ impl IntoResponse for ApiError {
             error: &self.message,
             code: self.code,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.transaction_sent {
+            response.extensions_mut().insert(TransactionSent);
+        }
+        response
     }
 }
 
@@ -176,12 +193,14 @@ impl From<crate::chain::writer::WriteError> for ApiError {
                 StatusCode::CONFLICT,
                 "conflict",
                 format!("transaction {tx} reverted: the state changed concurrently; retry"),
-            ),
+            )
+            .after_sending(),
             W::Unavailable(reason) => unavailable(format!("the chain is unreachable, retry later ({reason})")),
-            W::NotMined(tx) => unavailable(format!("transaction {tx} was not mined in time; check again later")),
+            W::NotMined(tx) => unavailable(format!("transaction {tx} was not mined in time; check again later")).after_sending(),
             W::MirrorBehind { tx, block } => unavailable(format!(
                 "transaction {tx} was mined in block {block}, but this node has not caught up yet; retry the read shortly"
-            )),
+            ))
+            .after_sending(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `POST lit_action` (spec/actions.md, "Request and reply") and `GET get_lit_action_client_config`.
 //! The handler resolves the code (inline or by CID from the node's content-addressed store),
-//! checks the execute right from the mirror, and hands the run to the action pool. An action
+//! checks the execute right from the mirror, keeps inline code for later runs by CID (only once
+//! the run is authorised and paid for), and hands the run to the action pool. An action
 //! that throws or breaks a limit is still a 200 with `has_error: true`. With billing on, a run
 //! needs credit for one started second (else 402), stops where the account's credit ends, and
 //! is charged per started second before the reply is sent.
@@ -13,6 +14,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 
 use super::auth::Caller;
+use super::detach::Abandoned;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::middleware::{CorrelationId, RequestId};
@@ -20,6 +22,7 @@ use crate::actions::cid::cid_v0;
 use crate::actions::host::cid_hash;
 use crate::actions::{ActionLimits, ActionOutcome, PoolError, RunInput};
 use crate::app::SharedContext;
+use crate::store::code::Kept;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -55,12 +58,12 @@ impl From<ActionOutcome> for LitActionResponse {
     }
 }
 
-/// The code to run and its CID.
+/// The code to run, its CID, and whether it came inline (and may be kept for runs by CID).
 fn resolve_code(
     ctx: &SharedContext,
     request: &LitActionRequest,
     limits: &ActionLimits,
-) -> Result<(Arc<str>, String), ApiError> {
+) -> Result<(Arc<str>, String, bool), ApiError> {
     if let Some(code) = request.code.as_deref().filter(|c| !c.is_empty()) {
         if code.len() as u64 > limits.max_code_length {
             return Err(ApiError::new(
@@ -74,10 +77,7 @@ fn resolve_code(
             ));
         }
         let cid = cid_v0(code.as_bytes());
-        if !ctx.store.has_code(&cid)? {
-            ctx.store.put_code(code.as_bytes())?;
-        }
-        return Ok((Arc::from(code), cid));
+        return Ok((Arc::from(code), cid, true));
     }
     let Some(cid) = request
         .ipfs_id
@@ -98,13 +98,36 @@ fn resolve_code(
                     format!("the code stored for {cid} is not UTF-8 text"),
                 )
             })?;
-            Ok((Arc::from(code), cid.to_string()))
+            Ok((Arc::from(code), cid.to_string(), false))
         }
         None => Err(ApiError::bad_request(
             "unknown_code",
             format!("No code is known for {cid}; send the code once with the request"),
         )),
     }
+}
+
+/// Keeps inline code for later runs by CID, within the account's code quota (only once the run
+/// is authorised and paid for: a refused request stores nothing).
+fn keep_code(
+    ctx: &SharedContext,
+    caller: &Caller,
+    code: &str,
+    inline: bool,
+) -> Result<(), ApiError> {
+    if inline {
+        if let Kept::OverQuota { held, quota } =
+            ctx.store
+                .keep_code(&caller.account, code.as_bytes(), ctx.code_quota_bytes)?
+        {
+            metrics::counter!("lit_node_code_not_kept_total").increment(1);
+            tracing::debug!(held, quota, "action code not kept: the account's code quota is full of code its actions reference");
+        }
+    } else {
+        ctx.store
+            .touch_code(&caller.account, &cid_v0(code.as_bytes()))?;
+    }
+    Ok(())
 }
 
 #[utoipa::path(
@@ -122,10 +145,11 @@ pub async fn lit_action(
     caller: Caller,
     Extension(request_id): Extension<RequestId>,
     correlation: Option<Extension<CorrelationId>>,
+    abandoned: Option<Extension<Abandoned>>,
     ApiJson(request): ApiJson<LitActionRequest>,
 ) -> Result<Json<LitActionResponse>, ApiError> {
     let limits = ActionLimits::current(&ctx.store)?;
-    let (code, cid) = resolve_code(&ctx, &request, &limits)?;
+    let (code, cid, inline) = resolve_code(&ctx, &request, &limits)?;
     let hashed = cid_hash(&cid);
     if !ctx.permissions.can_execute(&caller.key_hash, &hashed)? {
         return Err(ApiError::new(
@@ -146,18 +170,25 @@ pub async fn lit_action(
     };
     // Billing: the first second is paid for before anything runs (else 402).
     let credit = ctx.billing.action_credit(&caller.account)?;
+    keep_code(&ctx, &caller, &code, inline)?;
     let input = RunInput {
         code,
         cid,
         cid_hash: hashed,
         key_hash: caller.key_hash,
+        account: caller.account,
         params_json,
         limits,
         headers,
         credit: credit
             .clone()
             .map(|c| c as Arc<dyn crate::actions::RunCredit>),
+        abandoned: abandoned
+            .map(|Extension(Abandoned(token))| token)
+            .unwrap_or_default(),
     };
+    // This handler runs detached from the client's connection (see `detach`): a run whose client
+    // left is stopped at its next interrupt check, and charged here all the same.
     match ctx.actions.run(input).await {
         Ok(outcome) => {
             if let Some(credit) = credit {
@@ -165,10 +196,10 @@ pub async fn lit_action(
             }
             Ok(Json(outcome.into()))
         }
-        Err(PoolError::Saturated) => Err(ApiError::new(
+        Err(error @ (PoolError::Saturated | PoolError::AccountSaturated(_))) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "overloaded",
-            PoolError::Saturated.to_string(),
+            error.to_string(),
         )),
         Err(PoolError::Closed) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

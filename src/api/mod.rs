@@ -5,10 +5,12 @@ mod accounts;
 mod actions;
 pub mod auth;
 pub mod billing;
+pub mod detach;
 pub mod error;
 pub mod extract;
 mod groups;
 mod health;
+pub mod idempotency;
 pub mod ids;
 mod info;
 mod ipfs;
@@ -34,7 +36,8 @@ use middleware::{X_CORRELATION_ID, X_REQUEST_ID};
 
 /// Every route the node serves, with the transport rules of spec/api.md applied.
 pub fn router(ctx: SharedContext) -> Router {
-    let core_v1 = Router::new()
+    // Reads, and endpoints that change nothing.
+    let reads = Router::new()
         .route("/version", get(info::version))
         .route("/get_node_chain_config", get(info::get_node_chain_config))
         .route("/get_chain_config_keys", get(info::get_chain_config_keys))
@@ -44,15 +47,23 @@ pub fn router(ctx: SharedContext) -> Router {
             "/get_lit_action_ipfs_id",
             post(ipfs::get_lit_action_ipfs_id),
         )
-        .route("/lit_action", post(lit_action::lit_action))
         .route(
             "/get_lit_action_client_config",
             get(lit_action::get_lit_action_client_config),
         )
-        .route("/new_account", post(accounts::new_account))
         .route("/account_exists", get(accounts::account_exists))
-        .route("/create_wallet", get(wallets::create_wallet))
         .route("/list_wallets", get(wallets::list_wallets))
+        .route("/list_groups", get(groups::list_groups))
+        .route("/list_wallets_in_group", get(groups::list_wallets_in_group))
+        .route("/list_api_keys", get(usage_keys::list_api_keys))
+        .route("/list_actions", get(actions::list_actions))
+        .route("/billing/stripe_config", get(billing::stripe_config))
+        .route("/billing/balance", get(billing::balance));
+    // Writes: finished (and charged) even when the client goes away, and idempotent under an
+    // `Idempotency-Key` header.
+    let writes = Router::new()
+        .route("/new_account", post(accounts::new_account))
+        .route("/create_wallet", get(wallets::create_wallet))
         .route("/add_group", post(groups::add_group))
         .route("/remove_group", post(groups::remove_group))
         .route("/update_group", post(groups::update_group))
@@ -61,8 +72,6 @@ pub fn router(ctx: SharedContext) -> Router {
             "/remove_pkp_from_group",
             post(groups::remove_pkp_from_group),
         )
-        .route("/list_groups", get(groups::list_groups))
-        .route("/list_wallets_in_group", get(groups::list_wallets_in_group))
         .route("/add_usage_api_key", post(usage_keys::add_usage_api_key))
         .route(
             "/update_usage_api_key",
@@ -76,7 +85,6 @@ pub fn router(ctx: SharedContext) -> Router {
             "/update_usage_api_key_metadata",
             post(usage_keys::update_usage_api_key_metadata),
         )
-        .route("/list_api_keys", get(usage_keys::list_api_keys))
         .route("/add_action", post(actions::add_action))
         .route("/delete_action", post(actions::delete_action))
         .route(
@@ -88,14 +96,21 @@ pub fn router(ctx: SharedContext) -> Router {
             "/remove_action_from_group",
             post(actions::remove_action_from_group),
         )
-        .route("/list_actions", get(actions::list_actions))
-        .route("/billing/stripe_config", get(billing::stripe_config))
-        .route("/billing/balance", get(billing::balance))
         .route(
             "/billing/create_payment_intent",
             post(billing::create_payment_intent),
         )
-        .route("/billing/confirm_payment", post(billing::confirm_payment));
+        .route("/billing/confirm_payment", post(billing::confirm_payment))
+        .route_layer(axum::middleware::from_fn_with_state(
+            idempotency::Idempotency::new(ctx.clone()),
+            idempotency::replay,
+        ))
+        .route_layer(axum::middleware::from_fn(detach::detach));
+    // Action runs: charged for the time they used even when the client goes away (and stopped).
+    let runs = Router::new()
+        .route("/lit_action", post(lit_action::lit_action))
+        .route_layer(axum::middleware::from_fn(detach::detach));
+    let core_v1 = reads.merge(writes).merge(runs);
 
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
@@ -105,8 +120,13 @@ pub fn router(ctx: SharedContext) -> Router {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             X_CORRELATION_ID.clone(),
+            header::HeaderName::from_static(idempotency::IDEMPOTENCY_KEY),
         ])
-        .expose_headers([X_REQUEST_ID.clone(), X_CORRELATION_ID.clone()]);
+        .expose_headers([
+            X_REQUEST_ID.clone(),
+            X_CORRELATION_ID.clone(),
+            header::HeaderName::from_static(idempotency::IDEMPOTENT_REPLAYED),
+        ]);
 
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &axum::http::Request<_>| {

@@ -11,6 +11,7 @@
 //! | action signing          | `lit-node/v1/action-signing-key`    | utf8 bytes of the CID string|
 //! | payer `i`               | `lit-node/v1/payer-key`             | `i` as 4 bytes big-endian   |
 //! | admin payer             | `lit-node/v1/admin-payer-key`       | empty                       |
+//! | stored idempotent reply | `lit-node/v1/idempotent-reply-key`  | scope(32) ‖ Idempotency-Key |
 //!
 //! secp256k1 keys take the first counter whose output is a valid scalar (0 < k < n; a retry has
 //! probability ~2^-128). Encryption keys always use counter 0. Test vectors below were computed
@@ -29,11 +30,25 @@ const SALT: &[u8] = b"lit-node/hkdf-salt/v1";
 /// What a derived key is for; determines its HKDF label and context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyPurpose<'a> {
-    WalletSigning { derivation_id: &'a [u8; 32] },
-    WalletEncryption { derivation_id: &'a [u8; 32] },
-    ActionSigning { cid: &'a str },
-    Payer { index: u32 },
+    WalletSigning {
+        derivation_id: &'a [u8; 32],
+    },
+    WalletEncryption {
+        derivation_id: &'a [u8; 32],
+    },
+    ActionSigning {
+        cid: &'a str,
+    },
+    Payer {
+        index: u32,
+    },
     AdminPayer,
+    /// Encrypts a reply kept for `Idempotency-Key` retries: `scope` (the account) ‖ the client's
+    /// key, which the store never holds, so a stored reply reads only for that key's retry.
+    IdempotentReply {
+        scope: &'a [u8; 32],
+        key: &'a [u8],
+    },
 }
 
 impl KeyPurpose<'_> {
@@ -44,6 +59,7 @@ impl KeyPurpose<'_> {
             KeyPurpose::ActionSigning { .. } => b"lit-node/v1/action-signing-key",
             KeyPurpose::Payer { .. } => b"lit-node/v1/payer-key",
             KeyPurpose::AdminPayer => b"lit-node/v1/admin-payer-key",
+            KeyPurpose::IdempotentReply { .. } => b"lit-node/v1/idempotent-reply-key",
         }
     }
 
@@ -59,6 +75,10 @@ impl KeyPurpose<'_> {
             KeyPurpose::ActionSigning { cid } => info.extend_from_slice(cid.as_bytes()),
             KeyPurpose::Payer { index } => info.extend_from_slice(&index.to_be_bytes()),
             KeyPurpose::AdminPayer => {}
+            KeyPurpose::IdempotentReply { scope, key } => {
+                info.extend_from_slice(*scope);
+                info.extend_from_slice(key);
+            }
         }
         info.push(counter);
         info
@@ -122,6 +142,11 @@ impl KeyDeriver {
 
     pub fn admin_payer_key(&self) -> SecretKey {
         self.signing_key(KeyPurpose::AdminPayer)
+    }
+
+    /// The AES-256-GCM key of a reply kept for retries under `key` in `scope`.
+    pub fn idempotent_reply_key(&self, scope: &[u8; 32], key: &[u8]) -> Zeroizing<[u8; 32]> {
+        self.symmetric_key(KeyPurpose::IdempotentReply { scope, key })
     }
 }
 

@@ -94,8 +94,12 @@ fn start_actions(
     };
     crate::actions::ActionPool::new(
         Arc::new(services),
-        config.actions.workers,
-        config.actions.queue,
+        crate::actions::PoolLimits {
+            workers: config.actions.workers,
+            queue: config.actions.queue,
+            max_workers_per_account: config.actions.max_workers_per_account,
+            max_queued_per_account: config.actions.max_queued_per_account,
+        },
     )
     .map_err(|e| NodeError::Setup(format!("cannot start the Lit Action workers: {e}")))
 }
@@ -182,6 +186,10 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         ))
     });
 
+    let idempotency_task = tokio::spawn(crate::api::idempotency::expire_records(
+        store.clone(),
+        shutdown.clone(),
+    ));
     let actions = start_actions(&config, &keys, &permissions, &store)?;
 
     let ctx = AppContext {
@@ -207,12 +215,14 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         max_body_bytes: config.http.max_body_bytes,
         rate_limits: config.rate_limit.clone(),
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+        code_quota_bytes: config.actions.code_quota_bytes,
     };
     let result = server::serve(listener, Arc::new(ctx), mode).await;
     shutdown.cancel();
     let _ = indexer_task.await;
     let _ = balances_task.await;
     let _ = outbox_task.await;
+    let _ = idempotency_task.await;
     if let Some(task) = settlement_task {
         let _ = task.await;
     }

@@ -7,11 +7,14 @@
 //! - `state`: the mirrored authorisation state; tables and key encodings in [`keys`].
 //! - `undo`: per block inside the reorg window, the previous value of every key it changed.
 //! - `blocks`: number → hash of recent applied blocks, to find a fork point after a reorg.
-//! - `code`: Lit Action code by CID (node-local content, see [`code`]).
+//! - `code`: Lit Action code by CID and the accounts holding it, within a per-account quota
+//!   (node-local content, see [`code`]).
 //! - `billing`: metered charges and settlement batches not yet settled (see [`journal`]).
 //! - `outbox`: transactions sent and not yet seen mined (see [`outbox`]).
+//! - `idempotency`: replies of writes kept for `Idempotency-Key` retries (see [`idempotency`]).
 
-mod code;
+pub mod code;
+pub mod idempotency;
 pub mod journal;
 pub mod keys;
 mod meta;
@@ -35,8 +38,16 @@ pub(crate) const CF_BLOCKS: &str = "blocks";
 pub(crate) const CF_CODE: &str = "code";
 pub(crate) const CF_BILLING: &str = "billing";
 pub(crate) const CF_OUTBOX: &str = "outbox";
+pub(crate) const CF_IDEMPOTENCY: &str = "idempotency";
 const COLUMN_FAMILIES: &[&str] = &[
-    CF_META, CF_STATE, CF_UNDO, CF_BLOCKS, CF_CODE, CF_BILLING, CF_OUTBOX,
+    CF_META,
+    CF_STATE,
+    CF_UNDO,
+    CF_BLOCKS,
+    CF_CODE,
+    CF_BILLING,
+    CF_OUTBOX,
+    CF_IDEMPOTENCY,
 ];
 
 /// Storage-layer failure.
@@ -77,6 +88,10 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 pub struct Store {
     db: Arc<DB>,
     path: PathBuf,
+    /// Serialises the read-modify-write updates of the code table's quota counters.
+    code_lock: Arc<std::sync::Mutex<()>>,
+    /// The last use stamp handed to held code (see `code`).
+    code_clock: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -97,6 +112,8 @@ impl Store {
         Ok(Self {
             db: Arc::new(db),
             path: path.to_path_buf(),
+            code_lock: Arc::default(),
+            code_clock: Arc::default(),
         })
     }
 

@@ -354,3 +354,45 @@ fn fs_size(dir: &std::path::Path) -> u64 {
         })
         .sum()
 }
+
+#[tokio::test]
+async fn limits_from_chain_configuration_are_clamped_to_sane_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = Node::start(dir.path(), &[("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true")]).await;
+    let (key, _) = n.account().await;
+    let max = u64::MAX.to_string();
+    let huge = "9".repeat(40);
+    common::set_chain_config(
+        &n.node.base_url,
+        &[
+            ("timeout_ms", &max),
+            ("memory_limit_mb", &huge),
+            ("max_response_length", "0"),
+            ("price_action_second_cents", &max),
+        ],
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let config = loop {
+        let config = n
+            .ok("GET", "get_lit_action_client_config", None, Value::Null)
+            .await;
+        if config["timeout_ms"] != json!(30_000) {
+            break config;
+        }
+        assert!(std::time::Instant::now() < deadline, "never mirrored");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(config["timeout_ms"], json!(3_600_000), "{config}");
+    assert_eq!(config["memory_limit_mb"], json!(4096), "{config}");
+    assert_eq!(config["max_response_length"], json!(1), "{config}");
+    // Runs still work under the clamped limits (and a 1-byte response limit).
+    let reply = n
+        .run_ok(&key, r#"async function main() { return 7; }"#, Value::Null)
+        .await;
+    assert_eq!(reply["response"], json!(7), "{reply}");
+    let reply = n
+        .run_ok(&key, r#"async function main() { return 77; }"#, Value::Null)
+        .await;
+    assert_eq!(reply["has_error"], json!(true), "{reply}");
+}

@@ -148,6 +148,26 @@ impl Store {
             .collect()
     }
 
+    /// Every entry of the column family `name` (for tests and tools that inspect the store);
+    /// `None` for a name the store does not have.
+    pub fn dump_column(&self, name: &str) -> Option<Result<Vec<Entry>, StoreError>> {
+        COLUMN_FAMILIES.contains(&name).then(|| {
+            self.db
+                .iterator_cf(self.cf(name), rocksdb::IteratorMode::Start)
+                .map(|entry| {
+                    entry
+                        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                        .map_err(StoreError::from)
+                })
+                .collect()
+        })
+    }
+
+    /// The names of the store's column families.
+    pub fn column_names() -> &'static [&'static str] {
+        COLUMN_FAMILIES
+    }
+
     pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.db
             .cf_handle(name)

@@ -1,6 +1,7 @@
-//! Requests whose client goes away, against the real binary with billing on (a local fake of
-//! Stripe, a real anvil chain): a run whose client aborts is stopped at its next interrupt check
-//! and still charged for what it used; a write whose client aborts is still completed and charged.
+//! Billing against hostile clients, with the real binary (a local fake of Stripe, a real anvil
+//! chain): a run whose client aborts is stopped at its next interrupt check and still charged for
+//! what it used; a write whose client aborts is still completed and charged; a run refused for
+//! lack of credit stores none of its code.
 
 mod common;
 
@@ -43,6 +44,9 @@ async fn funded_account(node: &NodeProcess, dir: &std::path::Path, cents: u64) -
         .as_str()
         .unwrap()
         .to_string();
+    if cents == 0 {
+        return key;
+    }
     let output = node_command(
         &[
             "grant-credit",
@@ -192,4 +196,35 @@ async fn an_abandoned_write_is_completed_and_charged() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     wait_for_balance(&node, &key, -99, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn a_run_refused_for_lack_of_credit_stores_nothing() {
+    let stripe = FakeStripe::start(STRIPE_SECRET).await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = billed_node(dir.path(), &stripe).await;
+    let key = funded_account(&node, dir.path(), 0).await;
+    let code = format!(
+        r#"async function main() {{ return "paid"; }} // {}"#,
+        "x".repeat(1 << 20)
+    );
+    let (status, reply) = common::api(
+        &node.base_url,
+        "POST",
+        "lit_action",
+        Some(&key),
+        json!({ "code": code }),
+    )
+    .await;
+    assert_eq!(status, 402, "{reply}");
+    let cid = lit_node::actions::cid::cid_v0(code.as_bytes());
+    let (status, reply) = common::api(
+        &node.base_url,
+        "POST",
+        "lit_action",
+        Some(&key),
+        json!({ "ipfs_id": cid }),
+    )
+    .await;
+    assert_eq!((status, reply["code"].clone()), (400, json!("unknown_code")), "{reply}");
 }

@@ -340,3 +340,223 @@ async fn fifty_concurrent_writes_from_ten_accounts_all_succeed() {
     }
     n.node.stop().await;
 }
+
+/// Checks every page of `list` (a list endpoint, with its own query if any) for every page size
+/// from 1 to one past `expected` items: page k holds items [k*size, (k+1)*size) of the whole
+/// list, pages past the end (from the exact boundary on) are empty. Returns the whole list.
+async fn pages_exactly(n: &Node, key: &str, list: &str, expected: usize) -> Vec<Value> {
+    let separator = if list.contains('?') { '&' } else { '?' };
+    let page = |number: usize, size: usize| {
+        let path = format!("{list}{separator}page_number={number}&page_size={size}");
+        async move {
+            let (status, body) = n.get(&path, Some(key)).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            body.as_array().unwrap().clone()
+        }
+    };
+    let all = page(0, 1000).await;
+    assert_eq!(all.len(), expected, "{list}: {all:?}");
+    for size in 1..=expected + 1 {
+        let past_end = expected.div_ceil(size);
+        for number in 0..=past_end + 1 {
+            let start = (number * size).min(expected);
+            let end = (start + size).min(expected);
+            assert_eq!(
+                page(number, size).await,
+                all[start..end],
+                "{list}: page {number} of size {size}"
+            );
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn every_list_pages_exactly_past_page_zero() {
+    let n = Node::start().await;
+    let (key, default_wallet) = n.new_account("Paged").await;
+    let base = &n.node.base_url;
+    let mut wallets = vec![format!("{default_wallet:#x}")];
+    for i in 1..5 {
+        let (status, body) = n.get(&format!("create_wallet?name=w{i}"), Some(&key)).await;
+        assert_eq!(status, 200, "{body}");
+        wallets.push(body["wallet_address"].as_str().unwrap().to_string());
+    }
+    let mut hashed_cids = Vec::new();
+    for i in 0..5 {
+        let cid = lit_node::actions::cid::cid_v0(format!("action {i}").as_bytes());
+        common::api_ok(
+            base,
+            "POST",
+            "add_action",
+            Some(&key),
+            json!({"action_ipfs_cid": cid, "name": format!("a{i}"), "description": ""}),
+        )
+        .await;
+        hashed_cids.push(format!("{:#x}", keccak256(cid.as_bytes())));
+    }
+    for i in 0..5 {
+        common::api_ok(base, "POST", "add_usage_api_key", Some(&key), json!({
+            "name": format!("k{i}"), "description": "", "can_create_groups": false,
+            "can_delete_groups": false, "can_create_pkps": false, "manage_ipfs_ids_in_groups": [],
+            "add_pkp_to_groups": [], "remove_pkp_from_groups": [], "execute_in_groups": []
+        }))
+        .await;
+    }
+    // Group 1 holds the five wallets and actions, and the wildcards ("any wallet", "any
+    // action"), which are not listed.
+    let zero_address = format!("{:#x}", Address::ZERO);
+    let zero_hash = format!("{:#x}", alloy::primitives::B256::ZERO);
+    for i in 0..5 {
+        let (pkps, cids) = if i == 0 {
+            (
+                [wallets.clone(), vec![zero_address.clone()]].concat(),
+                [hashed_cids.clone(), vec![zero_hash.clone()]].concat(),
+            )
+        } else {
+            (vec![], vec![])
+        };
+        common::api_ok(
+            base,
+            "POST",
+            "add_group",
+            Some(&key),
+            json!({
+                "group_name": format!("g{i}"), "group_description": "",
+                "pkp_ids_permitted": pkps, "cid_hashes_permitted": cids
+            }),
+        )
+        .await;
+    }
+
+    let names = |items: &[Value]| -> Vec<String> {
+        items
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let field = |items: &[Value], name: &str| -> std::collections::BTreeSet<String> {
+        items
+            .iter()
+            .map(|item| item[name].as_str().unwrap().to_string())
+            .collect()
+    };
+    // In creation order where the API promises it.
+    let keys = pages_exactly(&n, &key, "list_api_keys", 5).await;
+    assert_eq!(names(&keys), ["k0", "k1", "k2", "k3", "k4"]);
+    let groups = pages_exactly(&n, &key, "list_groups", 5).await;
+    assert_eq!(names(&groups), ["g0", "g1", "g2", "g3", "g4"]);
+    let listed = pages_exactly(&n, &key, "list_wallets", 5).await;
+    let addresses: Vec<&str> = listed
+        .iter()
+        .map(|w| w["wallet_address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addresses, wallets);
+    let actions = pages_exactly(&n, &key, "list_actions", 5).await;
+    assert_eq!(names(&actions), ["a0", "a1", "a2", "a3", "a4"]);
+    let all_actions = pages_exactly(&n, &key, "list_actions?group_id=0", 5).await;
+    assert_eq!(all_actions, actions);
+    // A group's sets, in a stable order.
+    let in_group = pages_exactly(&n, &key, "list_wallets_in_group?group_id=1", 5).await;
+    assert_eq!(
+        field(&in_group, "wallet_address"),
+        wallets.iter().cloned().collect()
+    );
+    let group_actions = pages_exactly(&n, &key, "list_actions?group_id=1", 5).await;
+    assert_eq!(
+        field(&group_actions, "id"),
+        hashed_cids.iter().cloned().collect()
+    );
+    // An empty group: every page is empty.
+    pages_exactly(&n, &key, "list_wallets_in_group?group_id=2", 0).await;
+    pages_exactly(&n, &key, "list_actions?group_id=2", 0).await;
+    n.node.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_usage_key_is_refused_with_401() {
+    let n = Node::start().await;
+    let (key, _) = n.new_account("Expiring").await;
+    let base = &n.node.base_url;
+    let created = common::api_ok(base, "POST", "add_usage_api_key", Some(&key), json!({
+        "name": "temp", "description": "", "can_create_groups": false, "can_delete_groups": false,
+        "can_create_pkps": false, "manage_ipfs_ids_in_groups": [], "add_pkp_to_groups": [],
+        "remove_pkp_from_groups": [], "execute_in_groups": [0]
+    }))
+    .await;
+    let usage = created["usage_api_key"].as_str().unwrap().to_string();
+    let run = json!({"code": "async function main() { return 'ran'; }"});
+    let reply = common::api_ok(base, "POST", "lit_action", Some(&usage), run.clone()).await;
+    assert_eq!(reply["response"], json!("ran"));
+
+    // The API sets no expiration; an operator can, on chain (here as one of this node's payers,
+    // for the account key): first an hour ahead, then a minute ago.
+    let (rpc_url, registry) = n.chain().await;
+    let payer = PrivateKeySigner::from_signing_key(n.deriver().payer_key(7).into());
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(payer))
+        .connect_http(rpc_url.parse().unwrap());
+    let contract = LitRegistry::new(registry, &provider);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (expiration, usable) in [(now + 3600, true), (now - 60, false)] {
+        let scopes = ILitRegistry::UsageKey {
+            name: "temp".into(),
+            description: String::new(),
+            expiration,
+            canCreateGroups: false,
+            canDeleteGroups: false,
+            canCreatePkps: false,
+            manageIpfsIdsInGroups: vec![],
+            addPkpToGroups: vec![],
+            removePkpFromGroups: vec![],
+            executeInGroups: vec![U256::ZERO],
+        };
+        let receipt = contract
+            .updateUsageKey(
+                keccak256(key.as_bytes()),
+                keccak256(usage.as_bytes()),
+                scopes,
+            )
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status());
+        common::wait_until_mirrored(base, receipt.block_number.unwrap()).await;
+        let (_, listed) = n
+            .get("list_api_keys?page_number=0&page_size=10", Some(&key))
+            .await;
+        assert_eq!(listed[0]["expiration"], json!(expiration.to_string()));
+
+        let (status, body) = n
+            .get("list_groups?page_number=0&page_size=10", Some(&usage))
+            .await;
+        let (run_status, run_body) =
+            common::api(base, "POST", "lit_action", Some(&usage), run.clone()).await;
+        if usable {
+            assert_eq!((status, run_status), (200, 200), "{body} {run_body}");
+            assert_eq!(run_body["response"], json!("ran"));
+        } else {
+            for (status, body) in [(status, body), (run_status, run_body)] {
+                assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+                assert!(
+                    body["error"].as_str().unwrap().contains("expired"),
+                    "{body}"
+                );
+            }
+        }
+    }
+    // The account key is not affected.
+    assert_eq!(
+        n.get("list_groups?page_number=0&page_size=10", Some(&key))
+            .await
+            .0,
+        200
+    );
+    n.node.stop().await;
+}

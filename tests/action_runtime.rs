@@ -35,10 +35,29 @@ fn ethers_bytecode() -> Arc<Vec<u8>> {
         .clone()
 }
 
+/// The gate of the `/hold` fixture: requests wait at it until a test opens it.
+struct Gate {
+    /// Requests that reached `/hold` so far.
+    arrived: tokio::sync::watch::Sender<usize>,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+fn gate() -> &'static Gate {
+    static GATE: OnceLock<Gate> = OnceLock::new();
+    GATE.get_or_init(|| Gate {
+        arrived: tokio::sync::watch::channel(0).0,
+        open: tokio::sync::watch::channel(false).0,
+    })
+}
+
 /// A local HTTP server for fetch: `/json`, `/echo` (method, headers, body back), `/big` (2 MiB),
-/// `/slow` (answers after 5 s), `/redirect-internal` (→ 127.0.0.1).
+/// `/slow` (answers after 5 s), `/redirect-internal` (a redirect to this server's `/json` at
+/// 127.0.0.1), `/hold` (answers once the test opens [`gate`]).
 async fn serve_fixtures() -> SocketAddr {
     use axum::routing::{any, get};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let internal_json = format!("http://127.0.0.1:{}/json", address.port());
     let app = axum::Router::new()
         .route("/json", get(|| async { axum::Json(json!({"hello": "world", "n": 7})) }))
         .route(
@@ -59,9 +78,20 @@ async fn serve_fixtures() -> SocketAddr {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 "late"
             }),
+        )
+        .route(
+            "/redirect-internal",
+            get(move || async move { axum::response::Redirect::temporary(&internal_json) }),
+        )
+        .route(
+            "/hold",
+            get(|| async {
+                gate().arrived.send_modify(|n| *n += 1);
+                let mut open = gate().open.subscribe();
+                open.wait_for(|open| *open).await.unwrap();
+                "released"
+            }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     address
 }
@@ -333,8 +363,9 @@ fn time_limit_stops_busy_loops_and_long_waits() {
             json!("Your function exceeded the maximum runtime of 300ms and was terminated.")
         );
         assert_eq!(outcome.logs, "spinning\n", "logs are kept");
+        // Far below the 60 s wait, with room for a loaded machine.
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(15),
             "{code} took {:?}",
             started.elapsed()
         );
@@ -360,8 +391,9 @@ fn a_run_buys_seconds_as_it_goes_and_stops_when_credit_ends() {
         "{message}"
     );
     assert_eq!(outcome.logs, "spinning\n");
+    // At least the two paid seconds; well under the 30 s time limit (a loaded machine may be slow).
     assert!(
-        elapsed >= Duration::from_millis(2000) && elapsed < Duration::from_secs(6),
+        elapsed >= Duration::from_millis(2000) && elapsed < Duration::from_secs(20),
         "{elapsed:?}"
     );
     assert_eq!(
@@ -490,10 +522,14 @@ fn sandbox_refuses_code_from_strings_and_dynamic_import() {
         let text = error(&format!("async function main() {{ return {code}; }}"));
         assert!(text.starts_with("EvalError"), "{code}: {text}");
     }
+    // No module loader: dynamic import cannot load anything.
     let text = error(
         r#"async function main() { await import("data:text/javascript,export default 1"); return "imported"; }"#,
     );
-    assert!(!text.is_empty());
+    assert_eq!(
+        text,
+        "ReferenceError: could not load module 'data:text/javascript,export default 1'"
+    );
     // instanceof Function still works for library code.
     assert_eq!(
         ok(r#"async function main() { return (() => 1) instanceof Function; }"#),
@@ -669,7 +705,12 @@ fn fetch_reaches_allowed_servers_with_limits() {
         response.as_str().unwrap().contains("timed out"),
         "{response}"
     );
-    assert!(started.elapsed() < Duration::from_secs(4));
+    // The fetch timeout ended the wait, not the run's 30 s time limit.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 
     // The fetch count limit.
     let code = format!(
@@ -707,6 +748,40 @@ fn fetch_refuses_internal_addresses_by_default() {
             "{url}: {text}"
         );
     }
+}
+
+#[test]
+fn redirects_to_internal_addresses_are_followed_only_where_allowed() {
+    let port = harness().server.port();
+    let code = format!(
+        r#"async function main() {{
+            try {{
+              const r = await fetch("http://127.0.0.1:{port}/redirect-internal");
+              return {{ status: r.status, redirected: r.redirected, url: r.url, body: await r.json() }};
+            }} catch (e) {{ return e.name + ": " + e.message; }}
+        }}"#
+    );
+    // The fixture really redirects to an internal address: a node that allows them follows it.
+    let followed = run_on(&harness().open, input(&code, None, ActionLimits::default()));
+    assert_eq!(
+        followed.response,
+        json!({"status": 200, "redirected": true, "url": format!("http://127.0.0.1:{port}/json"),
+               "body": {"hello": "world", "n": 7}}),
+        "{followed:?}"
+    );
+    // A guarded node refuses. (Here the first URL is already internal; a redirect from a server
+    // the guard lets through is refused by the fetch client's redirect policy, tested next to
+    // it in src/actions/fetch.rs: a local test server is internal, so no guarded fetch reaches it.)
+    let refused = run_on(
+        &harness().guarded,
+        input(&code, None, ActionLimits::default()),
+    );
+    let text = refused.response.as_str().unwrap_or_default().to_string();
+    assert!(
+        text.starts_with("TypeError: fetch failed")
+            && text.contains("refusing to connect to 127.0.0.1"),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -831,8 +906,6 @@ fn ethers_v5_signs_like_ethers_under_node() {
         response["namehash"],
         json!("0xee6c4522aab0003e8d14cd40a6af439055fd2577951148c14b6cea9a53475835")
     );
-    let keccak = ok(r#"async function main() { return "k"; }"#);
-    assert_eq!(keccak, json!("k"));
     assert_eq!(
         response["keccak"],
         json!(format!("{:#x}", alloy::primitives::keccak256(b"lit")))
@@ -840,13 +913,65 @@ fn ethers_v5_signs_like_ethers_under_node() {
 }
 
 #[test]
-fn runs_on_the_harness_runtime_do_not_block_each_other() {
-    // Two runs on two threads finish independently (the engine is re-entrant per thread).
-    let a = std::thread::spawn(|| ok(r#"async function main() { return "a"; }"#));
-    let b = std::thread::spawn(|| ok(r#"async function main() { return "b"; }"#));
-    assert_eq!(a.join().unwrap(), json!("a"));
-    assert_eq!(b.join().unwrap(), json!("b"));
-    let _ = &harness().runtime;
+fn runs_on_two_threads_do_not_wait_for_each_other() {
+    // Run A waits on a fetch that `/hold` answers only when the gate opens; the fetcher here
+    // waits as long as it takes (the harness's gives up after 2 s).
+    let open = &harness().open;
+    let patient = harness()
+        .runtime
+        .block_on(async {
+            Fetcher::new(&ActionsConfig {
+                fetch_timeout_ms: 120_000,
+                fetch_allow_private: true,
+                ..ActionsConfig::default()
+            })
+        })
+        .unwrap();
+    let services = Arc::new(Services {
+        keys: open.keys.clone(),
+        permissions: open.permissions.clone(),
+        store: open.store.clone(),
+        fetcher: Some(patient),
+        ethers: open.ethers.clone(),
+    });
+    let held = format!(
+        r#"async function main() {{ return (await fetch("http://{}/hold")).text(); }}"#,
+        harness().server
+    );
+    let mut arrived = gate().arrived.subscribe();
+    // A's time limit is beyond every wait below, so only the gate ends it.
+    let patient_limits = limits(|l| l.timeout_ms = 300_000);
+    let a = std::thread::spawn(move || run_on(&services, input(&held, None, patient_limits)));
+    harness()
+        .runtime
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(60), arrived.wait_for(|n| *n >= 1)).await
+        })
+        .expect("run A never reached /hold")
+        .unwrap();
+
+    // While A is held, run B (which waits on a timer, then on a microtask) starts and finishes on
+    // another thread.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        done.send(ok(r#"async function main() {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              return await Promise.resolve("b");
+            }"#))
+            .unwrap()
+    });
+    let b = finished.recv_timeout(Duration::from_secs(60));
+    let a_still_held = !a.is_finished();
+    gate().open.send_replace(true);
+    assert_eq!(b.expect("run B waited for run A"), json!("b"));
+    assert!(
+        a_still_held,
+        "run A ended before the gate opened: {:?}",
+        a.join()
+    );
+    let a = a.join().unwrap();
+    assert!(!a.has_error, "{a:?}");
+    assert_eq!(a.response, json!("released"));
 }
 
 /// Runs `codes` one after the other on one worker (one runtime, one shared ethers realm, as a pool
@@ -902,8 +1027,8 @@ fn shared_ethers_cannot_be_changed_by_one_run_for_the_next() {
           // Settings ethers keeps in module variables: this run's own.
           ethers.utils.Logger.setCensorship(true, true);
           ethers.utils.Logger.setLogLevel("off");
-          let evalRefused = false;
-          try {{ ethers.utils.keccak256.constructor("return 1"); }} catch (e) {{ evalRefused = e instanceof Error || true; }}
+          let evalRefused = "not refused";
+          try {{ ethers.utils.keccak256.constructor("return 1"); }} catch (e) {{ evalRefused = e.name + ": " + e.message; }}
           let censored = "";
           try {{ ethers.utils.getAddress("0x12"); }} catch (e) {{ censored = e.message; }}
           return {{ signature, refused, evalRefused, censored }};
@@ -939,7 +1064,11 @@ fn shared_ethers_cannot_be_changed_by_one_run_for_the_next() {
             "{name} must be refused with a TypeError"
         );
     }
-    assert_eq!(first.response["evalRefused"], json!(true));
+    // Thrown by the realm's own refusal (an EvalError of that realm, hence checked by name).
+    assert_eq!(
+        first.response["evalRefused"],
+        json!("EvalError: Code generation from strings is not allowed in Lit Actions")
+    );
     // Censorship is on in run 1: real ethers 5.7.2 then recurses in makeError (Node says the same).
     assert_eq!(
         first.response["censored"],

@@ -529,3 +529,74 @@ async fn dev_chain_does_not_outlive_a_killed_node() {
     assert_eq!(again["contract_address"], config["contract_address"]);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn health_is_503_while_the_mirror_lags_beyond_its_bound() {
+    // A mirror that reads one block per request and may lag 5 blocks, on a chain that then
+    // mines 1500 blocks at once.
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::dev(
+        dir.path(),
+        &[
+            ("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true"),
+            ("LIT_NODE_MIRROR__RANGE_BLOCKS", "1"),
+            ("LIT_NODE_MIRROR__MAX_LAG_BLOCKS", "5"),
+        ],
+    )
+    .await;
+    wait_for_mirror(&node).await;
+    let config = get_json(&node.url("/core/v1/get_node_chain_config")).await;
+    let provider =
+        ProviderBuilder::new().connect_http(config["rpc_url"].as_str().unwrap().parse().unwrap());
+    alloy::providers::ext::AnvilApi::anvil_mine(&provider, Some(1500), None)
+        .await
+        .unwrap();
+
+    let health = |url: String| async move {
+        let response = http().get(url).send().await.unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().await.unwrap(),
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let stale = loop {
+        let (status, body) = health(node.url("/health")).await;
+        if status == 503 {
+            break body;
+        }
+        assert_eq!((status, &body["status"]), (200, &Value::from("ok")));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/health never reported the lag: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(stale["status"], "unhealthy", "{stale}");
+    let (mirror, head) = (
+        stale["mirror_block"].as_u64().unwrap(),
+        stale["chain_head"].as_u64().unwrap(),
+    );
+    assert!(head > mirror + 5, "{stale}");
+    let reason = stale["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("{} blocks behind", head - mirror)) && reason.contains("bound 5"),
+        "{reason}"
+    );
+    // Caught up, it is healthy again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (status, body) = health(node.url("/health")).await;
+        if status == 200 {
+            let lag = body["chain_head"].as_u64().unwrap() - body["mirror_block"].as_u64().unwrap();
+            assert!(lag <= 5, "{body}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mirror never caught up: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    node.stop().await;
+}

@@ -162,7 +162,8 @@ async fn groups_and_usage_keys_workflow() {
             .await;
         assert_eq!(status, 403, "group {id}: {answer}");
     }
-    // With the scope, a missing group is a 404.
+    // With the scope, a missing group is a 404: for a usage key given group 7, for one given the
+    // 0 wildcard, and for the account key.
     let (status, _) = api
         .post(
             "add_pkp_to_group",
@@ -171,15 +172,28 @@ async fn groups_and_usage_keys_workflow() {
         )
         .await;
     assert_eq!(status, 403);
-    let (status, answer) = api
-        .post(
-            "add_pkp_to_group",
-            &account,
-            json!({"group_id": 7, "pkp_id": second}),
-        )
-        .await;
-    assert_eq!(status, 404, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("group 7"));
+    let mut scoped_for_7 = Vec::new();
+    for (name, groups) in [("adder7", json!([7])), ("adder_any", json!([0]))] {
+        let created = api
+            .ok(
+                "add_usage_api_key",
+                &account,
+                scopes(name, json!({"add_pkp_to_groups": groups})),
+            )
+            .await;
+        scoped_for_7.push(created["usage_api_key"].as_str().unwrap().to_string());
+    }
+    for key in scoped_for_7.iter().chain([&account]) {
+        let (status, answer) = api
+            .post(
+                "add_pkp_to_group",
+                key,
+                json!({"group_id": 7, "pkp_id": second}),
+            )
+            .await;
+        assert_eq!(status, 404, "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains("group 7"));
+    }
 
     // Account-key-only operations refuse the usage key.
     let update = json!({"group_id": "1", "name": "g1b", "description": "renamed"});
@@ -319,5 +333,72 @@ async fn malformed_ids_are_named() {
         .await;
     assert_eq!(status, 400);
     assert!(answer["error"].as_str().unwrap().contains("group_id"));
+    api.node.stop().await;
+}
+
+#[tokio::test]
+async fn two_removals_of_one_group_mined_together_are_one_success_and_one_conflict() {
+    use alloy::providers::ext::AnvilApi;
+    use alloy::providers::{Provider, ProviderBuilder};
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api {
+        node: NodeProcess::dev(dir.path(), &[("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true")]).await,
+        _dir: dir,
+    };
+    let (account, _) = api.new_account().await;
+    api.ok("add_group", &account, json!({"group_name": "g", "group_description": "", "pkp_ids_permitted": [], "cid_hashes_permitted": []})).await;
+    let (_, chain) = api.get("get_node_chain_config", "").await;
+    let rpc: alloy::transports::http::reqwest::Url =
+        chain["rpc_url"].as_str().unwrap().parse().unwrap();
+    let provider = ProviderBuilder::new().connect_http(rpc);
+
+    // Both removals are simulated against a chain where the group exists, so both are sent (by
+    // two payers); mined in one block, the second reverts.
+    provider.anvil_set_auto_mine(false).await.unwrap();
+    let remove = || api.post("remove_group", &account, json!({"group_id": 1}));
+    let both = futures_util::future::join(remove(), remove());
+    let mine = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let pool: Value = provider
+                .raw_request("txpool_status".into(), ())
+                .await
+                .unwrap();
+            let pending = pool["pending"].as_str().map_or_else(
+                || pool["pending"].as_u64().unwrap(),
+                |hex| u64::from_str_radix(hex.trim_start_matches("0x"), 16).unwrap(),
+            );
+            if pending >= 2 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the two removals were not both sent"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        provider.anvil_mine(Some(1), None).await.unwrap();
+        provider.anvil_set_auto_mine(true).await.unwrap();
+    };
+    let (((first, a), (second, b)), ()) = futures_util::future::join(both, mine).await;
+    let mut outcomes = [(first, a), (second, b)];
+    outcomes.sort_by_key(|(status, _)| *status);
+    let [(ok_status, ok), (conflict_status, conflict)] = outcomes;
+    assert_eq!((ok_status, ok), (200, json!({"success": true})));
+    assert_eq!(
+        (conflict_status, conflict["code"].as_str()),
+        (409, Some("conflict")),
+        "{conflict}"
+    );
+    assert!(
+        conflict["error"].as_str().unwrap().contains("reverted"),
+        "{conflict}"
+    );
+    assert_eq!(
+        api.get("list_groups?page_number=0&page_size=10", &account)
+            .await
+            .1,
+        json!([])
+    );
     api.node.stop().await;
 }

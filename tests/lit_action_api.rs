@@ -124,6 +124,69 @@ async fn set_node_config(n: &Node, values: &[(&str, &str)]) {
     }
 }
 
+/// Waits until the node's workers have taken `count` runs from the queue (its `/metrics`).
+async fn wait_for_runs_started(n: &Node, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = n.node.metrics().await;
+        let started = common::metric(&metrics, "lit_node_action_queue_seconds_count");
+        if started.unwrap_or(0.0) >= count as f64 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {started:?} of {count} runs started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A local HTTP server whose `/hold` answers `released` only once [`Hold::release`] is called.
+struct Hold {
+    url: String,
+    arrived: tokio::sync::watch::Receiver<usize>,
+    open: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Hold {
+    async fn start() -> Self {
+        let (arrivals, arrived) = tokio::sync::watch::channel(0usize);
+        let arrivals = std::sync::Arc::new(arrivals);
+        let open = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
+        let gate = open.clone();
+        let app = axum::Router::new().route(
+            "/hold",
+            axum::routing::get(move || {
+                arrivals.send_modify(|n| *n += 1);
+                let mut open = gate.subscribe();
+                async move {
+                    open.wait_for(|open| *open).await.unwrap();
+                    "released"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hold", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, arrived, open }
+    }
+
+    /// Waits until `count` requests are waiting at (or went through) `/hold`.
+    async fn wait_for_arrivals(&mut self, count: usize) {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.arrived.wait_for(|n| *n >= count),
+        )
+        .await
+        .expect("requests never reached /hold")
+        .unwrap();
+    }
+
+    fn release(&self) {
+        self.open.send_replace(true);
+    }
+}
+
 const NOT_PERMITTED: &str = "Error: API key cannot use selected wallet in selected action";
 
 #[tokio::test]
@@ -397,8 +460,37 @@ async fn limits_come_from_chain_configuration() {
                "max_console_log_length": 102400, "max_fetch_count": 50, "max_get_keys_count": 10,
                "max_retries": 3, "client_timeout_ms_buffer": 5000})
     );
-    set_node_config(&n, &[("timeout_ms", "700"), ("max_response_length", "20")]).await;
+    set_node_config(
+        &n,
+        &[
+            ("timeout_ms", "700"),
+            ("max_response_length", "20"),
+            ("max_code_length", "100"),
+        ],
+    )
+    .await;
     let (key, _) = n.account().await;
+    // Code of exactly max_code_length bytes runs; one byte more is a 413 naming the limit.
+    let sized = |bytes: usize| {
+        let code = "async function main() { return 'ran'; } //";
+        format!("{code}{}", "x".repeat(bytes - code.len()))
+    };
+    let (status, reply) = n.run(&key, json!({"code": sized(100)})).await;
+    assert_eq!(
+        (status, &reply["response"]),
+        (200, &json!("ran")),
+        "{reply}"
+    );
+    let (status, reply) = n.run(&key, json!({"code": sized(101)})).await;
+    assert_eq!(status, 413, "{reply}");
+    assert_eq!(reply["code"], json!("code_too_long"));
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_code_length = 100"),
+        "{reply}"
+    );
     let reply = n
         .run(
             &key,
@@ -434,7 +526,7 @@ async fn hostile_actions_do_not_disturb_normal_ones() {
         )
         .await,
     };
-    set_node_config(&n, &[("timeout_ms", "4000")]).await;
+    set_node_config(&n, &[("timeout_ms", "8000")]).await;
     let (key, _) = n.account().await;
     let hostile = [
         (
@@ -469,10 +561,11 @@ async fn hostile_actions_do_not_disturb_normal_ones() {
                 reply["response"].as_str().unwrap().contains(expected),
                 "{code}: {reply}"
             );
+            (*expected, Instant::now())
         }));
     let normal_runs = async {
-        // Let the hostile ones start first.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Start once every hostile run has a worker.
+        wait_for_runs_started(node, hostile.len()).await;
         let mut slowest = Duration::ZERO;
         for i in 0..20 {
             let started = Instant::now();
@@ -486,12 +579,22 @@ async fn hostile_actions_do_not_disturb_normal_ones() {
                 json!({"response": i * 2, "logs": "", "has_error": false})
             );
         }
-        slowest
+        (slowest, Instant::now())
     };
-    let (_, slowest) = tokio::join!(hostile_runs, normal_runs);
-    // Normal actions share two cores with two busy loops; they stay well under a second.
+    let (hostile_ends, (slowest, normal_end)) = tokio::join!(hostile_runs, normal_runs);
+    // The normal actions ran while the busy loops were still running…
+    for (expected, end) in hostile_ends {
+        if expected == "maximum runtime" {
+            assert!(
+                normal_end < end,
+                "the busy loops ended before the normal actions"
+            );
+        }
+    }
+    // …sharing two cores with them, each far faster than waiting for a hostile run's 8 s (with
+    // room for a machine loaded by other tests).
     assert!(
-        slowest < Duration::from_secs(1),
+        slowest < Duration::from_secs(4),
         "a normal action took {slowest:?} next to hostile ones"
     );
     n.node.stop().await;
@@ -518,6 +621,7 @@ async fn action_keys_are_shared_by_nodes_with_one_root_secret() {
 
 #[tokio::test]
 async fn a_saturated_pool_answers_429_and_recovers() {
+    let mut hold = Hold::start().await;
     let dir = tempfile::tempdir().unwrap();
     let n = Node {
         node: NodeProcess::dev(
@@ -525,45 +629,55 @@ async fn a_saturated_pool_answers_429_and_recovers() {
             &[
                 ("LIT_NODE_ACTIONS__WORKERS", "1"),
                 ("LIT_NODE_ACTIONS__QUEUE", "1"),
+                // The held runs fetch from the local server until it answers.
+                ("LIT_NODE_ACTIONS__FETCH_ALLOW_PRIVATE", "true"),
+                ("LIT_NODE_ACTIONS__FETCH_TIMEOUT_MS", "120000"),
             ],
         )
         .await,
     };
     let (key, _) = n.account().await;
-    // Holds the only worker (waiting on a timer costs no CPU) for a second.
-    let slow = json!({"code": "async function main() { await new Promise((r) => setTimeout(r, 1000)); return 'slow'; }"});
+    let held = json!({"code": format!(
+        "async function main() {{ return (await fetch('{}')).text(); }}",
+        hold.url
+    )});
     let node = &n;
     let key = &key;
-    let replies = futures_util::future::join_all((0..4).map(|i| {
-        let slow = slow.clone();
-        async move {
-            // Stagger so the first one is running and the second queued before the rest arrive.
-            tokio::time::sleep(Duration::from_millis(150 * i)).await;
-            node.run(key, slow).await
+    // The first run holds the only worker (it waits at /hold)…
+    let first = node.run(key, held.clone());
+    let rest = async {
+        hold.wait_for_arrivals(1).await;
+        // …so of three more sent at once, one waits in the queue and two are refused at once.
+        let mut others: futures_util::stream::FuturesUnordered<_> =
+            (0..3).map(|_| node.run(key, held.clone())).collect();
+        let mut refused = Vec::new();
+        while refused.len() < 2 {
+            use futures_util::StreamExt;
+            let (status, reply) = others.next().await.unwrap();
+            assert_eq!(status, 429, "answered while the worker was held: {reply}");
+            refused.push(reply);
         }
-    }))
-    .await;
-    let statuses: Vec<u16> = replies.iter().map(|(status, _)| *status).collect();
+        hold.release();
+        let (status, reply) = futures_util::StreamExt::next(&mut others).await.unwrap();
+        (refused, (status, reply))
+    };
+    let ((status, reply), (refused, queued)) = tokio::join!(first, rest);
     assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        2,
-        "{replies:?}"
+        (status, &reply["response"]),
+        (200, &json!("released")),
+        "{reply}"
     );
     assert_eq!(
-        statuses.iter().filter(|s| **s == 429).count(),
-        2,
-        "{replies:?}"
+        (queued.0, &queued.1["response"]),
+        (200, &json!("released")),
+        "{queued:?}"
     );
-    for (status, reply) in &replies {
-        if *status == 429 {
-            assert_eq!(reply["code"], json!("overloaded"));
-            assert!(
-                reply["error"].as_str().unwrap().contains("retry"),
-                "{reply}"
-            );
-        } else {
-            assert_eq!(reply["response"], json!("slow"));
-        }
+    for reply in refused {
+        assert_eq!(reply["code"], json!("overloaded"));
+        assert!(
+            reply["error"].as_str().unwrap().contains("retry"),
+            "{reply}"
+        );
     }
     // Once the queue drains, actions run again.
     let (status, reply) = n

@@ -76,8 +76,8 @@ async fn openapi_matches_the_served_routes_and_swagger_ui_is_local() {
         }
     }
 
-    // Every route the node serves under /core/v1 is documented.
-    for route in [
+    // Every route the node serves under /core/v1 is documented, and nothing else is.
+    let served = [
         "version",
         "get_node_chain_config",
         "get_chain_config_keys",
@@ -108,12 +108,26 @@ async fn openapi_matches_the_served_routes_and_swagger_ui_is_local() {
         "add_action_to_group",
         "remove_action_from_group",
         "list_actions",
-    ] {
+        "billing/stripe_config",
+        "billing/balance",
+        "billing/create_payment_intent",
+        "billing/confirm_payment",
+    ];
+    for route in served {
         assert!(
             paths.contains_key(&format!("/core/v1/{route}")),
             "{route} is served but not documented"
         );
     }
+    let documented: std::collections::BTreeSet<&str> = paths
+        .keys()
+        .filter_map(|path| path.strip_prefix("/core/v1/"))
+        .collect();
+    assert_eq!(
+        documented,
+        served.into_iter().collect(),
+        "the documented /core/v1 routes differ from the served list above"
+    );
     assert!(paths.contains_key("/health"));
 
     // Swagger UI: the page and its assets come from the node itself.

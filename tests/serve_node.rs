@@ -201,3 +201,92 @@ async fn expect_refusal(args: &[String], envs: &[(&str, &str)], needle: &str) {
         exited.stderr
     );
 }
+
+#[tokio::test]
+async fn a_write_with_the_chain_gone_is_a_503_and_reads_go_on() {
+    // Node A (dev) runs the chain; node B serves it with the same root secret (same payers).
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        ("LIT_NODE_ROOT_SECRET", ROOT_SECRET),
+        ("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true"),
+    ];
+    let a = NodeProcess::dev(&dir.path().join("a"), &envs).await;
+    let (_, config) = common::api(
+        &a.base_url,
+        "GET",
+        "get_node_chain_config",
+        None,
+        Value::Null,
+    )
+    .await;
+    let rpc_url = config["rpc_url"].as_str().unwrap().to_string();
+    let deployment = dir.path().join("a/deployment.json");
+    let data_b = dir.path().join("b");
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--rpc-url",
+        &rpc_url,
+        "--deployment",
+        deployment.to_str().unwrap(),
+        "--data-dir",
+        data_b.to_str().unwrap(),
+    ];
+    let b = NodeProcess::start(&args, &envs[..1])
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let created = common::api_ok(
+        &b.base_url,
+        "POST",
+        "new_account",
+        None,
+        serde_json::json!({"account_name": "n", "account_description": ""}),
+    )
+    .await;
+    let key = created["api_key"].as_str().unwrap().to_string();
+
+    // A stops, and its anvil with it.
+    a.stop().await;
+    let provider = ProviderBuilder::new().connect_http(rpc_url.parse().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while alloy::providers::Provider::get_block_number(&provider)
+        .await
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the chain is still up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let (status, body) = common::api(
+        &b.base_url,
+        "POST",
+        "add_group",
+        Some(&key),
+        serde_json::json!({"group_name": "g", "group_description": "", "pkp_ids_permitted": [], "cid_hashes_permitted": []}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("chain_unavailable")),
+        "{body}"
+    );
+    assert!(
+        body["error"].as_str().unwrap().contains("retry"),
+        "the message says what to do: {body}"
+    );
+    // Reads are served from the mirror meanwhile.
+    let (status, groups) = common::api(
+        &b.base_url,
+        "GET",
+        "list_groups?page_number=0&page_size=10",
+        Some(&key),
+        Value::Null,
+    )
+    .await;
+    assert_eq!((status, groups), (200, serde_json::json!([])));
+    b.stop().await;
+}

@@ -235,12 +235,15 @@ async fn unmined_write(
 #[tokio::test]
 async fn a_stuck_transaction_is_resent_and_mined_once() {
     let (s, provider, payer, nonce_before, write) = unmined_write(7).await;
-    // Let it sit unmined past two re-send deadlines: the pool must still hold exactly one
-    // transaction from the payer (each re-send replaced the previous one).
-    tokio::time::sleep(Duration::from_millis(1800)).await;
-    let pending = pending_in_pool(&provider).await;
+    // Unmined past its re-send deadline, the transaction is sent again for the same nonce: the
+    // outbox then holds two hashes for it, and the pool still exactly one transaction of the
+    // payer (the re-send replaced the first).
+    let first = outbox_hashes_once(&s.store, 1).await[0];
+    let sent = outbox_hashes_once(&s.store, 2).await;
+    assert_eq!(sent[0], first);
     assert_eq!(
-        pending, 1,
+        pending_in_pool(&provider).await,
+        1,
         "the re-send did not replace the stuck transaction"
     );
     provider.anvil_mine(Some(1), None).await.unwrap();
@@ -250,6 +253,18 @@ async fn a_stuck_transaction_is_resent_and_mined_once() {
         .await
         .unwrap()
         .unwrap_or_else(|e| panic!("stuck write failed: {e}"));
+    assert_ne!(
+        written.tx_hash, first,
+        "the first, stuck transaction was mined"
+    );
+    assert!(
+        provider
+            .get_transaction_receipt(first)
+            .await
+            .unwrap()
+            .is_none(),
+        "the replaced transaction has a receipt"
+    );
     assert_eq!(
         provider.get_transaction_count(payer).await.unwrap(),
         nonce_before + 1,
@@ -262,6 +277,78 @@ async fn a_stuck_transaction_is_resent_and_mined_once() {
         .unwrap();
     assert_eq!(mined.nonce(), nonce_before);
     assert!(s.store.account(&keccak256("account 7")).unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_mined_but_reverted_transaction_is_an_error() {
+    let s = Arc::new(setup(2, true, WriterConfig::default()).await);
+    let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
+    // Two writes creating the same account, by two payers: each is simulated against a state
+    // without it (nothing is mined meanwhile), so both are sent; mined in one block, the second
+    // reverts.
+    provider.anvil_set_auto_mine(false).await.unwrap();
+    let writes: Vec<_> = (0..2)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.writer.write(&new_account(21)).await })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while pending_in_pool(&provider).await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the two writes were not both sent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    provider.anvil_mine(Some(1), None).await.unwrap();
+    provider.anvil_set_auto_mine(true).await.unwrap();
+
+    let mut written = Vec::new();
+    let mut reverted = Vec::new();
+    for write in writes {
+        match write.await.unwrap() {
+            Ok(w) => written.push(w),
+            Err(WriteError::Reverted(tx)) => reverted.push(tx),
+            Err(other) => panic!("expected success or Reverted, got {other}"),
+        }
+    }
+    assert_eq!(
+        (written.len(), reverted.len()),
+        (1, 1),
+        "{written:?} {reverted:?}"
+    );
+    let receipt = provider
+        .get_transaction_receipt(reverted[0])
+        .await
+        .unwrap()
+        .expect("the reverted transaction was mined");
+    assert!(!receipt.status());
+    assert_eq!(receipt.block_number, Some(written[0].block_number));
+    assert!(s.store.account(&keccak256("account 21")).unwrap().is_some());
+    assert!(
+        s.store.sent_transactions().unwrap().is_empty(),
+        "a mined transaction stayed in the outbox"
+    );
+}
+
+/// Waits until the outbox holds one transaction with at least `count` hashes (the first send
+/// and its re-sends); returns them.
+async fn outbox_hashes_once(store: &Store, count: usize) -> Vec<alloy::primitives::TxHash> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let [sent] = store.sent_transactions().unwrap().as_slice() {
+            if sent.hashes.len() >= count {
+                return sent.hashes.clone();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no transaction with {count} hash(es) in the outbox: {:?}",
+            store.sent_transactions().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Pending transactions in the chain node's pool.
@@ -318,10 +405,7 @@ async fn a_restarted_writer_follows_what_it_sent_before() {
         let restarted = restarted.clone();
         async move { restarted.follow_outbox_once().await }
     });
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-    let replaced = s.store.sent_transactions().unwrap();
-    assert_eq!(replaced.len(), 1);
-    assert!(replaced[0].hashes.len() >= 2, "not re-sent: {replaced:?}");
+    outbox_hashes_once(&s.store, 2).await;
     assert_eq!(
         pending_in_pool(&provider).await,
         1,

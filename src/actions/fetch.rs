@@ -398,6 +398,68 @@ mod tests {
         }
     }
 
+    /// A server the guard lets through cannot bounce a request to an internal address: the
+    /// client's redirect policy checks every hop. The fixture is on loopback, which the guarded
+    /// `fetch` refuses as its first URL, so this sends through the guarded fetcher's client
+    /// directly (its own resolver and redirect policy, without `fetch`'s first-URL check).
+    #[tokio::test]
+    async fn redirects_to_internal_addresses_are_refused() {
+        use axum::extract::Query;
+        use axum::response::Redirect;
+        let app = axum::Router::new()
+            .route("/json", axum::routing::get(|| async { "{}" }))
+            .route(
+                "/to",
+                axum::routing::get(
+                    |Query(to): Query<std::collections::HashMap<String, String>>| async move {
+                        Redirect::temporary(&to["url"])
+                    },
+                ),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let bounce = |target: &str| {
+            let mut url = Url::parse(&format!("http://127.0.0.1:{port}/to")).unwrap();
+            url.query_pairs_mut().append_pair("url", target);
+            url
+        };
+
+        let guarded = Fetcher::new(&ActionsConfig::default()).unwrap();
+        for (target, refused) in [
+            (format!("http://127.0.0.1:{port}/json"), "127.0.0.1"),
+            (format!("http://[::1]:{port}/json"), "::1"),
+            (
+                "http://169.254.169.254/latest/meta-data/".into(),
+                "169.254.169.254",
+            ),
+            ("http://10.0.0.1/".into(), "10.0.0.1"),
+        ] {
+            let error = guarded
+                .client
+                .get(bounce(&target))
+                .send()
+                .await
+                .unwrap_err();
+            let text = describe(error);
+            assert!(
+                text.contains(&format!("refusing to connect to {refused}")),
+                "{target}: {text}"
+            );
+        }
+
+        // Control: the same redirect is followed where internal addresses are allowed.
+        let open = Fetcher::new(&ActionsConfig {
+            fetch_allow_private: true,
+            ..ActionsConfig::default()
+        })
+        .unwrap();
+        let target = format!("http://127.0.0.1:{port}/json");
+        let response = open.client.get(bounce(&target)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.url().as_str(), target);
+    }
+
     #[test]
     fn a_budget_holds_at_most_its_limit_and_is_given_back() {
         let budget = FetchBudget::new(100);

@@ -324,10 +324,10 @@ pub async fn list_actions(
     } else {
         require_group(&ctx, &caller, group)?;
         let mut items = Vec::new();
-        for hash in ctx.store.group_actions(&caller.account, group, page)? {
-            if hash.is_zero() {
-                continue;
-            }
+        for hash in ctx
+            .store
+            .listed_group_actions(&caller.account, group, page)?
+        {
             let record = ctx.store.action(&caller.account, &hash)?;
             let (name, description) = record.map(|a| (a.name, a.description)).unwrap_or_default();
             items.push(ActionItem {

@@ -347,7 +347,10 @@ pub async fn list_wallets_in_group(
     let group = group_id_query(params.get("group_id").map(String::as_str))?.0;
     require_group(&ctx, &caller, group)?;
     let mut items = Vec::new();
-    for address in ctx.store.group_wallets(&caller.account, group, page)? {
+    for address in ctx
+        .store
+        .listed_group_wallets(&caller.account, group, page)?
+    {
         if let Some(record) = ctx.store.wallet_of(&caller.account, &address)? {
             items.push(WalletItem::new(address, record));
         }

@@ -57,6 +57,18 @@ impl Store {
             .collect()
     }
 
+    /// Keys under `prefix` for one page, leaving out the all-zero member (a group's wildcard).
+    fn page_members(&self, prefix: &[u8], page: Page) -> Result<Vec<Box<[u8]>>, StoreError> {
+        self.scan_prefix(prefix)
+            .filter(|entry| {
+                !matches!(entry, Ok((key, _)) if key[prefix.len()..].iter().all(|b| *b == 0))
+            })
+            .skip(page.skip())
+            .take(page.take())
+            .map(|entry| entry.map(|(key, _)| key).map_err(StoreError::from))
+            .collect()
+    }
+
     /// Keys under `prefix` for one page (for set tables, whose members are in the key).
     fn page_keys(&self, prefix: &[u8], page: Page) -> Result<Vec<Box<[u8]>>, StoreError> {
         self.scan_prefix(prefix)
@@ -168,6 +180,37 @@ impl Store {
         let prefix = keys::group_wallets_prefix(account, group);
         Ok(self
             .page_keys(&prefix, page)?
+            .iter()
+            .map(|key| Address::from_slice(&key[prefix.len()..]))
+            .collect())
+    }
+
+    /// [`Store::group_actions`] without the "any action" wildcard, which is no item of a list:
+    /// left out before paging, so every page is full.
+    pub fn listed_group_actions(
+        &self,
+        account: &B256,
+        group: u64,
+        page: Page,
+    ) -> Result<Vec<B256>, StoreError> {
+        let prefix = keys::group_actions_prefix(account, group);
+        Ok(self
+            .page_members(&prefix, page)?
+            .iter()
+            .map(|key| B256::from_slice(&key[prefix.len()..]))
+            .collect())
+    }
+
+    /// [`Store::group_wallets`] without the "any wallet" wildcard, likewise.
+    pub fn listed_group_wallets(
+        &self,
+        account: &B256,
+        group: u64,
+        page: Page,
+    ) -> Result<Vec<Address>, StoreError> {
+        let prefix = keys::group_wallets_prefix(account, group);
+        Ok(self
+            .page_members(&prefix, page)?
             .iter()
             .map(|key| Address::from_slice(&key[prefix.len()..]))
             .collect())

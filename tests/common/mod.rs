@@ -228,8 +228,9 @@ pub fn http() -> reqwest::Client {
 
 /// Sets node configuration on the dev chain of the node at `base_url` as the contracts' owner
 /// (anvil's first key). The node must publish its RPC URL (`LIT_NODE_CHAIN__PUBLISH_RPC_URL`).
-/// Returns once the transactions are mined; the node's mirror follows within its poll interval.
-pub async fn set_chain_config(base_url: &str, values: &[(&str, &str)]) {
+/// Returns once the transactions are mined, with the block of the last one; the node's mirror
+/// follows within its poll interval ([`wait_until_mirrored`]).
+pub async fn set_chain_config(base_url: &str, values: &[(&str, &str)]) -> u64 {
     let chain = api_ok(
         base_url,
         "GET",
@@ -248,8 +249,9 @@ pub async fn set_chain_config(base_url: &str, values: &[(&str, &str)]) {
         .unwrap();
     let provider = chain_owner(rpc_url);
     let contract = lit_node::chain::bindings::NodeConfig::new(address, &provider);
+    let mut block = 0;
     for (name, value) in values {
-        contract
+        let receipt = contract
             .setConfig(name.to_string(), value.to_string())
             .send()
             .await
@@ -257,7 +259,41 @@ pub async fn set_chain_config(base_url: &str, values: &[(&str, &str)]) {
             .get_receipt()
             .await
             .unwrap();
+        assert!(receipt.status(), "setConfig({name}) reverted");
+        block = receipt.block_number.unwrap();
     }
+    block
+}
+
+/// Waits until the mirror of the node at `base_url` has applied `block` (its `/health`).
+pub async fn wait_until_mirrored(base_url: &str, block: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let health: serde_json::Value = http()
+            .get(format!("{base_url}/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if health["mirror_block"].as_u64().unwrap() >= block {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mirror never applied block {block}: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The value of the sample `name` (with its labels, if any) in Prometheus text `metrics`.
+pub fn metric(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (sample, value) = line.rsplit_once(' ')?;
+        (sample == name).then(|| value.parse().unwrap())
+    })
 }
 
 /// A provider for the dev chain at `rpc_url` signing as the contracts' owner (anvil's first

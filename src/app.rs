@@ -21,7 +21,8 @@ pub struct ChainInfo {
     pub token: String,
     pub contract_address: Address,
     pub contracts: BTreeMap<String, Address>,
-    /// Published only when the operator enables `chain.publish_rpc_url`.
+    /// Published only when the operator enables `chain.publish_rpc_url`: `chain.public_rpc_url`,
+    /// else the RPC's `scheme://host[:port]`.
     pub public_rpc_url: Option<String>,
 }
 

@@ -170,8 +170,13 @@ pub struct ChainConfig {
     pub chain_name: String,
     pub testnet: bool,
     pub token: String,
-    /// Whether `get_node_chain_config` includes `rpc_url`.
+    /// Whether `get_node_chain_config` includes `rpc_url`: `public_rpc_url` when set, else only
+    /// the RPC's `scheme://host[:port]` (never its credentials, path or query, which often carry a
+    /// provider key).
     pub publish_rpc_url: bool,
+    /// The RPC URL clients should use, published as is when `publish_rpc_url` is on; it must
+    /// carry nothing secret.
+    pub public_rpc_url: Option<String>,
     /// Number of payer accounts (keys derived from the root secret) that send transactions.
     pub payer_count: u32,
     /// A payer below this balance (gwei) is logged as a warning.
@@ -228,6 +233,7 @@ impl Default for ChainConfig {
             testnet: true,
             token: "ETH".into(),
             publish_rpc_url: false,
+            public_rpc_url: None,
             payer_count: 8,
             low_payer_balance_gwei: 10_000_000, // 0.01 ETH
         }

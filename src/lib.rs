@@ -9,5 +9,7 @@ pub mod chain;
 pub mod config;
 pub mod indexer;
 pub mod keys;
+pub mod logging;
 pub mod node;
+pub mod redact;
 pub mod store;

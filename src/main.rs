@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use lit_node::chain::payers::PayerKeys;
-use lit_node::config::{ChainFlagOverrides, Config, FlagOverrides, LogFormat, ENV_CONFIG_FILE};
-use lit_node::keys::KeyDeriver;
+use lit_node::config::{
+    ChainFlagOverrides, Config, FlagOverrides, LogFormat, ENV_CONFIG_FILE, ENV_ROOT_SECRET,
+};
+use lit_node::keys::{KeyDeriver, RootSecret};
 
 #[derive(Parser)]
 #[command(
@@ -115,69 +117,80 @@ impl CommonArgs {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env(lit_node::config::ENV_LOG)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // SAFETY: no other thread exists yet (the async runtime starts below), as changing the
+    // environment requires.
+    let root_from_env = match unsafe { RootSecret::take_from_env(ENV_ROOT_SECRET) } {
+        Ok(root) => root,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(run(cli.command, root_from_env)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Dev(common) => match common.load(None) {
-            Ok(config) => {
-                init_logging(config.log_format);
-                lit_node::node::run_dev(config)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        },
+/// Prints why the command failed (any URL in it reduced to its endpoint); exit code 1.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("lit-node: {}", lit_node::redact::urls_in(message));
+    ExitCode::FAILURE
+}
+
+async fn run(command: Command, root_from_env: Option<RootSecret>) -> Result<(), String> {
+    match command {
+        Command::Dev(common) => {
+            let config = common.load(None).map_err(|e| e.to_string())?;
+            lit_node::logging::init(config.log_format);
+            lit_node::node::run_dev(config, root_from_env)
+                .await
+                .map_err(|e| e.to_string())
+        }
         Command::Serve {
             common,
             rpc_url,
             deployment,
-        } => match common.load_with_chain(rpc_url, deployment) {
-            Ok(config) => {
-                init_logging(config.log_format);
-                lit_node::node::run_serve(config)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        },
-        Command::Payers(common) => common
-            .load(None)
-            .map_err(|e| e.to_string())
-            .and_then(print_payers),
+        } => {
+            let config = common
+                .load_with_chain(rpc_url, deployment)
+                .map_err(|e| e.to_string())?;
+            lit_node::logging::init(config.log_format);
+            lit_node::node::run_serve(config, root_from_env)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Command::Payers(common) => {
+            let config = common.load(None).map_err(|e| e.to_string())?;
+            print_payers(config, root_from_env)
+        }
         Command::GrantCredit {
             common,
             account,
             cents,
             rpc_url,
             deployment,
-        } => match common.load_with_chain(rpc_url, deployment) {
-            Ok(config) => grant_credit(config, &account, cents).await,
-            Err(e) => Err(e.to_string()),
-        },
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("lit-node: {message}");
-            ExitCode::FAILURE
+        } => {
+            let config = common
+                .load_with_chain(rpc_url, deployment)
+                .map_err(|e| e.to_string())?;
+            grant_credit(config, root_from_env, &account, cents).await
         }
     }
 }
 
-async fn grant_credit(config: Config, account: &str, cents: u64) -> Result<(), String> {
+async fn grant_credit(
+    config: Config,
+    root_from_env: Option<RootSecret>,
+    account: &str,
+    cents: u64,
+) -> Result<(), String> {
     let rpc_url = match &config.chain.rpc_url {
         Some(url) => url.clone(),
         None => {
@@ -199,7 +212,8 @@ async fn grant_credit(config: Config, account: &str, cents: u64) -> Result<(), S
         .unwrap_or_else(|| config.data_dir.join("deployment.json"));
     let deployment =
         lit_node::chain::Deployment::load(&deployment_path).map_err(|e| e.to_string())?;
-    let root = lit_node::node::load_root_secret(&config).map_err(|e| e.to_string())?;
+    let root =
+        lit_node::node::load_root_secret(&config, root_from_env).map_err(|e| e.to_string())?;
     let payers = PayerKeys::derive(&KeyDeriver::new(&root), config.chain.payer_count);
     let payer = payers
         .payers
@@ -222,8 +236,9 @@ async fn grant_credit(config: Config, account: &str, cents: u64) -> Result<(), S
     Ok(())
 }
 
-fn print_payers(config: Config) -> Result<(), String> {
-    let root = lit_node::node::load_root_secret(&config).map_err(|e| e.to_string())?;
+fn print_payers(config: Config, root_from_env: Option<RootSecret>) -> Result<(), String> {
+    let root =
+        lit_node::node::load_root_secret(&config, root_from_env).map_err(|e| e.to_string())?;
     let payers = PayerKeys::derive(&KeyDeriver::new(&root), config.chain.payer_count);
     let out = serde_json::json!({
         "admin_payer": format!("{:#x}", payers.admin.address()),

@@ -8,72 +8,15 @@ use std::path::Path;
 
 use alloy::primitives::Address;
 use alloy::providers::ProviderBuilder;
-use common::{
-    expect_start_failure, http, node_command, project_root, start_anvil, tool, NodeProcess,
-};
+use common::{expect_start_failure, forge_deploy, http, payers_of, start_anvil, NodeProcess};
 use lit_node::chain::bindings::NodeConfig;
 use serde_json::Value;
 
 const ROOT_SECRET: &str = "1111111111111111111111111111111111111111111111111111111111111111";
-const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-
-async fn payers_of_root_secret() -> Value {
-    let output = node_command(
-        &["payers"],
-        &[
-            ("LIT_NODE_ROOT_SECRET", ROOT_SECRET),
-            ("LIT_NODE_CHAIN__PAYER_COUNT", "3"),
-        ],
-    )
-    .output()
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-/// Runs the operator's deploy script against `rpc_url`, registering `payers`.
-async fn forge_deploy(rpc_url: &str, payers: &Value, out: &Path) -> Value {
-    let payer_list: Vec<&str> = payers["payers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
-    let output = tokio::process::Command::new(tool("forge"))
-        .current_dir(project_root())
-        .args([
-            "script",
-            "script/Deploy.s.sol",
-            "--rpc-url",
-            rpc_url,
-            "--broadcast",
-            "--private-key",
-            ANVIL_KEY_0,
-        ])
-        .env("PAYERS", payer_list.join(","))
-        .env("ADMIN_PAYER", payers["admin_payer"].as_str().unwrap())
-        .env("DEPLOYMENT_OUT", out)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "forge script failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn serve_publishes_a_forge_deployment_and_refuses_other_chains() {
     let dir = tempfile::tempdir().unwrap();
-    let payers = payers_of_root_secret().await;
+    let payers = payers_of(ROOT_SECRET, 3).await;
     assert_eq!(payers["payers"].as_array().unwrap().len(), 3);
 
     let anvil = start_anvil(31338);

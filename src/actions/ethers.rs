@@ -12,6 +12,7 @@ use sha2::Digest;
 
 use super::host::{bytes_of, uint8_array};
 use crate::keys::ecdsa;
+use zeroize::Zeroizing;
 
 /// The bundle's source: a script whose value is `function(__litNative) → ethers`.
 pub(crate) const BUNDLE: &str = include_str!(concat!(env!("OUT_DIR"), "/ethers.bundle.js"));
@@ -105,7 +106,8 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         'js,
         u8,
     >| {
-        let key = ecdsa::secret_key(&bytes_of(&key)).map_err(|e| fail(&ctx, e))?;
+        // Private keys copied out of the engine are wiped after use.
+        let key = ecdsa::secret_key(&Zeroizing::new(bytes_of(&key))).map_err(|e| fail(&ctx, e))?;
         let signature = ecdsa::sign_digest(&key, &bytes_of(&digest)).map_err(|e| fail(&ctx, e))?;
         uint8_array(&ctx, signature.to_vec())
     });
@@ -114,8 +116,8 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         ctx,
         "secp256k1PublicKey",
         |ctx: Ctx<'js>, key: TypedArray<'js, u8>, compressed: bool| {
-            let public =
-                ecdsa::public_key_bytes(&bytes_of(&key), compressed).map_err(|e| fail(&ctx, e))?;
+            let public = ecdsa::public_key_bytes(&Zeroizing::new(bytes_of(&key)), compressed)
+                .map_err(|e| fail(&ctx, e))?;
             uint8_array(&ctx, public)
         }
     );
@@ -145,7 +147,8 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         'js,
         u8,
     >| {
-        let shared = ecdsa::ecdh(&bytes_of(&key), &bytes_of(&public)).map_err(|e| fail(&ctx, e))?;
+        let shared = ecdsa::ecdh(&Zeroizing::new(bytes_of(&key)), &bytes_of(&public))
+            .map_err(|e| fail(&ctx, e))?;
         uint8_array(&ctx, shared.to_vec())
     });
     Ok(object)

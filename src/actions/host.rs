@@ -22,6 +22,7 @@ use super::realm::EthersRealm;
 use crate::keys::{aead, ecdsa, KeyDeriver};
 use crate::store::permissions::Permissions;
 use crate::store::Store;
+use zeroize::Zeroizing;
 
 /// What every run shares: key derivation, the mirror, fetch, the compiled ethers bundle.
 pub struct Services {
@@ -469,28 +470,42 @@ fn invalid_url(ctx: &Ctx<'_>, text: &str) -> rquickjs::Error {
     Exception::throw_type(ctx, &format!("Invalid URL: {text}"))
 }
 
-fn private_key_hex(key: &k256::SecretKey) -> String {
-    prefixed_hex(key.to_bytes())
+/// The private key as `0x` hex, for `getPrivateKey`. Every copy this side of the engine is wiped
+/// (the engine's own string is the action's to keep).
+fn private_key_hex(key: &k256::SecretKey) -> Zeroizing<String> {
+    let bytes = Zeroizing::new(<[u8; 32]>::from(key.to_bytes()));
+    let mut text =
+        Zeroizing::new(*b"0x0000000000000000000000000000000000000000000000000000000000000000");
+    hex::encode_to_slice(bytes.as_ref(), &mut text[2..]).expect("64 digits for 32 bytes");
+    Zeroizing::new(String::from(
+        std::str::from_utf8(text.as_ref()).expect("hex digits are ASCII"),
+    ))
 }
 
-fn public_key_hex(key: &k256::SecretKey, compressed: bool) -> String {
-    prefixed_hex(
-        ecdsa::public_key_bytes(&key.to_bytes(), compressed)
+fn public_key_hex(key: &k256::SecretKey, compressed: bool) -> Zeroizing<String> {
+    let bytes = Zeroizing::new(<[u8; 32]>::from(key.to_bytes()));
+    Zeroizing::new(prefixed_hex(
+        ecdsa::public_key_bytes(bytes.as_ref(), compressed)
             .expect("a derived key is a valid private key"),
-    )
+    ))
 }
 
-fn compressed_public_key_hex(key: &k256::SecretKey) -> String {
+fn compressed_public_key_hex(key: &k256::SecretKey) -> Zeroizing<String> {
     public_key_hex(key, true)
 }
 
-fn uncompressed_public_key_hex(key: &k256::SecretKey) -> String {
+fn uncompressed_public_key_hex(key: &k256::SecretKey) -> Zeroizing<String> {
     public_key_hex(key, false)
 }
 
 /// Lowercase `0x` address.
-fn address_hex(key: &k256::SecretKey) -> String {
-    format!("{:#x}", crate::keys::derive::address_of(key))
+fn address_hex(key: &k256::SecretKey) -> Zeroizing<String> {
+    Zeroizing::new(format!("{:#x}", crate::keys::derive::address_of(key)))
+}
+
+/// A JavaScript string of `text` (copied into the engine; `text` stays the caller's to wipe).
+fn js_string<'js>(ctx: &Ctx<'js>, text: &str) -> rquickjs::Result<rquickjs::String<'js>> {
+    rquickjs::String::from_str(ctx.clone(), text)
 }
 
 /// How a key function finds its key from its string argument.
@@ -513,13 +528,13 @@ fn key_fn<'js>(
     host: &Rc<Host>,
     name: &'static str,
     lookup: KeyLookup,
-    present: fn(&k256::SecretKey) -> String,
+    present: fn(&k256::SecretKey) -> Zeroizing<String>,
 ) -> rquickjs::Result<()> {
     let h = host.clone();
     native!(object, ctx, name, move |ctx: Ctx<'js>, argument: String| {
         lookup(&h, &argument)
-            .map(|key| present(&key))
             .map_err(|e| e.throw(&ctx))
+            .and_then(|key| js_string(&ctx, &present(&key)))
     });
     Ok(())
 }
@@ -707,7 +722,7 @@ fn key_natives<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Object<
     for (name, present) in [
         (
             "getPrivateKey",
-            private_key_hex as fn(&k256::SecretKey) -> String,
+            private_key_hex as fn(&k256::SecretKey) -> Zeroizing<String>,
         ),
         ("getPublicKey", uncompressed_public_key_hex),
         ("getWalletAddress", address_hex),
@@ -719,8 +734,8 @@ fn key_natives<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Object<
         'js,
     >| {
         h.action_key(None)
-            .map(|key| private_key_hex(&key))
             .map_err(|e| e.throw(&ctx))
+            .and_then(|key| js_string(&ctx, &private_key_hex(&key)))
     });
     key_fn(
         &object,

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
-use crate::keys::derive::new_api_key;
+use crate::keys::api_key::NewApiKey;
 
 /// Longest accepted name / description (bytes); longer → 400.
 pub const MAX_TEXT_LEN: usize = 1024;
@@ -27,7 +27,8 @@ pub struct NewAccountRequest {
 /// → `{api_key, wallet_address}`: the account key (shown once) and the default wallet.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NewAccountResponse {
-    pub api_key: String,
+    #[schema(value_type = String)]
+    pub api_key: NewApiKey,
     pub wallet_address: String,
 }
 
@@ -63,11 +64,11 @@ pub async fn new_account(
     if let Some(email) = &request.email {
         check_text("email", email)?;
     }
-    let api_key = new_api_key();
+    let api_key = NewApiKey::generate();
     let (derivation_id, wallet) = ctx.keys.mint_wallet();
     ctx.writer
         .write(&LitRegistry::newAccountCall {
-            accountKeyHash: alloy::primitives::keccak256(api_key.as_bytes()),
+            accountKeyHash: api_key.hash(),
             name: request.account_name,
             description: request.account_description,
             defaultWallet: wallet,

@@ -195,7 +195,10 @@ impl From<crate::chain::writer::WriteError> for ApiError {
                 format!("transaction {tx} reverted: the state changed concurrently; retry"),
             )
             .after_sending(),
-            W::Unavailable(reason) => unavailable(format!("the chain is unreachable, retry later ({reason})")),
+            W::Unavailable(reason) => unavailable(format!(
+                "the chain is unreachable, retry later ({})",
+                crate::redact::urls_in(&reason)
+            )),
             W::NotMined(tx) => unavailable(format!("transaction {tx} was not mined in time; check again later")).after_sending(),
             W::MirrorBehind { tx, block } => unavailable(format!(
                 "transaction {tx} was mined in block {block}, but this node has not caught up yet; retry the read shortly"

@@ -50,7 +50,8 @@ pub async fn health(State(ctx): State<SharedContext>) -> Response {
                 chain_id,
                 mirror_block: applied,
                 chain_head: head,
-                reason: Some(reason),
+                // Never the RPC URL's key (see `crate::redact`).
+                reason: Some(crate::redact::urls_in(&reason).into_owned()),
             }),
         )
             .into_response(),

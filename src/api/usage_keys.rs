@@ -2,7 +2,7 @@
 //! `update_usage_api_key_metadata` (account key only: a usage key that could rewrite keys could
 //! grant itself anything) and `list_api_keys` (any key of the account; never plaintext).
 
-use alloy::primitives::{keccak256, U256};
+use alloy::primitives::U256;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -17,7 +17,7 @@ use super::ids::{GroupId, KeyRef};
 use super::pagination::PageQuery;
 use crate::app::SharedContext;
 use crate::chain::bindings::{ILitRegistry, LitRegistry};
-use crate::keys::derive::new_api_key;
+use crate::keys::api_key::NewApiKey;
 
 /// The scopes of a usage key, as `add_usage_api_key` / `update_usage_api_key` take them.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -60,7 +60,8 @@ impl Scopes {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddUsageKeyResponse {
     pub success: bool,
-    pub usage_api_key: String,
+    #[schema(value_type = String)]
+    pub usage_api_key: NewApiKey,
 }
 
 /// The usage key must exist in the caller's account (404 otherwise).
@@ -91,13 +92,13 @@ pub async fn add_usage_api_key(
 ) -> Result<Json<AddUsageKeyResponse>, ApiError> {
     caller.require_account_key("create usage keys")?;
     let key = scopes.on_chain()?;
-    let usage_api_key = new_api_key();
+    let usage_api_key = NewApiKey::generate();
     super::billing::charged_write(
         &ctx,
         &caller,
         &LitRegistry::addUsageKeyCall {
             callerKeyHash: caller.key_hash,
-            usageKeyHash: keccak256(usage_api_key.as_bytes()),
+            usageKeyHash: usage_api_key.hash(),
             key,
         },
     )

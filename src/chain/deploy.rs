@@ -10,9 +10,28 @@ use alloy::signers::local::PrivateKeySigner;
 
 use super::bindings::{LitRegistry, NodeConfig};
 use super::{ChainError, Deployment};
+use crate::redact;
 
 fn deploy_err(step: &'static str) -> impl Fn(String) -> ChainError {
-    move |reason| ChainError::Deploy { step, reason }
+    move |reason| ChainError::Deploy {
+        step,
+        reason: redact::urls_in(&reason).into_owned(),
+    }
+}
+
+/// The chain at `rpc_url` could not be reached: shown by its endpoint only (see [`redact`]).
+fn unreachable(rpc_url: &str, reason: impl std::fmt::Display) -> ChainError {
+    ChainError::Unreachable {
+        url: redact::endpoint(rpc_url),
+        reason: redact::urls_in(&reason.to_string()).into_owned(),
+    }
+}
+
+/// `rpc_url` parsed for an HTTP provider.
+fn parse_rpc_url(rpc_url: &str) -> Result<alloy::transports::http::reqwest::Url, ChainError> {
+    rpc_url
+        .parse()
+        .map_err(|e| unreachable(rpc_url, format!("invalid URL: {e}")))
 }
 
 /// Deploys NodeConfig (owner = `owner`'s address) and LitRegistry, sets the admin payer and adds
@@ -23,20 +42,14 @@ pub async fn deploy_contracts(
     admin_payer: Address,
     payers: &[Address],
 ) -> Result<Deployment, ChainError> {
-    let url = rpc_url.parse().map_err(|e| ChainError::Unreachable {
-        url: rpc_url.into(),
-        reason: format!("invalid URL: {e}"),
-    })?;
+    let url = parse_rpc_url(rpc_url)?;
     let owner_address = owner.address();
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(owner))
         .connect_http(url);
-    let unreachable = |e: alloy::transports::TransportError| ChainError::Unreachable {
-        url: rpc_url.into(),
-        reason: e.to_string(),
-    };
-    let chain_id = provider.get_chain_id().await.map_err(unreachable)?;
-    let head = provider.get_block_number().await.map_err(unreachable)?;
+    let down = |e: alloy::transports::TransportError| unreachable(rpc_url, e);
+    let chain_id = provider.get_chain_id().await.map_err(down)?;
+    let head = provider.get_block_number().await.map_err(down)?;
 
     let node_config = NodeConfig::deploy(&provider, owner_address)
         .await
@@ -84,19 +97,13 @@ pub async fn deploy_contracts(
 
 /// Checks that `rpc_url` serves the deployment's chain id and that the registry has code there.
 pub async fn verify_deployment(rpc_url: &str, deployment: &Deployment) -> Result<(), ChainError> {
-    let url = rpc_url.parse().map_err(|e| ChainError::Unreachable {
-        url: rpc_url.into(),
-        reason: format!("invalid URL: {e}"),
-    })?;
+    let url = parse_rpc_url(rpc_url)?;
     let provider = ProviderBuilder::new().connect_http(url);
-    let unreachable = |e: alloy::transports::TransportError| ChainError::Unreachable {
-        url: rpc_url.into(),
-        reason: e.to_string(),
-    };
-    let actual = provider.get_chain_id().await.map_err(unreachable)?;
+    let down = |e: alloy::transports::TransportError| unreachable(rpc_url, e);
+    let actual = provider.get_chain_id().await.map_err(down)?;
     if actual != deployment.chain_id {
         return Err(ChainError::WrongChainId {
-            url: rpc_url.into(),
+            url: redact::endpoint(rpc_url),
             expected: deployment.chain_id,
             actual,
         });
@@ -104,7 +111,7 @@ pub async fn verify_deployment(rpc_url: &str, deployment: &Deployment) -> Result
     let code = provider
         .get_code_at(deployment.contract_address)
         .await
-        .map_err(unreachable)?;
+        .map_err(down)?;
     if code.is_empty() {
         return Err(ChainError::NoCode {
             address: deployment.contract_address,
@@ -120,23 +127,16 @@ pub async fn unregistered_payers(
     deployment: &Deployment,
     payers: &[Address],
 ) -> Result<Vec<Address>, ChainError> {
-    let url = rpc_url.parse().map_err(|e| ChainError::Unreachable {
-        url: rpc_url.into(),
-        reason: format!("invalid URL: {e}"),
-    })?;
+    let url = parse_rpc_url(rpc_url)?;
     let provider = ProviderBuilder::new().connect_http(url);
     let node_config = NodeConfig::new(deployment.node_config()?, provider);
     let mut missing = Vec::new();
     for payer in payers {
-        let listed =
-            node_config
-                .isPayer(*payer)
-                .call()
-                .await
-                .map_err(|e| ChainError::Unreachable {
-                    url: rpc_url.into(),
-                    reason: e.to_string(),
-                })?;
+        let listed = node_config
+            .isPayer(*payer)
+            .call()
+            .await
+            .map_err(|e| unreachable(rpc_url, e))?;
         if !listed {
             missing.push(*payer);
         }

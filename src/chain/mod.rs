@@ -12,7 +12,9 @@ use alloy::primitives::Address;
 
 pub use deployment::Deployment;
 
-/// Chain-layer failure. Messages say which endpoint or address was involved.
+/// Chain-layer failure. Messages say which endpoint or address was involved; an endpoint is
+/// shown as `scheme://host[:port]` only, never with the key its URL may carry (see
+/// [`crate::redact`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     #[error("cannot reach the chain RPC at {url}: {reason}")]

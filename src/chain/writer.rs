@@ -171,8 +171,10 @@ const NONCE_CHECK_AFTER: Duration = Duration::from_secs(1);
 /// How long a fee estimate is reused.
 const FEES_TTL: Duration = Duration::from_secs(1);
 
+/// The chain failed us. Transport errors quote the RPC URL they failed on, so URLs are reduced to
+/// their endpoint (see [`crate::redact`]).
 fn unavailable(e: impl std::fmt::Display) -> WriteError {
-    WriteError::Unavailable(e.to_string())
+    WriteError::Unavailable(crate::redact::urls_in(&e.to_string()).into_owned())
 }
 
 impl ChainWriter {
@@ -183,9 +185,12 @@ impl ChainWriter {
         mirror: MirrorHandle,
         config: WriterConfig,
     ) -> Result<Self, WriteError> {
-        let url: alloy::transports::http::reqwest::Url = rpc_url
-            .parse()
-            .map_err(|e| unavailable(format!("invalid RPC URL {rpc_url}: {e}")))?;
+        let url: alloy::transports::http::reqwest::Url = rpc_url.parse().map_err(|e| {
+            unavailable(format!(
+                "invalid RPC URL {}: {e}",
+                crate::redact::endpoint(rpc_url)
+            ))
+        })?;
         let payers: Vec<Payer> = payers
             .into_iter()
             .map(|signer| Payer {
@@ -242,7 +247,7 @@ impl ChainWriter {
                         }
                     }
                     Err(e) => {
-                        tracing::debug!(payer = %payer.address, error = %e, "cannot read payer balance")
+                        tracing::debug!(payer = %payer.address, error = %crate::redact::urls_in(&e.to_string()), "cannot read payer balance")
                     }
                 }
             }
@@ -450,10 +455,10 @@ impl ChainWriter {
                     })
                 }
                 Err(e) if attempt < ATTEMPTS && is_pruned_state_race(&e.to_string()) => {
-                    tracing::debug!(payer = %payer.address, error = %e, "state pruned under the call; retrying");
+                    tracing::debug!(payer = %payer.address, error = %crate::redact::urls_in(&e.to_string()), "state pruned under the call; retrying");
                 }
                 Err(e) if attempt < ATTEMPTS && is_nonce_race(&e.to_string()) => {
-                    tracing::debug!(payer = %payer.address, error = %e, "nonce taken by another sender; retrying");
+                    tracing::debug!(payer = %payer.address, error = %crate::redact::urls_in(&e.to_string()), "nonce taken by another sender; retrying");
                     tokio::time::sleep(Duration::from_millis(50 * attempt as u64)).await;
                 }
                 Err(e) => return Err(unavailable(e)),

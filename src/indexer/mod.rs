@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub use apply::Contracts;
 pub use status::{MirrorHandle, MirrorHealth};
 
+use crate::redact;
 use crate::store::permissions::{Permissions, Touched};
 use crate::store::write::StateWriter;
 use crate::store::{Cursor, Store, StoreError};
@@ -38,8 +39,10 @@ pub enum IndexerError {
     Inconsistent(String),
 }
 
+/// An RPC failure; URLs in it (transport errors quote the one they failed on) are reduced to
+/// their endpoint (see [`crate::redact`]).
 fn rpc<E: std::fmt::Display>(e: E) -> IndexerError {
-    IndexerError::Rpc(e.to_string())
+    IndexerError::Rpc(redact::urls_in(&e.to_string()).into_owned())
 }
 
 /// How the mirror follows the chain.
@@ -84,10 +87,12 @@ impl Indexer {
         permissions: Permissions,
         config: IndexerConfig,
     ) -> Result<Self, IndexerError> {
-        let url = config
-            .rpc_url
-            .parse()
-            .map_err(|e| IndexerError::Rpc(format!("invalid RPC URL {}: {e}", config.rpc_url)))?;
+        let url = config.rpc_url.parse().map_err(|e| {
+            rpc(format!(
+                "invalid RPC URL {}: {e}",
+                redact::endpoint(&config.rpc_url)
+            ))
+        })?;
         let provider = ProviderBuilder::new().connect_http(url).erased();
         let applied = store.cursor()?.map(|c| c.number).unwrap_or(0);
         let handle = MirrorHandle::new(applied, config.max_lag_blocks, config.max_rpc_silence);
@@ -298,23 +303,24 @@ impl Indexer {
 /// on) if the endpoint offers none.
 async fn subscribe_new_heads(ws_url: String, wake: Arc<Notify>, shutdown: CancellationToken) {
     use futures_util::StreamExt;
+    let endpoint = redact::endpoint(&ws_url);
     let connect =
         ProviderBuilder::new().connect_ws(alloy::providers::WsConnect::new(ws_url.clone()));
     let provider = match connect.await {
         Ok(provider) => provider,
         Err(e) => {
-            tracing::info!(%ws_url, error = %e, "no WebSocket subscription; following the chain by polling");
+            tracing::info!(ws_url = %endpoint, error = %redact::urls_in(&e.to_string()), "no WebSocket subscription; following the chain by polling");
             return;
         }
     };
     let mut stream = match provider.subscribe_blocks().await {
         Ok(subscription) => subscription.into_stream(),
         Err(e) => {
-            tracing::info!(%ws_url, error = %e, "newHeads subscription refused; following the chain by polling");
+            tracing::info!(ws_url = %endpoint, error = %redact::urls_in(&e.to_string()), "newHeads subscription refused; following the chain by polling");
             return;
         }
     };
-    tracing::info!(%ws_url, "following new heads by subscription");
+    tracing::info!(ws_url = %endpoint, "following new heads by subscription");
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -21,7 +21,9 @@ use alloy::primitives::Address;
 use hkdf::Hkdf;
 use k256::SecretKey;
 use sha2::Sha256;
-use zeroize::Zeroizing;
+use std::sync::Arc;
+
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::RootSecret;
 
@@ -85,11 +87,20 @@ impl KeyPurpose<'_> {
     }
 }
 
-/// Derives keys from one root secret. Cheap to clone; holds only the HKDF pseudo-random key.
+/// Derives keys from one root secret. Cheap to clone; holds only the HKDF pseudo-random key, which
+/// is wiped when the last clone is dropped.
 #[derive(Clone)]
 pub struct KeyDeriver {
-    hkdf: Hkdf<Sha256>,
+    prk: Arc<Prk>,
 }
+
+/// The HKDF pseudo-random key: as secret as the root secret (every key derives from it). Kept as
+/// bytes, not as an `Hkdf` (whose HMAC state the hashing crates never wipe), and wiped on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+struct Prk([u8; 32]);
+
+// Every clone shares one `Prk`, which is wiped when the last clone goes.
+impl ZeroizeOnDrop for KeyDeriver {}
 
 impl std::fmt::Debug for KeyDeriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,14 +110,17 @@ impl std::fmt::Debug for KeyDeriver {
 
 impl KeyDeriver {
     pub fn new(root: &RootSecret) -> Self {
-        Self {
-            hkdf: Hkdf::<Sha256>::new(Some(SALT), root.expose()),
-        }
+        let (mut extracted, _) = Hkdf::<Sha256>::extract(Some(SALT), root.expose());
+        let mut prk = Prk([0u8; 32]);
+        prk.0.copy_from_slice(&extracted);
+        AsMut::<[u8]>::as_mut(&mut extracted).zeroize();
+        Self { prk: Arc::new(prk) }
     }
 
     fn expand(&self, purpose: KeyPurpose<'_>, counter: u8) -> Zeroizing<[u8; 32]> {
         let mut okm = Zeroizing::new([0u8; 32]);
-        self.hkdf
+        Hkdf::<Sha256>::from_prk(&self.prk.0)
+            .expect("a 32-byte PRK is long enough for HKDF-SHA256")
             .expand(&purpose.info(counter), okm.as_mut())
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         okm
@@ -162,15 +176,6 @@ impl KeyDeriver {
         let address = address_of(&self.wallet_signing_key(&id));
         (id.into(), address)
     }
-}
-
-/// A new API key: 32 random bytes (hex), unrelated to any wallet key. Only its keccak256 hash is
-/// ever stored.
-pub fn new_api_key() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 /// The Ethereum address of a secp256k1 key.

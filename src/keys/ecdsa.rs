@@ -87,8 +87,8 @@ fn public_key(bytes: &[u8]) -> Result<PublicKey, EcdsaError> {
 /// SEC1 encoding of the public key of `key`, which is a 32-byte private key or a 33/65-byte
 /// public key (to convert between the compressed and uncompressed forms).
 pub fn public_key_bytes(key: &[u8], compressed: bool) -> Result<Vec<u8>, EcdsaError> {
-    if let Ok(bytes) = <[u8; 32]>::try_from(key) {
-        let mut secret = secp256k1::SecretKey::from_byte_array(bytes)
+    if let Ok(bytes) = <[u8; 32]>::try_from(key).map(zeroize::Zeroizing::new) {
+        let mut secret = secp256k1::SecretKey::from_byte_array(*bytes)
             .map_err(|_| EcdsaError::InvalidPrivateKey)?;
         let public = secp256k1::PublicKey::from_secret_key(&SIGNER, &secret);
         secret.non_secure_erase();

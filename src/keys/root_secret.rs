@@ -55,11 +55,39 @@ impl RootSecret {
     pub fn from_hex(text: &str, origin: &str) -> Result<Self, RootSecretError> {
         let trimmed = text.trim();
         let digits = trimmed.strip_prefix("0x").unwrap_or(trimmed);
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(digits, &mut bytes).map_err(|_| RootSecretError::Malformed {
+        // Decoded in place, so no other copy of the bytes is left behind (a failed parse drops,
+        // and so wipes, the partly filled secret).
+        let mut secret = Self([0u8; 32]);
+        hex::decode_to_slice(digits, &mut secret.0).map_err(|_| RootSecretError::Malformed {
             origin: origin.to_string(),
         })?;
-        Ok(Self(bytes))
+        Ok(secret)
+    }
+
+    /// Takes the secret out of the environment variable `name` (`LIT_NODE_ROOT_SECRET`): reads it,
+    /// overwrites its value where the process keeps it (so `/proc/<pid>/environ` no longer shows
+    /// it) and removes the variable (so no child process inherits it). `Ok(None)` when unset; the
+    /// variable is removed even when its value is malformed.
+    ///
+    /// # Safety
+    ///
+    /// Call while the process has a single thread (at the top of a synchronous `main`, before any
+    /// async runtime starts): changing the environment is unsound while another thread may read
+    /// it.
+    pub unsafe fn take_from_env(name: &str) -> Result<Option<Self>, RootSecretError> {
+        use std::os::unix::ffi::OsStringExt;
+        let Some(value) = std::env::var_os(name) else {
+            return Ok(None);
+        };
+        let value = zeroize::Zeroizing::new(value.into_vec());
+        // SAFETY: single-threaded, by this function's contract.
+        unsafe { wipe_env_value(name) };
+        std::env::remove_var(name);
+        let malformed = || RootSecretError::Malformed {
+            origin: name.to_string(),
+        };
+        let text = std::str::from_utf8(&value).map_err(|_| malformed())?;
+        Self::from_hex(text, name).map(Some)
     }
 
     /// Loads the secret from `path`, refusing files that group or others can read.
@@ -90,10 +118,8 @@ impl RootSecret {
         if path.exists() {
             return Self::load(path);
         }
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let secret = Self(bytes);
-        bytes.zeroize();
+        let mut secret = Self([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(&mut secret.0);
         let create_err = |source| RootSecretError::Create {
             path: path.to_path_buf(),
             source,
@@ -104,14 +130,35 @@ impl RootSecret {
             .mode(0o600)
             .open(path)
             .map_err(create_err)?;
-        let mut text = hex::encode(secret.0);
-        text.push('\n');
-        let written = file
-            .write_all(text.as_bytes())
-            .and_then(|_| file.sync_all());
-        text.zeroize();
-        written.map_err(create_err)?;
+        let mut text = zeroize::Zeroizing::new([b'\n'; 65]);
+        hex::encode_to_slice(secret.0, &mut text[..64]).expect("64 digits for 32 bytes");
+        file.write_all(text.as_ref())
+            .and_then(|_| file.sync_all())
+            .map_err(create_err)?;
         Ok(secret)
+    }
+}
+
+/// Overwrites the value of the environment variable `name` in place, where `getenv` finds it: in
+/// the environment block the kernel gave the process (which `/proc/<pid>/environ` shows) or in
+/// the copy `setenv` made.
+///
+/// # Safety
+///
+/// No other thread may read or change the environment meanwhile.
+unsafe fn wipe_env_value(name: &str) {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return;
+    };
+    // SAFETY: `getenv` returns null or a pointer to the variable's NUL-terminated value, which
+    // stays valid and writable (it lives in the process's own stack or heap) until the
+    // environment changes; nothing else touches it meanwhile (single thread). Only the
+    // `strlen` bytes before the terminator are overwritten.
+    unsafe {
+        let value = libc::getenv(name.as_ptr());
+        if !value.is_null() {
+            std::slice::from_raw_parts_mut(value.cast::<u8>(), libc::strlen(value)).zeroize();
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::NodeError;
+use crate::config::{ENV_ROOT_SECRET, ENV_STRIPE_SECRET_KEY};
 
 /// Where the project's setup script installs anvil (relative to the project root): the real
 /// binary of the npm package, not its Node.js launcher in `.bin/` (one process, direct signals).
@@ -71,6 +72,17 @@ impl AnvilProcess {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
             });
         }
+        // anvil needs none of the node's settings and must never see its secrets: the root
+        // secret (already gone from this process's environment, see `RootSecret::take_from_env`)
+        // and the Stripe key among them.
+        for (name, _) in std::env::vars_os() {
+            if name.as_encoded_bytes().starts_with(b"LIT_NODE_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env_remove(ENV_ROOT_SECRET)
+            .env_remove(ENV_STRIPE_SECRET_KEY);
         let mut child = command
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--chain-id", &chain_id.to_string()])

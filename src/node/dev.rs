@@ -27,9 +27,11 @@ const DEV_PAYER_BALANCE_WEI: u128 = 10_000 * 10u128.pow(18);
 /// File in the data dir holding the running dev chain's RPC URL.
 pub const DEV_RPC_URL_FILE: &str = "dev-rpc-url";
 
-pub async fn run_dev(config: Config) -> Result<(), NodeError> {
+/// Runs the dev node; `root_from_env` is the root secret taken from the environment, if any
+/// (else the data dir's, created on first start).
+pub async fn run_dev(config: Config, root_from_env: Option<RootSecret>) -> Result<(), NodeError> {
     create_private_dir(&config.data_dir)?;
-    let root = super::serve::load_root_secret(&config, true)?;
+    let root = super::serve::load_root_secret(&config, root_from_env, true)?;
     let listener = server::bind(config.listen).await?;
     let store = Store::open(&config.data_dir.join("store"))?;
 
@@ -42,7 +44,10 @@ pub async fn run_dev(config: Config) -> Result<(), NodeError> {
         &config.dev.anvil_args,
     )
     .await?;
-    tracing::info!(rpc_url = anvil.endpoint(), "dev chain (anvil) started");
+    tracing::info!(
+        rpc_url = %crate::redact::endpoint(anvil.endpoint()),
+        "dev chain (anvil) started"
+    );
     // For operator tools run next to the dev node (`lit-node grant-credit`).
     if let Err(e) = std::fs::write(config.data_dir.join(DEV_RPC_URL_FILE), anvil.endpoint()) {
         tracing::warn!(error = %e, "cannot record the dev chain URL in the data dir");
@@ -117,11 +122,12 @@ async fn ensure_deployed(
 }
 
 async fn fund_dev_accounts(rpc_url: &str, payer_keys: &PayerKeys) -> Result<(), NodeError> {
-    let provider = ProviderBuilder::new().connect_http(
-        rpc_url
-            .parse()
-            .map_err(|e| NodeError::Setup(format!("bad dev chain URL {rpc_url}: {e}")))?,
-    );
+    let provider = ProviderBuilder::new().connect_http(rpc_url.parse().map_err(|e| {
+        NodeError::Setup(format!(
+            "bad dev chain URL {}: {e}",
+            crate::redact::endpoint(rpc_url)
+        ))
+    })?);
     let accounts = std::iter::once(payer_keys.admin.address()).chain(payer_keys.payer_addresses());
     for account in accounts {
         provider
@@ -130,7 +136,12 @@ async fn fund_dev_accounts(rpc_url: &str, payer_keys: &PayerKeys) -> Result<(), 
                 (account, U256::from(DEV_PAYER_BALANCE_WEI)),
             )
             .await
-            .map_err(|e| NodeError::Setup(format!("cannot fund dev payer {account}: {e}")))?;
+            .map_err(|e| {
+                NodeError::Setup(format!(
+                    "cannot fund dev payer {account}: {}",
+                    crate::redact::urls_in(&e.to_string())
+                ))
+            })?;
     }
     Ok(())
 }

@@ -11,9 +11,13 @@ use std::net::SocketAddr;
 pub use dev::{run_dev, DEV_RPC_URL_FILE};
 pub use serve::run_serve;
 
-/// The root secret of a configured node (env or file; never created here).
-pub fn load_root_secret(config: &Config) -> Result<crate::keys::RootSecret, NodeError> {
-    serve::load_root_secret(config, false)
+/// The root secret of a configured node: `from_env` (taken from the environment at start-up),
+/// else the configured file (never created here).
+pub fn load_root_secret(
+    config: &Config,
+    from_env: Option<crate::keys::RootSecret>,
+) -> Result<crate::keys::RootSecret, NodeError> {
+    serve::load_root_secret(config, from_env, false)
 }
 
 use std::sync::Arc;
@@ -200,7 +204,13 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
             token: config.chain.token.clone(),
             contract_address: deployment.contract_address,
             contracts: deployment.contracts.clone(),
-            public_rpc_url: config.chain.publish_rpc_url.then(|| rpc_url.clone()),
+            public_rpc_url: config.chain.publish_rpc_url.then(|| {
+                config
+                    .chain
+                    .public_rpc_url
+                    .clone()
+                    .unwrap_or_else(|| crate::redact::endpoint(&rpc_url))
+            }),
         },
         payers: payer_keys.payer_addresses(),
         admin_payer: payer_keys.admin.address(),

@@ -10,11 +10,16 @@ use crate::config::{Config, ENV_ROOT_SECRET};
 use crate::keys::{KeyDeriver, RootSecret};
 use crate::store::{ChainIdentity, Store};
 
-/// The root secret from `LIT_NODE_ROOT_SECRET`, else from the configured file (created when
-/// `create` is set — dev mode only).
-pub(super) fn load_root_secret(config: &Config, create: bool) -> Result<RootSecret, NodeError> {
-    if let Ok(value) = std::env::var(ENV_ROOT_SECRET) {
-        return Ok(RootSecret::from_hex(&value, ENV_ROOT_SECRET)?);
+/// The root secret: `from_env` (taken from `LIT_NODE_ROOT_SECRET` at start-up, see
+/// [`RootSecret::take_from_env`]), else the configured file (created when `create` is set — dev
+/// mode only).
+pub(super) fn load_root_secret(
+    config: &Config,
+    from_env: Option<RootSecret>,
+    create: bool,
+) -> Result<RootSecret, NodeError> {
+    if let Some(root) = from_env {
+        return Ok(root);
     }
     let path = config.root_secret_path();
     if create {
@@ -29,7 +34,8 @@ pub(super) fn load_root_secret(config: &Config, create: bool) -> Result<RootSecr
     }
 }
 
-pub async fn run_serve(config: Config) -> Result<(), NodeError> {
+/// Serves against the configured chain; `root_from_env` as for [`load_root_secret`].
+pub async fn run_serve(config: Config, root_from_env: Option<RootSecret>) -> Result<(), NodeError> {
     let rpc_url = config.chain.rpc_url.clone().ok_or_else(|| {
         NodeError::Setup(
             "serve needs a chain RPC: pass --rpc-url or set LIT_NODE_CHAIN__RPC_URL".into(),
@@ -42,7 +48,7 @@ pub async fn run_serve(config: Config) -> Result<(), NodeError> {
                 .into(),
         )
     })?;
-    let root = load_root_secret(&config, false)?;
+    let root = load_root_secret(&config, root_from_env, false)?;
     let listener = server::bind(config.listen).await?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         NodeError::Setup(format!(

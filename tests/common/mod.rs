@@ -64,9 +64,21 @@ pub fn node_command(args: &[&str], envs: &[(&str, &str)]) -> Command {
 
 impl NodeProcess {
     /// Starts `lit-node ARGS` and waits for its "listening on" line; on exit returns its stderr.
+    /// Its stderr is read from the start, so a node logging a lot (debug) never blocks on a full
+    /// pipe before it is ready.
     pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> Result<Self, Exited> {
         let mut child = node_command(args, envs).spawn().expect("spawn lit-node");
         let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let stderr_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = stderr_lines.clone();
+        let stderr_reader = tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("[lit-node] {line}");
+                kept.lock().unwrap().push(line);
+            }
+        });
         let mut lines = BufReader::new(stdout).lines();
         let ready = tokio::time::timeout(Duration::from_secs(120), async {
             while let Ok(Some(line)) = lines.next_line().await {
@@ -82,16 +94,6 @@ impl NodeProcess {
         match ready {
             Some((base_url, stdout_line)) => {
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-                let stderr = child.stderr.take().unwrap();
-                let stderr_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-                let kept = stderr_lines.clone();
-                tokio::spawn(async move {
-                    let mut lines = BufReader::new(stderr).lines();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        eprintln!("[lit-node] {line}");
-                        kept.lock().unwrap().push(line);
-                    }
-                });
                 Ok(Self {
                     child,
                     base_url,
@@ -99,7 +101,12 @@ impl NodeProcess {
                     stderr_lines,
                 })
             }
-            None => Err(wait_exit(child).await),
+            None => {
+                let mut exited = wait_exit(child).await;
+                let _ = tokio::time::timeout(Duration::from_secs(30), stderr_reader).await;
+                exited.stderr = stderr_lines.lock().unwrap().join("\n");
+                Err(exited)
+            }
         }
     }
 
@@ -124,6 +131,11 @@ impl NodeProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// The node's process id (while it runs).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the node is running")
     }
 
     /// SIGKILL: the node gets no chance to clean up.
@@ -184,6 +196,69 @@ pub fn start_anvil(chain_id: u64) -> alloy::node_bindings::AnvilInstance {
         .try_spawn()
         .expect("start anvil")
 }
+
+/// The admin payer and payer addresses `lit-node payers` prints for `root_secret`.
+pub async fn payers_of(root_secret: &str, payer_count: u32) -> serde_json::Value {
+    let output = node_command(
+        &["payers"],
+        &[
+            ("LIT_NODE_ROOT_SECRET", root_secret),
+            ("LIT_NODE_CHAIN__PAYER_COUNT", &payer_count.to_string()),
+        ],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Runs the operator's deploy script (`script/Deploy.s.sol`, real forge) against `rpc_url` as
+/// anvil's first prefunded account, registering `payers` (as [`payers_of`] prints them); writes
+/// the deployment JSON to `out` and returns it.
+pub async fn forge_deploy(
+    rpc_url: &str,
+    payers: &serde_json::Value,
+    out: &Path,
+) -> serde_json::Value {
+    let payer_list: Vec<&str> = payers["payers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let output = Command::new(tool("forge"))
+        .current_dir(project_root())
+        .args([
+            "script",
+            "script/Deploy.s.sol",
+            "--rpc-url",
+            rpc_url,
+            "--broadcast",
+            "--private-key",
+            ANVIL_KEY_0,
+        ])
+        .env("PAYERS", payer_list.join(","))
+        .env("ADMIN_PAYER", payers["admin_payer"].as_str().unwrap())
+        .env("DEPLOYMENT_OUT", out)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "forge script failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+}
+
+/// anvil's first prefunded dev key (public knowledge): the contracts' owner in tests.
+pub const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 /// `METHOD /core/v1/{path}` on the node at `base_url` with an optional API key and JSON body
 /// (ignored for GET); returns the status and the JSON reply.

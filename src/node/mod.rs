@@ -2,6 +2,7 @@
 //! RPC and deployment file) share one start-up path once the chain is known.
 
 mod anvil;
+mod connections;
 mod dev;
 mod serve;
 mod server;
@@ -208,7 +209,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         rate_limits: config.rate_limit.clone(),
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
     };
-    let result = server::serve(listener, Arc::new(ctx), mode).await;
+    let result = server::serve(listener, Arc::new(ctx), mode, &config.http).await;
     shutdown.cancel();
     let _ = indexer_task.await;
     let _ = balances_task.await;

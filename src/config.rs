@@ -190,6 +190,14 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Whole-request timeout for API handlers.
     pub request_timeout_secs: u64,
+    /// A client must send a request's complete head (request line and headers) within this
+    /// long; an idle keep-alive connection is closed after it too (slowloris defence).
+    pub header_read_timeout_ms: u64,
+    /// Open client connections at most (per listener); connections beyond it are closed at once.
+    pub max_connections: usize,
+    /// Serve `/metrics` on this address instead of the API listener (which then answers 404
+    /// there), for operators who keep metrics off the public interface.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,6 +253,9 @@ impl Default for HttpConfig {
         Self {
             max_body_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 120,
+            header_read_timeout_ms: 10_000,
+            max_connections: 1024,
+            metrics_listen: None,
         }
     }
 }
@@ -369,6 +380,38 @@ mod tests {
             assert_eq!(config.dev.anvil_args, vec!["--block-time", "1"]);
             assert!(config.billing.enabled);
             assert!(!format!("{config:?}").contains("sk_test"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn http_limits_and_trusted_proxies_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            let config = Config::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(config.http.header_read_timeout_ms, 10_000);
+            assert_eq!(config.http.max_connections, 1024);
+            assert_eq!(config.http.metrics_listen, None);
+            assert!(config.rate_limit.trusted_proxies.is_empty());
+            jail.set_env("LIT_NODE_HTTP__METRICS_LISTEN", "127.0.0.1:9100");
+            jail.set_env(
+                "LIT_NODE_RATE_LIMIT__TRUSTED_PROXIES",
+                r#"["127.0.0.1", "10.0.0.0/8"]"#,
+            );
+            let config = Config::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(
+                config.http.metrics_listen,
+                Some("127.0.0.1:9100".parse().unwrap())
+            );
+            let proxies: Vec<String> = config
+                .rate_limit
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(proxies, ["127.0.0.1/32", "10.0.0.0/8"]);
+            jail.set_env("LIT_NODE_RATE_LIMIT__TRUSTED_PROXIES", r#"["proxy.local"]"#);
+            let err = Config::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("`proxy.local`"), "{err}");
             Ok(())
         });
     }

@@ -1,12 +1,13 @@
 //! Authentication: the API key from `X-Api-Key: <key>` or `Authorization: Bearer <key>` (scheme
-//! case-insensitive), hashed with keccak256 — the only form the node ever stores or compares.
+//! case-insensitive), read only by [`api_key`] and hashed with keccak256 — the only form the node
+//! ever stores or compares.
 //! [`ApiKey`] only reads the key (for `account_exists`, which answers `false` for unknown keys);
 //! [`Caller`] also resolves it through the mirror and answers 401 when it belongs to no account.
 
 use alloy::primitives::{keccak256, B256};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 
 use super::error::ApiError;
 use crate::app::SharedContext;
@@ -35,27 +36,39 @@ fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
 
-/// The API key a request carries, if any.
-pub fn key_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
-    if let Some(value) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        let key = value.trim();
-        if !key.is_empty() {
-            return Some(key.to_string());
-        }
+/// The API key a request carries — the one reading of the auth headers for the whole node (auth,
+/// rate limits, anything else that needs the key): `X-Api-Key: <key>` unless it is blank, else
+/// `Authorization: Bearer <key>` (scheme case-insensitive, any spacing). Surrounding whitespace
+/// is never part of a key, so every spelling of one key reads the same.
+pub fn api_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+    {
+        return Some(key);
     }
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, key) = value.split_once(' ')?;
+    let (scheme, key) = value.split_once(|c: char| c.is_ascii_whitespace())?;
     let key = key.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| key.to_string())
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
+/// The keccak256 hash of the request's API key ([`api_key`]): the only form the node stores.
+pub fn api_key_hash(headers: &HeaderMap) -> Option<B256> {
+    api_key(headers).map(|key| keccak256(key.as_bytes()))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        key_from_headers(&parts.headers)
-            .map(|key| ApiKey(keccak256(key.as_bytes())))
-            .ok_or_else(|| unauthorized("missing API key: send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`"))
+        api_key_hash(&parts.headers).map(ApiKey).ok_or_else(|| {
+            unauthorized(
+                "missing API key: send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`",
+            )
+        })
     }
 }
 
@@ -144,6 +157,53 @@ impl Caller {
             Err(forbidden(format!(
                 "this API key may not change group {group} (not in its `{name}`)"
             )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn every_spelling_of_a_key_reads_the_same() {
+        for spelling in [
+            headers(&[("x-api-key", "k1")]),
+            headers(&[("x-api-key", "  k1 ")]),
+            headers(&[("authorization", "Bearer k1")]),
+            headers(&[("authorization", "bearer k1")]),
+            headers(&[("authorization", "BEARER   k1  ")]),
+            headers(&[("authorization", "Bearer\tk1")]),
+            headers(&[("x-api-key", ""), ("authorization", "Bearer k1")]),
+            headers(&[("x-api-key", "   "), ("authorization", "bearer k1")]),
+            headers(&[("x-api-key", "k1"), ("authorization", "Bearer other")]),
+        ] {
+            assert_eq!(api_key(&spelling), Some("k1"), "{spelling:?}");
+            assert_eq!(api_key_hash(&spelling), Some(keccak256(b"k1")));
+        }
+    }
+
+    #[test]
+    fn no_key_is_read_from_missing_blank_or_other_schemes() {
+        for spelling in [
+            headers(&[]),
+            headers(&[("x-api-key", "")]),
+            headers(&[("authorization", "Bearer")]),
+            headers(&[("authorization", "Bearer   ")]),
+            headers(&[("authorization", "Basic dXNlcjpwYXNz")]),
+            headers(&[("authorization", "Bearerk1")]),
+            headers(&[("x-api-key", " "), ("authorization", "Token k1")]),
+        ] {
+            assert_eq!(api_key(&spelling), None, "{spelling:?}");
         }
     }
 }

@@ -20,7 +20,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::primitives::keccak256;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -29,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use super::auth::key_from_headers;
+use super::auth::api_key_hash;
 use super::error::{ApiError, TransactionSent};
 use crate::app::SharedContext;
 use crate::keys::aead;
@@ -132,7 +131,7 @@ pub async fn replay(
         Err(error) => return error.into_response(),
     };
     let ctx = &this.ctx;
-    let caller = key_from_headers(request.headers()).map(|key| keccak256(key.as_bytes()).0);
+    let caller = api_key_hash(request.headers()).map(|hash| hash.0);
     let scope = match caller {
         Some(hash) => match ctx.permissions.key_account(&hash.into()) {
             Ok(Some(account)) => account.0,

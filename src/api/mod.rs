@@ -5,6 +5,7 @@ mod accounts;
 mod actions;
 pub mod auth;
 pub mod billing;
+pub mod client_ip;
 pub mod detach;
 pub mod error;
 pub mod extract;
@@ -34,8 +35,17 @@ use tower_http::trace::TraceLayer;
 use crate::app::SharedContext;
 use middleware::{X_CORRELATION_ID, X_REQUEST_ID};
 
-/// Every route the node serves, with the transport rules of spec/api.md applied.
-pub fn router(ctx: SharedContext) -> Router {
+/// `/metrics` alone, for its own listener (`http.metrics_listen`).
+pub fn metrics_router(ctx: SharedContext) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::from_fn(middleware::json_errors))
+        .with_state(ctx)
+}
+
+/// Every route the node serves, with the transport rules of spec/api.md applied; `/metrics` too
+/// unless it has a listener of its own (`with_metrics` false).
+pub fn router(ctx: SharedContext, with_metrics: bool) -> Router {
     // Reads, and endpoints that change nothing.
     let reads = Router::new()
         .route("/version", get(info::version))
@@ -146,13 +156,16 @@ pub fn router(ctx: SharedContext) -> Router {
             },
         );
 
-    Router::new()
+    let mut routes = Router::new()
         .nest("/core/v1", core_v1)
-        .route("/health", get(health::health))
-        .route("/metrics", get(health::metrics))
+        .route("/health", get(health::health));
+    if with_metrics {
+        routes = routes.route("/metrics", get(health::metrics));
+    }
+    routes
         .merge(openapi::routes())
         .layer(axum::middleware::from_fn_with_state(
-            rate_limit::RateLimits::new(&ctx.rate_limits),
+            rate_limit::RateLimits::new(&ctx.rate_limits, ctx.permissions.clone()),
             rate_limit::enforce,
         ))
         .layer(DefaultBodyLimit::max(ctx.max_body_bytes))

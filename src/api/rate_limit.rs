@@ -1,21 +1,34 @@
-//! Rate limits of spec/api.md: every request carrying an API key is limited per key, and
+//! Rate limits of spec/api.md: every request carrying a known API key is limited per key, and
 //! `new_account` (unauthenticated, costs gas) per client IP, so nobody can drain the payers or
 //! starve other users. Over the limit → 429 with `Retry-After` (seconds).
+//!
+//! Only keys the mirror knows get a bucket, keyed by the key's hash as [`auth::api_key`] reads it
+//! (so every spelling of a key shares one); unknown keys are answered 401 by auth and leave no
+//! state here. Clients are found by [`client_ip`] (trusted proxies, IPv6 per /64). Buckets that
+//! are back to full are dropped now and then, so memory follows the active keys and clients.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use alloy::primitives::B256;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 
+use super::auth;
+use super::client_ip::{self, ClientResolver};
 use super::error::ApiError;
+use crate::store::permissions::Permissions;
+
+/// How often idle buckets are dropped (on the request path, by whichever request comes first).
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +41,9 @@ pub struct RateLimitConfig {
     pub new_account_per_ip_per_minute: u32,
     /// …with bursts up to this many.
     pub new_account_burst: u32,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client for
+    /// the per-IP limit. Empty (the default): the TCP peer is the client, the header is ignored.
+    pub trusted_proxies: Vec<super::client_ip::TrustedProxy>,
 }
 
 impl Default for RateLimitConfig {
@@ -37,17 +53,24 @@ impl Default for RateLimitConfig {
             per_key_burst: 400,
             new_account_per_ip_per_minute: 120,
             new_account_burst: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
 /// The limiters shared by all requests.
 pub struct RateLimits {
-    per_key: DefaultKeyedRateLimiter<u64>,
+    per_key: DefaultKeyedRateLimiter<B256>,
     new_account: DefaultKeyedRateLimiter<IpAddr>,
+    clients: ClientResolver,
+    /// Tells known keys from unknown ones (cached for known keys only).
+    permissions: Permissions,
     /// For `Retry-After`. Built once: creating a clock calibrates the TSC, which cost ~30% of
     /// the node's CPU under load when it was done per request.
     clock: DefaultClock,
+    started: Instant,
+    /// When idle buckets were last dropped, in ms since `started`.
+    pruned_at_ms: AtomicU64,
 }
 
 fn quota(per_period: u32, burst: u32, per_second: bool) -> Quota {
@@ -62,7 +85,7 @@ fn quota(per_period: u32, burst: u32, per_second: bool) -> Quota {
 }
 
 impl RateLimits {
-    pub fn new(config: &RateLimitConfig) -> Arc<Self> {
+    pub fn new(config: &RateLimitConfig, permissions: Permissions) -> Arc<Self> {
         Arc::new(Self {
             per_key: RateLimiter::keyed(quota(
                 config.per_key_per_second,
@@ -74,23 +97,74 @@ impl RateLimits {
                 config.new_account_burst,
                 false,
             )),
+            clients: ClientResolver::new(&config.trusted_proxies),
+            permissions,
             clock: DefaultClock::default(),
+            started: Instant::now(),
+            pruned_at_ms: AtomicU64::new(0),
         })
+    }
+
+    /// The per-key limit. `Err` holds how long to wait. Requests without a key, or with a key
+    /// the mirror does not know (or that expired), pass untracked: auth answers them.
+    pub fn check_key(&self, headers: &HeaderMap) -> Result<(), Duration> {
+        match auth::api_key_hash(headers) {
+            Some(key_hash) => self.check_key_hash(&key_hash),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Self::check_key`] for a key already read and hashed.
+    pub fn check_key_hash(&self, key_hash: &B256) -> Result<(), Duration> {
+        if !matches!(self.permissions.key_account(key_hash), Ok(Some(_))) {
+            return Ok(());
+        }
+        self.per_key
+            .check_key(key_hash)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// The per-client limit of `new_account`, for a request from TCP peer `peer`.
+    pub fn check_new_account(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), Duration> {
+        let client = client_ip::bucket(self.clients.client(peer, headers));
+        self.new_account
+            .check_key(&client)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Drops every bucket that is back to full (indistinguishable from a new one).
+    pub fn prune_idle(&self) {
+        self.per_key.retain_recent();
+        self.per_key.shrink_to_fit();
+        self.new_account.retain_recent();
+        self.new_account.shrink_to_fit();
+        let (keys, clients) = self.tracked();
+        metrics::gauge!("lit_node_rate_limit_buckets", "limit" => "per_key").set(keys as f64);
+        metrics::gauge!("lit_node_rate_limit_buckets", "limit" => "new_account")
+            .set(clients as f64);
+    }
+
+    /// [`Self::prune_idle`] when the last pruning is more than [`PRUNE_EVERY`] ago.
+    fn prune_idle_when_due(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        let last = self.pruned_at_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= PRUNE_EVERY.as_millis() as u64
+            && self
+                .pruned_at_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.prune_idle();
+        }
+    }
+
+    /// Buckets currently held: (API keys, client addresses).
+    pub fn tracked(&self) -> (usize, usize) {
+        (self.per_key.len(), self.new_account.len())
     }
 }
 
-/// The raw key from either auth header, hashed cheaply (the limiter never stores keys).
-fn key_fingerprint(request: &Request) -> Option<u64> {
-    let headers = request.headers();
-    let value = headers
-        .get("x-api-key")
-        .or_else(|| headers.get(header::AUTHORIZATION))?;
-    let mut hasher = DefaultHasher::new();
-    value.as_bytes().hash(&mut hasher);
-    Some(hasher.finish())
-}
-
-fn too_many(wait: std::time::Duration, what: &str) -> Response {
+fn too_many(wait: Duration, what: &str) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -110,24 +184,110 @@ pub async fn enforce(
     request: Request,
     next: Next,
 ) -> Response {
-    let clock = &limits.clock;
+    limits.prune_idle_when_due();
     if request.uri().path().ends_with("/new_account") {
-        let ip = request
+        let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        if let Err(not_until) = limits.new_account.check_key(&ip) {
-            return too_many(
-                not_until.wait_time_from(clock.now()),
-                "creating accounts from this address",
-            );
+        if let Err(wait) = limits.check_new_account(peer, request.headers()) {
+            return too_many(wait, "creating accounts from this address");
         }
     }
-    if let Some(key) = key_fingerprint(&request) {
-        if let Err(not_until) = limits.per_key.check_key(&key) {
-            return too_many(not_until.wait_time_from(clock.now()), "for this API key");
-        }
+    if let Err(wait) = limits.check_key(request.headers()) {
+        return too_many(wait, "for this API key");
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::records::{encode, KeyRecord};
+    use crate::store::write::StateWriter;
+    use crate::store::{keys, Cursor, Store};
+    use alloy::primitives::keccak256;
+
+    const KNOWN_KEY: &str = "the-one-known-key";
+
+    /// A store whose mirror knows one account key, [`KNOWN_KEY`].
+    fn store_with_known_key(dir: &std::path::Path) -> Store {
+        let store = Store::open(dir).unwrap();
+        let hash = keccak256(KNOWN_KEY);
+        let record = KeyRecord {
+            account: hash,
+            seq: 0,
+            usage: None,
+        };
+        let mut writer = StateWriter::new(&store);
+        writer.begin_block(1, B256::ZERO, false);
+        writer
+            .put(keys::key_record(&hash), encode(&record))
+            .unwrap();
+        writer
+            .commit(Cursor {
+                number: 1,
+                hash: B256::ZERO,
+            })
+            .unwrap();
+        store
+    }
+
+    fn key_header(key: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", HeaderValue::from_str(key).unwrap());
+        headers
+    }
+
+    /// A million random keys through the limiter and the permission lookup auth makes: neither
+    /// the limiter nor the permission caches keep anything for them. (Driven by key hash: the
+    /// hash of a random key is a random hash, and keccak in a debug build would dominate.)
+    #[test]
+    fn a_million_random_keys_leave_no_state_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let permissions = Permissions::new(store_with_known_key(dir.path()));
+        let limits = RateLimits::new(&RateLimitConfig::default(), permissions.clone());
+        for _ in 0..1_000_000 {
+            let key_hash = B256::from(rand::random::<[u8; 32]>());
+            assert!(limits.check_key_hash(&key_hash).is_ok());
+            assert_eq!(permissions.key_account(&key_hash).unwrap(), None);
+        }
+        assert!(limits.check_key(&key_header(KNOWN_KEY)).is_ok());
+        assert_eq!(limits.tracked(), (1, 0), "(key buckets, client buckets)");
+        let cached = permissions.cached_counts();
+        assert!(
+            cached.values().all(|&count| count <= 1),
+            "permission caches grew: {cached:?}"
+        );
+    }
+
+    #[test]
+    fn idle_buckets_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let permissions = Permissions::new(store_with_known_key(dir.path()));
+        let config = RateLimitConfig {
+            per_key_per_second: 1000,
+            per_key_burst: 1,
+            new_account_per_ip_per_minute: 60_000,
+            new_account_burst: 1,
+            ..Default::default()
+        };
+        let limits = RateLimits::new(&config, permissions);
+        assert!(limits.check_key(&key_header(KNOWN_KEY)).is_ok());
+        let peer = IpAddr::from([192, 0, 2, 1]);
+        assert!(limits.check_new_account(peer, &HeaderMap::new()).is_ok());
+        assert_eq!(limits.tracked(), (1, 1));
+        // Both buckets refill within a millisecond; pruning then drops them.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while limits.tracked() != (0, 0) {
+            assert!(
+                Instant::now() < deadline,
+                "idle buckets kept: {:?}",
+                limits.tracked()
+            );
+            std::thread::sleep(Duration::from_millis(1)); // poll interval
+            limits.prune_idle();
+        }
+    }
 }

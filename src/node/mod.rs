@@ -2,6 +2,7 @@
 //! RPC and deployment file) share one start-up path once the chain is known.
 
 mod anvil;
+mod connections;
 mod dev;
 mod serve;
 mod server;
@@ -227,7 +228,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
         code_quota_bytes: config.actions.code_quota_bytes,
     };
-    let result = server::serve(listener, Arc::new(ctx), mode).await;
+    let result = server::serve(listener, Arc::new(ctx), mode, &config.http).await;
     shutdown.cancel();
     let _ = indexer_task.await;
     let _ = balances_task.await;

@@ -1,11 +1,14 @@
 //! Permission checks of spec/actions.md ("Permissions"), answered from the store plus in-memory
 //! caches. There is no time-to-live: the indexer calls [`Permissions::invalidate`] with what each
 //! applied range touched. A version counter, bumped by every invalidation, keeps a reader that
-//! loaded from the store before a change from caching the stale result afterwards.
+//! loaded from the store before a change from caching the stale result afterwards; a reader's
+//! version check and insert happen under a shared lock that invalidation takes exclusively, so
+//! no invalidation can fall between them. Only facts about things that exist are cached: a
+//! lookup of an unknown key or wallet leaves nothing behind (random keys cannot fill memory).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256};
@@ -54,10 +57,16 @@ impl Touched {
 pub struct Permissions {
     store: Store,
     version: Arc<AtomicU64>,
-    keys: Cache<B256, Option<Arc<KeyGrant>>>,
+    /// Shared by a miss from its version check to its insert; exclusive for an invalidation.
+    gate: Arc<RwLock<()>>,
+    keys: Cache<B256, Arc<KeyGrant>>,
     /// Every group's sets of one account, loaded together.
     groups: Cache<B256, Arc<HashMap<u64, GroupSets>>>,
-    wallets: Cache<Address, Option<B256>>,
+    /// The account of each registered wallet.
+    wallets: Cache<Address, B256>,
+    /// Test-only: runs between a miss's version check and its insert, to widen that window.
+    #[cfg(test)]
+    before_insert: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Permissions {
@@ -65,14 +74,18 @@ impl Permissions {
         Self {
             store,
             version: Arc::new(AtomicU64::new(0)),
+            gate: Arc::new(RwLock::new(())),
             keys: Cache::new(CACHE_CAPACITY),
             groups: Cache::new(CACHE_CAPACITY),
             wallets: Cache::new(CACHE_CAPACITY),
+            #[cfg(test)]
+            before_insert: None,
         }
     }
 
     /// Drops cached facts about what `touched` names. Called after the write is committed.
     pub fn invalidate(&self, touched: &Touched) {
+        let _exclusive = self.gate.write().unwrap_or_else(|e| e.into_inner());
         self.version.fetch_add(1, Ordering::SeqCst);
         for key in &touched.keys {
             self.keys.invalidate(key);
@@ -87,30 +100,40 @@ impl Permissions {
 
     /// Drops everything (after a reorg rollback or a rebuild).
     pub fn invalidate_all(&self) {
+        let _exclusive = self.gate.write().unwrap_or_else(|e| e.into_inner());
         self.version.fetch_add(1, Ordering::SeqCst);
         self.keys.invalidate_all();
         self.groups.invalidate_all();
         self.wallets.invalidate_all();
     }
 
-    /// Loads with `load` on a miss; caches the result only if nothing was invalidated meanwhile.
+    /// Loads with `load` on a miss; caches a found value only if nothing was invalidated since
+    /// the load began (checked and inserted with no invalidation in between). `None` (not
+    /// found) is never cached.
     fn cached<K, V>(
         &self,
         cache: &Cache<K, V>,
         key: K,
-        load: impl FnOnce() -> Result<V, StoreError>,
-    ) -> Result<V, StoreError>
+        load: impl FnOnce() -> Result<Option<V>, StoreError>,
+    ) -> Result<Option<V>, StoreError>
     where
         K: std::hash::Hash + Eq + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         if let Some(value) = cache.get(&key) {
-            return Ok(value);
+            return Ok(Some(value));
         }
         let before = self.version.load(Ordering::SeqCst);
         let value = load()?;
-        if self.version.load(Ordering::SeqCst) == before {
-            cache.insert(key, value.clone());
+        if let Some(value) = &value {
+            let _shared = self.gate.read().unwrap_or_else(|e| e.into_inner());
+            if self.version.load(Ordering::SeqCst) == before {
+                #[cfg(test)]
+                if let Some(hook) = &self.before_insert {
+                    hook();
+                }
+                cache.insert(key, value.clone());
+            }
         }
         Ok(value)
     }
@@ -155,8 +178,9 @@ impl Permissions {
                 }
                 groups.insert(id, sets);
             }
-            Ok(Arc::new(groups))
+            Ok(Some(Arc::new(groups)))
         })
+        .map(Option::unwrap_or_default)
     }
 
     /// The account a wallet is registered to, if any.
@@ -237,4 +261,196 @@ fn is_expired(expiration: u64) -> bool {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     expiration <= now
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::store::records::{encode, GroupRecord, KeyRecord, UsageKeyRecord};
+    use crate::store::write::StateWriter;
+    use crate::store::{keys, Cursor};
+
+    const ACCOUNT: B256 = B256::repeat_byte(0xa1);
+    const USAGE_KEY: B256 = B256::repeat_byte(0xb2);
+    const CID: B256 = B256::repeat_byte(0xc3);
+    const GROUP: u64 = 1;
+
+    /// The indexer's write path: one committed write batch, then the invalidation of what it
+    /// touched.
+    fn apply(
+        store: &Store,
+        permissions: &Permissions,
+        block: u64,
+        changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        touched: Touched,
+    ) {
+        let mut writer = StateWriter::new(store);
+        writer.begin_block(block, B256::ZERO, false);
+        for (key, value) in changes {
+            match value {
+                Some(value) => writer.put(key, value).unwrap(),
+                None => writer.delete(key).unwrap(),
+            }
+        }
+        writer
+            .commit(Cursor {
+                number: block,
+                hash: B256::ZERO,
+            })
+            .unwrap();
+        permissions.invalidate(&touched);
+    }
+
+    fn usage_key(execute_in_groups: Vec<u64>) -> (Vec<u8>, Option<Vec<u8>>) {
+        let record = KeyRecord {
+            account: ACCOUNT,
+            seq: 1,
+            usage: Some(UsageKeyRecord {
+                execute_in_groups,
+                ..Default::default()
+            }),
+        };
+        (keys::key_record(&USAGE_KEY), Some(encode(&record)))
+    }
+
+    fn group_action(present: bool) -> (Vec<u8>, Option<Vec<u8>>) {
+        let key = keys::group_action(&ACCOUNT, GROUP, &CID);
+        (key, present.then(Vec::new))
+    }
+
+    fn touched_key() -> Touched {
+        Touched {
+            keys: HashSet::from([USAGE_KEY]),
+            ..Default::default()
+        }
+    }
+
+    fn touched_account() -> Touched {
+        Touched {
+            accounts: HashSet::from([ACCOUNT]),
+            ..Default::default()
+        }
+    }
+
+    /// Threads keep checking while the key's grant and its group's action set flip through the
+    /// indexer's path. Once an update has returned, no check may answer from the state before it
+    /// (a reader that loaded the old state must never cache it after the invalidation).
+    #[test]
+    fn no_check_sees_the_state_before_a_completed_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let in_window = Arc::new(AtomicUsize::new(0));
+        let mut permissions = Permissions::new(store.clone());
+        permissions.before_insert = Some(Arc::new({
+            let in_window = in_window.clone();
+            move || {
+                in_window.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_micros(300)); // widens the race window
+                in_window.fetch_sub(1, Ordering::SeqCst);
+            }
+        }));
+        let group = (
+            keys::group(&ACCOUNT, GROUP),
+            Some(encode(&GroupRecord {
+                name: "g".into(),
+                description: String::new(),
+            })),
+        );
+        apply(
+            &store,
+            &permissions,
+            1,
+            vec![group, usage_key(vec![GROUP]), group_action(true)],
+            touched_key(),
+        );
+        assert!(permissions.can_execute(&USAGE_KEY, &CID).unwrap());
+
+        // Updates begun / completed; a check is judged only when no update ran during it.
+        let started = Arc::new(AtomicUsize::new(0));
+        let completed = Arc::new(AtomicUsize::new(0));
+        let expected = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let stale_seen = Arc::new(AtomicUsize::new(0));
+        let checkers: Vec<_> = (0..3)
+            .map(|_| {
+                let (permissions, started, completed, expected, stop, stale_seen) = (
+                    permissions.clone(),
+                    started.clone(),
+                    completed.clone(),
+                    expected.clone(),
+                    stop.clone(),
+                    stale_seen.clone(),
+                );
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        let done = completed.load(Ordering::SeqCst);
+                        let begun = started.load(Ordering::SeqCst);
+                        let want = expected.load(Ordering::SeqCst);
+                        let got = permissions.can_execute(&USAGE_KEY, &CID).unwrap();
+                        let quiet = done == begun && started.load(Ordering::SeqCst) == begun;
+                        if quiet && got != want {
+                            stale_seen.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+
+        let mut grant = true;
+        let mut action = true;
+        let mut block = 1;
+        let mut stale_rounds = 0;
+        let rounds = 150;
+        for round in 0..rounds {
+            // Two updates back to back: readers that missed after the first one are loading
+            // while the second one lands.
+            for _ in 0..2 {
+                block += 1;
+                started.fetch_add(1, Ordering::SeqCst);
+                if round % 2 == 0 {
+                    grant = !grant;
+                    let groups = if grant { vec![GROUP] } else { vec![] };
+                    apply(
+                        &store,
+                        &permissions,
+                        block,
+                        vec![usage_key(groups)],
+                        touched_key(),
+                    );
+                } else {
+                    action = !action;
+                    apply(
+                        &store,
+                        &permissions,
+                        block,
+                        vec![group_action(action)],
+                        touched_account(),
+                    );
+                }
+                expected.store(grant && action, Ordering::SeqCst);
+                completed.fetch_add(1, Ordering::SeqCst);
+            }
+            // Let every insert that was under way finish, then ask.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while in_window.load(Ordering::SeqCst) > 0 {
+                assert!(Instant::now() < deadline, "a cache insert never finished");
+                std::thread::yield_now();
+            }
+            if permissions.can_execute(&USAGE_KEY, &CID).unwrap() != (grant && action) {
+                stale_rounds += 1;
+            }
+        }
+        stop.store(true, Ordering::SeqCst);
+        for checker in checkers {
+            checker.join().unwrap();
+        }
+        assert_eq!(
+            (stale_rounds, stale_seen.load(Ordering::SeqCst)),
+            (0, 0),
+            "(rounds of {rounds} ending with a stale cached answer, stale answers seen by checkers)"
+        );
+    }
 }

@@ -35,6 +35,8 @@ pub struct NodeProcess {
     child: Child,
     pub base_url: String,
     pub stdout_line: String,
+    /// The `/metrics` URL of a separate metrics listener, when the node printed one.
+    pub metrics_url: Option<String>,
     /// Every line the node wrote to stderr (its logs) so far.
     pub stderr_lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -80,8 +82,12 @@ impl NodeProcess {
             }
         });
         let mut lines = BufReader::new(stdout).lines();
+        let mut metrics_url = None;
         let ready = tokio::time::timeout(Duration::from_secs(120), async {
             while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.split("metrics on ").nth(1) {
+                    metrics_url = rest.split_whitespace().next().map(str::to_string);
+                }
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     let url = rest.split_whitespace().next().unwrap().to_string();
                     return Some((url, line));
@@ -98,6 +104,7 @@ impl NodeProcess {
                     child,
                     base_url,
                     stdout_line,
+                    metrics_url,
                     stderr_lines,
                 })
             }
@@ -117,16 +124,13 @@ impl NodeProcess {
             .unwrap_or_else(|e| panic!("dev node failed to start: {e:?}"))
     }
 
-    /// The node's `/metrics` text.
+    /// The node's `/metrics` text (from its metrics listener when it has one).
     pub async fn metrics(&self) -> String {
-        http()
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        let url = self
+            .metrics_url
+            .clone()
+            .unwrap_or_else(|| self.url("/metrics"));
+        http().get(url).send().await.unwrap().text().await.unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -226,5 +226,9 @@ async fn a_run_refused_for_lack_of_credit_stores_nothing() {
         json!({ "ipfs_id": cid }),
     )
     .await;
-    assert_eq!((status, reply["code"].clone()), (400, json!("unknown_code")), "{reply}");
+    assert_eq!(
+        (status, reply["code"].clone()),
+        (400, json!("unknown_code")),
+        "{reply}"
+    );
 }

@@ -177,8 +177,11 @@ impl From<crate::chain::writer::WriteError> for ApiError {
                 "conflict",
                 format!("transaction {tx} reverted: the state changed concurrently; retry"),
             ),
-            W::Unavailable(reason) => unavailable(format!("the chain is unreachable, retry later ({reason})")),
-            W::NotMined(tx) => unavailable(format!("transaction {tx} was not mined in time; check again later")),
+            W::Unavailable(reason) => unavailable(format!("the chain is unavailable and nothing was sent ({reason}); retry later")),
+            W::NotMined(tx) => unavailable(format!(
+                "transaction {tx} was sent but not mined in time; this node keeps following it (re-sending if needed), \
+                 so check with a read shortly before repeating the write"
+            )),
             W::MirrorBehind { tx, block } => unavailable(format!(
                 "transaction {tx} was mined in block {block}, but this node has not caught up yet; retry the read shortly"
             )),

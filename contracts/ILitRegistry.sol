@@ -123,6 +123,8 @@ interface ILitRegistry {
     function convertToSelfManaged(bytes32 callerKeyHash, address newAdmin) external;
 
     // ---------------------------------------------------------------- usage keys (account key only)
+    /// add/update: every id in the four group lists must be a group of the account, or 0 (any
+    /// group); GroupNotFound(account, id) otherwise.
     function addUsageKey(bytes32 callerKeyHash, bytes32 usageKeyHash, UsageKey calldata key) external;
     function updateUsageKey(bytes32 callerKeyHash, bytes32 usageKeyHash, UsageKey calldata key) external;
     function updateUsageKeyMetadata(

@@ -14,7 +14,10 @@ import {ILitRegistry, INodeConfig} from "./ILitRegistry.sol";
 /// @dev Conventions where the interface leaves room:
 ///   - `MissingScope.groupId` is the requested group for the four group-scoped scopes and 0 for the
 ///     boolean scopes (CreateGroups, DeleteGroups, CreatePkps).
-///   - A usage key's group lists are stored as given (ids of groups that do not exist yet are kept).
+///   - A usage key's group lists may name only groups of its account, or the wildcard 0
+///     (GroupNotFound otherwise, checked last). Otherwise a key that may create groups could be
+///     pre-granted an id it then creates with the account's wallets in it. A group removed later
+///     stays listed (ids are never reused, so it grants nothing).
 ///   - A removed usage key frees its hash in the key index (`accountOfKey` returns 0 at once).
 ///   - Views never revert: unknown objects read as empty/zero values.
 ///   - Balances are in cents, positive = credit available; charges may drive them negative.
@@ -123,6 +126,7 @@ contract LitRegistry is ILitRegistry {
         (bytes32 account, Account storage a) = _authorizeAccountKey(callerKeyHash);
         if (usageKeyHash == 0) revert ZeroKeyHash();
         if (_keyAccount[usageKeyHash] != 0) revert KeyAlreadyExists(usageKeyHash);
+        _requireListedGroups(account, a, key);
 
         _keyAccount[usageKeyHash] = account;
         a.usageKeyHashes.add(usageKeyHash);
@@ -134,6 +138,7 @@ contract LitRegistry is ILitRegistry {
     function updateUsageKey(bytes32 callerKeyHash, bytes32 usageKeyHash, UsageKey calldata key) external {
         (bytes32 account, Account storage a) = _authorizeAccountKey(callerKeyHash);
         _requireUsageKey(account, a, usageKeyHash);
+        _requireListedGroups(account, a, key);
         a.usageKeys[usageKeyHash] = key;
         emit UsageKeyUpdated(account, usageKeyHash, key);
     }
@@ -569,6 +574,21 @@ contract LitRegistry is ILitRegistry {
 
     function _requireUsageKey(bytes32 account, Account storage a, bytes32 keyHash) private view {
         if (!a.usageKeyHashes.contains(keyHash)) revert UsageKeyNotFound(account, keyHash);
+    }
+
+    /// Every id in the key's four group lists is a group of the account or the wildcard 0.
+    function _requireListedGroups(bytes32 account, Account storage a, UsageKey calldata key) private view {
+        _requireGroups(account, a, key.manageIpfsIdsInGroups);
+        _requireGroups(account, a, key.addPkpToGroups);
+        _requireGroups(account, a, key.removePkpFromGroups);
+        _requireGroups(account, a, key.executeInGroups);
+    }
+
+    function _requireGroups(bytes32 account, Account storage a, uint256[] calldata groupIds) private view {
+        for (uint256 i; i < groupIds.length; ++i) {
+            uint256 groupId = groupIds[i];
+            if (groupId != 0 && !a.groupIds.contains(groupId)) revert GroupNotFound(account, groupId);
+        }
     }
 
     function _group(bytes32 account, Account storage a, uint256 groupId) private view returns (Group storage) {

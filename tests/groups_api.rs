@@ -86,7 +86,7 @@ async fn groups_and_usage_keys_workflow() {
 
     // A usage key; list_api_keys shows every field, never the plaintext.
     let created = api
-        .ok("add_usage_api_key", &account, scopes("worker", json!({"can_create_groups": true, "add_pkp_to_groups": [1], "manage_ipfs_ids_in_groups": [0], "execute_in_groups": ["1", "0x2"]})))
+        .ok("add_usage_api_key", &account, scopes("worker", json!({"can_create_groups": true, "manage_ipfs_ids_in_groups": [0], "execute_in_groups": ["0"]})))
         .await;
     assert_eq!(created["success"], true);
     let usage = created["usage_api_key"].as_str().unwrap().to_string();
@@ -99,8 +99,8 @@ async fn groups_and_usage_keys_workflow() {
         json!([{
             "id": hash_hex(&usage), "api_key_hash": hash_hex(&usage), "name": "worker", "description": "worker key",
             "expiration": "0", "balance": 0, "can_create_groups": true, "can_delete_groups": false,
-            "can_create_pkps": false, "can_manage_ipfs_ids_in_groups": [0], "can_add_pkp_to_groups": [1],
-            "can_remove_pkp_from_groups": [], "can_execute_in_groups": [1, 2]
+            "can_create_pkps": false, "can_manage_ipfs_ids_in_groups": [0], "can_add_pkp_to_groups": [],
+            "can_remove_pkp_from_groups": [], "can_execute_in_groups": [0]
         }])
     );
     assert!(!keys.to_string().contains(&usage), "plaintext key listed");
@@ -121,6 +121,19 @@ async fn groups_and_usage_keys_workflow() {
     assert_eq!(
         groups,
         json!([{"id": "1", "name": "g1", "description": "first"}])
+    );
+    // Group lists name only groups that exist: now group 1 can be granted (ids in any form).
+    api.ok("update_usage_api_key", &account, scopes("worker", json!({"usage_api_key": usage, "can_create_groups": true, "add_pkp_to_groups": [1], "manage_ipfs_ids_in_groups": [0], "execute_in_groups": ["0x1", "0"]})))
+        .await;
+    let (_, keys) = api
+        .get("list_api_keys?page_number=0&page_size=10", &account)
+        .await;
+    assert_eq!(
+        (
+            &keys[0]["can_add_pkp_to_groups"],
+            &keys[0]["can_execute_in_groups"]
+        ),
+        (&json!([1]), &json!([1, 0]))
     );
     let (_, in_group) = api
         .get(

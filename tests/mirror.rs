@@ -187,10 +187,17 @@ where
     after_each().await;
     send!(r.newAccount(b, "Bob".into(), "second".into(), wallet(0xb0), h("d2")));
     after_each().await;
+    // Usage keys may list only groups that exist (or 0).
+    send!(r.addGroup(
+        a,
+        "g1".into(),
+        "group one".into(),
+        vec![wallet(0xa0)],
+        vec![cid1]
+    ));
     send!(r.addUsageKey(a, u1, usage("u1", &[1], &[0], &[1], &[1])));
     send!(r.addUsageKey(a, u2, usage("u2", &[0], &[], &[], &[])));
     after_each().await;
-    send!(r.updateUsageKey(a, u1, usage("u1b", &[1, 2], &[0], &[1], &[1])));
     send!(r.updateUsageKeyMetadata(a, u2, "u2-renamed".into(), "renamed".into()));
     after_each().await;
     send!(r.registerWallet(
@@ -200,13 +207,6 @@ where
         "second".into(),
         "second wallet".into()
     ));
-    send!(r.addGroup(
-        a,
-        "g1".into(),
-        "group one".into(),
-        vec![wallet(0xa0)],
-        vec![cid1]
-    ));
     after_each().await;
     send!(r.addGroup(
         u1,
@@ -215,6 +215,7 @@ where
         vec![],
         vec![B256::ZERO]
     ));
+    send!(r.updateUsageKey(a, u1, usage("u1b", &[1, 2], &[0], &[1], &[1])));
     send!(r.updateGroup(
         a,
         g(2),

@@ -206,6 +206,7 @@ fn quick_resends() -> WriterConfig {
         resend_after: Duration::from_millis(700),
         max_resends: 5,
         mirror_timeout: Duration::from_secs(10),
+        ..WriterConfig::default()
     }
 }
 
@@ -500,4 +501,171 @@ async fn an_unreachable_chain_is_unavailable() {
         Err(WriteError::Unavailable(reason)) => assert!(!reason.is_empty()),
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// Whether the registry on `s`'s chain has the account of `new_account(i)`.
+async fn on_chain(s: &Setup, i: u64) -> bool {
+    let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
+    LitRegistry::new(s.registry, &provider)
+        .accountExists(keccak256(format!("account {i}")))
+        .call()
+        .await
+        .unwrap()
+}
+
+/// Polls until the mirror has the account of `new_account(i)`.
+async fn until_mirrored(s: &Setup, i: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s
+        .store
+        .account(&keccak256(format!("account {i}")))
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "account {i} never mirrored"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A write to a chain that does not mine answers `NotMined` within the writer's deadline (set
+/// below the HTTP request timeout), not after all its re-sends; what it sent stays in the outbox
+/// and is followed until mined.
+#[tokio::test]
+async fn a_write_to_a_chain_that_does_not_mine_answers_within_its_deadline() {
+    let deadline = Duration::from_secs(3);
+    let s = setup(
+        1,
+        true,
+        WriterConfig {
+            resend_after: Duration::from_millis(700),
+            max_resends: 100,
+            deadline,
+            ..WriterConfig::default()
+        },
+    )
+    .await;
+    let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
+    provider.anvil_set_auto_mine(false).await.unwrap();
+
+    let started = std::time::Instant::now();
+    // Generous margin over the deadline: the machine is shared.
+    let outcome = tokio::time::timeout(
+        deadline + Duration::from_secs(10),
+        s.writer.write(&new_account(30)),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no answer {:?} after the deadline", Duration::from_secs(10)));
+    let sent = match outcome {
+        Err(WriteError::NotMined(hash)) => hash,
+        other => panic!("expected NotMined, got {other:?}"),
+    };
+    assert!(
+        started.elapsed() >= deadline,
+        "answered before its deadline"
+    );
+    let outbox = s.store.sent_transactions().unwrap();
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert!(outbox[0].hashes.contains(&sent), "{outbox:?}");
+
+    // The chain mines again: the outbox pass sees it mined and stops following it.
+    provider.anvil_set_auto_mine(true).await.unwrap();
+    provider.anvil_mine(Some(1), None).await.unwrap();
+    assert_eq!(s.writer.follow_outbox_once().await, 1);
+    assert!(s.store.sent_transactions().unwrap().is_empty());
+    assert!(on_chain(&s, 30).await);
+}
+
+/// A mined transaction is followed until `reorg_depth` blocks deep; reorged out before that
+/// (`evm_snapshot` → write → `evm_revert`), a follow pass sends it again.
+#[tokio::test]
+async fn a_transaction_reorged_out_is_sent_again_and_forgotten_once_deep() {
+    const DEPTH: u64 = 5;
+    let s = setup(
+        1,
+        true,
+        WriterConfig {
+            reorg_depth: DEPTH,
+            ..WriterConfig::default()
+        },
+    )
+    .await;
+    let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
+    let snapshot = provider.anvil_snapshot().await.unwrap();
+    let written = s.writer.write(&new_account(40)).await.unwrap();
+    let kept = s.store.sent_transactions().unwrap();
+    assert_eq!(
+        kept.len(),
+        1,
+        "a mined transaction was forgotten before it was deep"
+    );
+    assert!(kept[0].hashes.contains(&written.tx_hash));
+    assert_eq!(
+        s.writer.follow_outbox_once().await,
+        0,
+        "forgotten while shallow"
+    );
+    assert_eq!(s.store.sent_transactions().unwrap().len(), 1);
+
+    // The chain goes back to before the write and moves on without it.
+    assert!(provider.anvil_revert(snapshot).await.unwrap());
+    provider.anvil_mine(Some(2), None).await.unwrap();
+    assert!(!on_chain(&s, 40).await);
+
+    // A follow pass sends it again (same nonce), and the effect is back.
+    s.writer.follow_outbox_once().await;
+    assert!(
+        on_chain(&s, 40).await,
+        "the reorged-out transaction was not sent again"
+    );
+    until_mirrored(&s, 40).await;
+    let resent = s.store.sent_transactions().unwrap();
+    assert_eq!((resent.len(), resent[0].nonce), (1, kept[0].nonce));
+
+    // Forgotten once deep.
+    provider.anvil_mine(Some(DEPTH), None).await.unwrap();
+    assert_eq!(s.writer.follow_outbox_once().await, 1);
+    assert!(s.store.sent_transactions().unwrap().is_empty());
+    assert!(on_chain(&s, 40).await);
+}
+
+/// After a reorg took a mined transaction out, a new write for the same payer gets the same
+/// nonce: the lost transaction is sent again first, never overwritten in the outbox.
+#[tokio::test]
+async fn a_write_after_a_reorg_sends_the_lost_transaction_again_first() {
+    let s = setup(
+        1,
+        true,
+        WriterConfig {
+            reorg_depth: 5,
+            ..WriterConfig::default()
+        },
+    )
+    .await;
+    let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
+    let snapshot = provider.anvil_snapshot().await.unwrap();
+    s.writer.write(&new_account(50)).await.unwrap();
+    assert!(provider.anvil_revert(snapshot).await.unwrap());
+    provider.anvil_mine(Some(2), None).await.unwrap();
+
+    s.writer.write(&new_account(51)).await.unwrap();
+    assert!(on_chain(&s, 51).await);
+    assert!(
+        on_chain(&s, 50).await,
+        "the lost transaction was not sent again"
+    );
+    let followed: Vec<u64> = s
+        .store
+        .sent_transactions()
+        .unwrap()
+        .iter()
+        .map(|t| t.nonce)
+        .collect();
+    assert_eq!(
+        followed.len(),
+        2,
+        "both stay followed until deep: {followed:?}"
+    );
 }

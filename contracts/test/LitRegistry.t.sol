@@ -266,6 +266,9 @@ contract LitRegistryTest is TestBase {
     // ================================================================ usage keys
 
     function test_AddUsageKey_StoresAndEmitsFullKey() public {
+        for (uint256 i; i < 7; ++i) {
+            _addGroup(ACCOUNT, addrs(), hashes());
+        }
         ILitRegistry.UsageKey memory key = _allScopes();
         key.expiration = uint64(block.timestamp + 1 days);
         key.manageIpfsIdsInGroups = ids(3, 4);
@@ -302,6 +305,72 @@ contract LitRegistryTest is TestBase {
         reg.addUsageKey(ACCOUNT, USAGE, _noScopes());
     }
 
+    /// A usage key whose group-scoped list `list` (0 manage, 1 add, 2 remove, 3 execute) is
+    /// `groups`, and no other scope.
+    function _listing(uint256 list, uint256[] memory groups) internal pure returns (ILitRegistry.UsageKey memory key) {
+        key = _noScopes();
+        if (list == 0) key.manageIpfsIdsInGroups = groups;
+        else if (list == 1) key.addPkpToGroups = groups;
+        else if (list == 2) key.removePkpFromGroups = groups;
+        else key.executeInGroups = groups;
+    }
+
+    /// Every group id in a usage key's four lists must name a group of the account (or be the
+    /// wildcard 0): ids not created yet, removed groups and other accounts' groups are refused.
+    function test_AddUsageKey_RevertsForGroupsNotInTheAccount() public {
+        uint256 own = _addGroup(ACCOUNT, addrs(), hashes()); // 1
+        _addGroup(OTHER, addrs(), hashes());
+        uint256 foreign = _addGroup(OTHER, addrs(), hashes()); // 2, only in OTHER
+        for (uint256 list; list < 4; ++list) {
+            vm.expectRevert(abi.encodeWithSelector(ILitRegistry.GroupNotFound.selector, ACCOUNT, 2));
+            _addUsageKey(ACCOUNT, USAGE, _listing(list, ids(own, foreign)));
+            vm.expectRevert(abi.encodeWithSelector(ILitRegistry.GroupNotFound.selector, ACCOUNT, 5));
+            _addUsageKey(ACCOUNT, USAGE, _listing(list, ids(0, 5)));
+        }
+        assertEq(reg.accountOfKey(USAGE), bytes32(0), "nothing added");
+
+        ILitRegistry.UsageKey memory key = _listing(3, ids(0, own));
+        key.manageIpfsIdsInGroups = ids(own);
+        key.addPkpToGroups = ids(0);
+        _addUsageKey(ACCOUNT, USAGE, key);
+        _assertUsageKey(reg.getUsageKey(ACCOUNT, USAGE), key);
+    }
+
+    function test_UpdateUsageKey_RevertsForGroupsNotInTheAccount() public {
+        uint256 kept = _addGroup(ACCOUNT, addrs(), hashes()); // 1
+        uint256 removed = _addGroup(ACCOUNT, addrs(), hashes()); // 2
+        vm.prank(PAYER);
+        reg.removeGroup(ACCOUNT, removed);
+        _addUsageKey(ACCOUNT, USAGE, _listing(3, ids(kept)));
+        vm.startPrank(PAYER);
+        for (uint256 list; list < 4; ++list) {
+            vm.expectRevert(abi.encodeWithSelector(ILitRegistry.GroupNotFound.selector, ACCOUNT, removed));
+            reg.updateUsageKey(ACCOUNT, USAGE, _listing(list, ids(kept, removed)));
+            vm.expectRevert(abi.encodeWithSelector(ILitRegistry.GroupNotFound.selector, ACCOUNT, 3));
+            reg.updateUsageKey(ACCOUNT, USAGE, _listing(list, ids(3)));
+        }
+        vm.stopPrank();
+        _assertUsageKey(reg.getUsageKey(ACCOUNT, USAGE), _listing(3, ids(kept)));
+    }
+
+    /// The escalation this rule closes: a key that may create groups, pre-granted a group id that
+    /// does not exist yet, would create that group with the account's wallets in it.
+    function test_UsageKey_CannotBePreGrantedTheGroupItWouldCreate() public {
+        ILitRegistry.UsageKey memory key = _listing(3, ids(1));
+        key.canCreateGroups = true;
+        key.addPkpToGroups = ids(1);
+        vm.expectRevert(abi.encodeWithSelector(ILitRegistry.GroupNotFound.selector, ACCOUNT, 1));
+        _addUsageKey(ACCOUNT, USAGE, key);
+
+        key.executeInGroups = ids();
+        key.addPkpToGroups = ids();
+        _addUsageKey(ACCOUNT, USAGE, key);
+        uint256 created = _addGroup(USAGE, addrs(WALLET_A), hashes(ANY_CID));
+        assertEq(created, 1, "the group id it would have been granted");
+        assertFalse(reg.canUseWallet(USAGE, CID_HASH, WALLET_A), "creating a group grants nothing");
+        assertFalse(reg.canExecute(USAGE, CID_HASH), "nor execution");
+    }
+
     /// A usage key, whatever its scopes, can never create, change or remove keys.
     function test_UsageKey_CannotManageKeys() public {
         _addUsageKey(ACCOUNT, USAGE, _allScopes());
@@ -323,6 +392,8 @@ contract LitRegistryTest is TestBase {
     }
 
     function test_UpdateUsageKey_ReplacesEverything() public {
+        _addGroup(ACCOUNT, addrs(), hashes());
+        _addGroup(ACCOUNT, addrs(), hashes());
         _addUsageKey(ACCOUNT, USAGE, _allScopes());
         ILitRegistry.UsageKey memory key = _noScopes();
         key.name = "renamed";
@@ -1120,7 +1191,11 @@ contract LitRegistryTest is TestBase {
         _addUsageKey(ACCOUNT, keccak256("k g1"), _executeIn(ids(g1)));
         _addUsageKey(ACCOUNT, keccak256("k g2"), _executeIn(ids(g2)));
         _addUsageKey(ACCOUNT, keccak256("k g3+g1"), _executeIn(ids(g3, g1)));
-        _addUsageKey(ACCOUNT, keccak256("k missing"), _executeIn(ids(99, otherGroup)));
+        // Missing and foreign group ids cannot be listed at all.
+        vm.expectRevert(abi.encodeWithSelector(ILitRegistry.GroupNotFound.selector, ACCOUNT, 99));
+        _addUsageKey(ACCOUNT, keccak256("k missing"), _executeIn(ids(99)));
+        vm.expectRevert(abi.encodeWithSelector(ILitRegistry.GroupNotFound.selector, ACCOUNT, otherGroup));
+        _addUsageKey(ACCOUNT, keccak256("k missing"), _executeIn(ids(otherGroup)));
 
         // The account key may run anything, registered or not.
         assertTrue(reg.canExecute(ACCOUNT, CID_HASH), "account key");
@@ -1137,7 +1212,6 @@ contract LitRegistryTest is TestBase {
         assertTrue(reg.canExecute(keccak256("k g3+g1"), CID_HASH), "second listed group");
         assertTrue(reg.canExecute(keccak256("k g3+g1"), CID_HASH_2), "first listed group");
         assertFalse(reg.canExecute(keccak256("k g3+g1"), unlisted), "in neither group");
-        assertFalse(reg.canExecute(keccak256("k missing"), CID_HASH), "missing and foreign group ids grant nothing");
 
         // A removed group grants nothing any more.
         vm.prank(PAYER);

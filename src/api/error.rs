@@ -196,10 +196,14 @@ impl From<crate::chain::writer::WriteError> for ApiError {
             )
             .after_sending(),
             W::Unavailable(reason) => unavailable(format!(
-                "the chain is unreachable, retry later ({})",
+                "the chain is unavailable and nothing was sent ({}); retry later",
                 crate::redact::urls_in(&reason)
             )),
-            W::NotMined(tx) => unavailable(format!("transaction {tx} was not mined in time; check again later")).after_sending(),
+            W::NotMined(tx) => unavailable(format!(
+                "transaction {tx} was sent but not mined in time; this node keeps following it (re-sending if needed), \
+                 so check with a read shortly before repeating the write (or repeat it with the same Idempotency-Key)"
+            ))
+            .after_sending(),
             W::MirrorBehind { tx, block } => unavailable(format!(
                 "transaction {tx} was mined in block {block}, but this node has not caught up yet; retry the read shortly"
             ))

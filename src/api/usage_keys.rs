@@ -1,6 +1,7 @@
 //! Usage keys: `add_usage_api_key`, `update_usage_api_key`, `remove_usage_api_key`,
 //! `update_usage_api_key_metadata` (account key only: a usage key that could rewrite keys could
-//! grant itself anything) and `list_api_keys` (any key of the account; never plaintext).
+//! grant itself anything) and `list_api_keys` (any key of the account; never plaintext). A key's
+//! group lists may name only groups of the account, or 0 for every group.
 
 use alloy::primitives::U256;
 use axum::extract::State;
@@ -18,6 +19,7 @@ use super::pagination::PageQuery;
 use crate::app::SharedContext;
 use crate::chain::bindings::{ILitRegistry, LitRegistry};
 use crate::keys::api_key::NewApiKey;
+use crate::store::keys::group_id_u64;
 
 /// The scopes of a usage key, as `add_usage_api_key` / `update_usage_api_key` take them.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -57,6 +59,39 @@ impl Scopes {
     }
 }
 
+/// Every group id the key's lists name must be a group of the caller's account, or the 0
+/// wildcard (404 naming the list and the id otherwise). A key must never hold rights over a
+/// group id before the group exists: a key that may create groups would create it with the
+/// account's wallets in it. The contract enforces the same; checking here answers before any
+/// transaction is sent.
+fn require_listed_groups(
+    ctx: &SharedContext,
+    caller: &Caller,
+    key: &ILitRegistry::UsageKey,
+) -> Result<(), ApiError> {
+    let lists = [
+        ("manage_ipfs_ids_in_groups", &key.manageIpfsIdsInGroups),
+        ("add_pkp_to_groups", &key.addPkpToGroups),
+        ("remove_pkp_from_groups", &key.removePkpFromGroups),
+        ("execute_in_groups", &key.executeInGroups),
+    ];
+    for (list, ids) in lists {
+        for id in ids.iter().map(|id| group_id_u64(*id)) {
+            if id != 0 && ctx.store.group(&caller.account, id)?.is_none() {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!(
+                        "{list} names group {id}, which does not exist in this account; create \
+                         the group first, or use 0 for every group"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AddUsageKeyResponse {
     pub success: bool,
@@ -92,6 +127,7 @@ pub async fn add_usage_api_key(
 ) -> Result<Json<AddUsageKeyResponse>, ApiError> {
     caller.require_account_key("create usage keys")?;
     let key = scopes.on_chain()?;
+    require_listed_groups(&ctx, &caller, &key)?;
     let usage_api_key = NewApiKey::generate();
     super::billing::charged_write(
         &ctx,
@@ -135,6 +171,7 @@ pub async fn update_usage_api_key(
     caller.require_account_key("change usage keys")?;
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
     let key = request.scopes.on_chain()?;
+    require_listed_groups(&ctx, &caller, &key)?;
     super::billing::charged_write(
         &ctx,
         &caller,

@@ -226,9 +226,11 @@ impl Meter {
         Ok(())
     }
 
-    /// Moves every journaled charge into settlement batches of at most `max_accounts` accounts,
-    /// each under a fresh random settlement id; returns the new batches. Charges of accounts the
-    /// mirror does not know (they cannot be charged on chain) are dropped with an error log.
+    /// Moves the journaled charges of accounts the mirror knows into settlement batches of at
+    /// most `max_accounts` accounts, each under a fresh random settlement id; returns the new
+    /// batches. Charges of accounts the mirror does not know (yet — the contract would refuse to
+    /// charge them) stay in the journal, still counted against the account, and are sealed by a
+    /// later call once the mirror knows the account.
     pub fn seal(&self, max_accounts: usize) -> Result<Vec<SettlementBatch>, StoreError> {
         let _sealing = self.inner.journal.write().expect("journal lock");
         let charges = self.inner.store.journal_charges()?;
@@ -239,15 +241,16 @@ impl Meter {
         for (_, charge) in &charges {
             *totals.entry(charge.account).or_default() += charge.cents;
         }
-        let mut dropped = Vec::new();
         let mut billable = Vec::new();
         for (account, cents) in totals {
             if self.inner.store.account(&account)?.is_some() {
                 billable.push((account, cents));
             } else {
-                tracing::error!(account = %account, cents, "charges of an account unknown to the chain are dropped");
-                dropped.push((account, cents));
+                tracing::warn!(account = %account, cents, "charges of an account the mirror does not know are kept in the journal until it does");
             }
+        }
+        if billable.is_empty() {
+            return Ok(Vec::new());
         }
         let batches: Vec<SettlementBatch> = billable
             .chunks(max_accounts.max(1))
@@ -256,14 +259,16 @@ impl Meter {
                 entries: entries.to_vec(),
             })
             .collect();
-        let seqs: Vec<u64> = charges.iter().map(|(seq, _)| *seq).collect();
+        let sealed: std::collections::HashSet<B256> =
+            billable.iter().map(|(account, _)| *account).collect();
+        let seqs: Vec<u64> = charges
+            .iter()
+            .filter(|(_, charge)| sealed.contains(&charge.account))
+            .map(|(seq, _)| *seq)
+            .collect();
         self.inner.store.seal_settlements(&batches, &seqs)?;
 
         let mut usage = self.lock();
-        for (account, cents) in dropped {
-            let entry = usage.entry(account).or_default();
-            entry.pending = entry.pending.saturating_sub(cents);
-        }
         for batch in &batches {
             for (account, cents) in &batch.entries {
                 let entry = usage.entry(*account).or_default();
@@ -487,6 +492,86 @@ mod tests {
         reopened.settled(&batches[0]).unwrap();
         assert_eq!(reopened.unsettled(&account).unwrap(), 0);
         assert!(store.settlement_batches().unwrap().is_empty());
+    }
+
+    /// Journals a charge of `cents` for `account` without a credit check (the account may be
+    /// unknown to the mirror, as after a mirror rebuild).
+    fn journal(meter: &Meter, account: B256, cents: u64) {
+        Hold {
+            meter: meter.inner.clone(),
+            account,
+            cents,
+            committed: false,
+        }
+        .commit(cents)
+        .unwrap();
+    }
+
+    #[test]
+    fn charges_of_accounts_the_mirror_does_not_know_wait_in_the_journal() {
+        let (known, unknown) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        let (_dir, store) = store_with(known, 100);
+        let meter = Meter::open(store.clone()).unwrap();
+        journal(&meter, known, 3);
+        journal(&meter, unknown, 4);
+        journal(&meter, unknown, 1);
+
+        let batches = meter.seal(200).unwrap();
+        assert_eq!(
+            batches
+                .iter()
+                .map(|b| b.entries.clone())
+                .collect::<Vec<_>>(),
+            vec![vec![(known, 3)]],
+            "only the known account is sealed"
+        );
+        // The unknown account's charges stay journaled and keep counting against it, also
+        // after a restart.
+        let journaled: Vec<Charge> = store
+            .journal_charges()
+            .unwrap()
+            .into_iter()
+            .map(|(_, charge)| charge)
+            .collect();
+        assert_eq!(
+            journaled,
+            vec![
+                Charge {
+                    account: unknown,
+                    cents: 4
+                },
+                Charge {
+                    account: unknown,
+                    cents: 1
+                }
+            ]
+        );
+        assert_eq!(meter.unsettled(&unknown).unwrap(), 5);
+        assert_eq!(
+            Meter::open(store.clone())
+                .unwrap()
+                .unsettled(&unknown)
+                .unwrap(),
+            5
+        );
+        assert!(
+            meter.seal(200).unwrap().is_empty(),
+            "still unknown: nothing new sealed"
+        );
+
+        // Once the mirror knows the account, the next seal settles them.
+        store
+            .put_account_for_tests(&unknown, AccountRecord::default())
+            .unwrap();
+        let later = meter.seal(200).unwrap();
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].entries, vec![(unknown, 5)]);
+        assert!(store.journal_charges().unwrap().is_empty());
+        assert_eq!(
+            meter.unsettled(&unknown).unwrap(),
+            5,
+            "sealed, not yet applied"
+        );
     }
 
     #[test]

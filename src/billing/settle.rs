@@ -2,7 +2,9 @@
 //! left in the journal) it seals journaled charges into batches and sends each sealed batch as
 //! one `chargeUsage` transaction under the batch's settlement id. A batch is forgotten only once
 //! the chain has applied its id — seen in the mirror, or refused by the contract as already
-//! applied — so a crash anywhere in between re-sends the same id, which charges once.
+//! applied — so a crash anywhere in between re-sends the same id, which charges once. Batches
+//! settle independently: one that fails (refused, or the chain unreachable) is counted and tried
+//! again next round, and the batches after it are still sent.
 
 use std::time::Duration;
 
@@ -41,8 +43,17 @@ pub async fn run(
             settled = settle_once(&meter, &store, &writer, max_accounts) => settled,
         };
         match settled {
-            Ok(0) => {}
-            Ok(settled) => tracing::info!(batches = settled, "settled usage charges on chain"),
+            Ok(round) => {
+                if round.batches > 0 {
+                    tracing::info!(batches = round.batches, "settled usage charges on chain");
+                }
+                if round.failed > 0 {
+                    tracing::warn!(
+                        failed = round.failed,
+                        "some settlement batches were not applied; retrying next interval"
+                    );
+                }
+            }
             Err(error) => {
                 metrics::counter!("lit_node_billing_settlement_failures_total").increment(1);
                 tracing::warn!(%error, "settling usage charges failed; retrying next interval")
@@ -67,23 +78,40 @@ pub async fn run(
     }
 }
 
-/// Seals the journal and sends every open batch; returns how many batches were settled.
+/// What one settlement round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Batches the chain has applied (and that were forgotten).
+    pub batches: usize,
+    /// Batches that were not applied (logged; they stay sealed and are sent again next round).
+    pub failed: usize,
+}
+
+/// Seals the journal and sends every open batch, each on its own: a failing batch is counted
+/// and logged, and the rest are still sent. Errors only when the journal cannot be read or
+/// sealed.
 pub async fn settle_once(
     meter: &Meter,
     store: &Store,
     writer: &ChainWriter,
     max_accounts: usize,
-) -> Result<usize, SettleError> {
+) -> Result<Round, SettleError> {
     let sealing = meter.clone();
     tokio::task::spawn_blocking(move || sealing.seal(max_accounts))
         .await
         .expect("sealing does not panic")?;
-    let mut settled = 0;
+    let mut round = Round::default();
     for batch in store.settlement_batches()? {
-        settle_batch(meter, store, writer, &batch).await?;
-        settled += 1;
+        match settle_batch(meter, store, writer, &batch).await {
+            Ok(()) => round.batches += 1,
+            Err(error) => {
+                metrics::counter!("lit_node_billing_settlement_failures_total").increment(1);
+                tracing::warn!(%error, accounts = batch.entries.len(), "a settlement batch was not applied; it is sent again next round");
+                round.failed += 1;
+            }
+        }
     }
-    Ok(settled)
+    Ok(round)
 }
 
 async fn settle_batch(

@@ -2,31 +2,43 @@
 //!
 //! Each write takes an idle payer (so N concurrent writes use N payers, each with its own nonce
 //! sequence), simulates the call (`eth_estimateGas`, which also gives the gas limit) so a call
-//! the contract would reject is answered with its decoded custom error and costs nothing, sends
-//! it with fees cached for a second (one fee query per second, not per write), waits for the receipt (re-sending
-//! with bumped fees when it sits unmined), checks the status, and finally waits until the node's
-//! own mirror has applied that block, so a read right after a write sees it.
+//! the contract would reject is answered with its decoded custom error and costs nothing, signs
+//! it with fees cached for a second (one fee query per second, not per write), records it in the
+//! outbox, broadcasts it, waits for the receipt (re-sending with bumped fees when it sits
+//! unmined), checks the status, and finally waits until the node's own mirror has applied that
+//! block, so a read right after a write sees it.
 //!
-//! Every sent transaction is recorded in the store's outbox (payer, nonce, request, hashes) until
-//! it is mined or its nonce was taken by another sender, and [`ChainWriter::follow_outbox`] keeps
-//! following — re-sending if stuck — what a restart or a timed-out write left there. Nonces are
-//! read from the chain per send, since nodes sharing a root secret share payers.
+//! A write has a total deadline ([`WriterConfig::deadline`], set below the HTTP request timeout),
+//! checked at every wait — for a payer, every RPC call (alloy's HTTP client has no timeout of its
+//! own), receipt polling, the mirror — so the caller always gets an answer saying what is known:
+//! nothing sent ([`WriteError::Unavailable`]), sent but not mined ([`WriteError::NotMined`]),
+//! mined but not yet mirrored ([`WriteError::MirrorBehind`]).
+//!
+//! Every signed transaction is recorded in the store's outbox (payer, nonce, request, hashes)
+//! before it is broadcast, and [`ChainWriter::follow_outbox`] keeps following what a restart or
+//! a timed-out write left there: re-sending it if stuck, and once mined, watching its block until
+//! it is [`WriterConfig::reorg_depth`] deep — a transaction reorged out before that is sent again.
+//! Nonces are read from the chain per send, since nodes sharing a root secret share payers.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::consensus::TxEnvelope;
+use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
 use alloy::primitives::{Address, TxHash};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::time::Instant;
 
 use super::bindings::LitRegistry::LitRegistryErrors;
 use crate::indexer::MirrorHandle;
-use crate::store::outbox::SentTransaction;
+use crate::store::outbox::{MinedAt, SentTransaction};
 use crate::store::Store;
+
+mod outbox_pass;
 
 /// Why a write did not happen. The API maps each to a status (see `api::error`).
 #[derive(Debug, thiserror::Error)]
@@ -37,11 +49,11 @@ pub enum WriteError {
     /// The transaction was mined but reverted.
     #[error("transaction {0} was mined but reverted")]
     Reverted(TxHash),
-    /// The chain cannot be reached (or refused the transaction for a reason other than the
-    /// contract's rules).
+    /// Nothing was sent: the chain cannot be reached, did not answer in time, refused the
+    /// transaction for a reason other than the contract's rules, or no payer became free.
     #[error("the chain is unavailable: {0}")]
     Unavailable(String),
-    /// Sent, but not mined within the configured time (after re-sends).
+    /// Sent (and followed from the outbox), but not mined before the deadline.
     #[error("transaction {0} was not mined in time; it may still be mined later")]
     NotMined(TxHash),
     /// Mined, but this node's mirror did not apply the block in time.
@@ -58,6 +70,12 @@ pub struct WriterConfig {
     pub max_resends: u32,
     /// How long to wait for the mirror to apply the transaction's block.
     pub mirror_timeout: Duration,
+    /// The most a write may take in all; it then answers with what is known. Keep it below the
+    /// HTTP request timeout ([`WriterConfig::for_node`]).
+    pub deadline: Duration,
+    /// A mined transaction stays in the outbox until its block is this many blocks deep (and is
+    /// sent again if reorged out before); 0 forgets it at its first receipt.
+    pub reorg_depth: u64,
 }
 
 impl Default for WriterConfig {
@@ -66,6 +84,22 @@ impl Default for WriterConfig {
             resend_after: Duration::from_secs(30),
             max_resends: 4,
             mirror_timeout: Duration::from_secs(30),
+            deadline: Duration::from_secs(115),
+            reorg_depth: 0,
+        }
+    }
+}
+
+impl WriterConfig {
+    /// A node's writer: writes end a margin (a quarter of the request timeout, at most 5 s)
+    /// before the HTTP request timeout, so the client gets the writer's answer rather than a
+    /// bare timeout; mined transactions are followed `reorg_depth` blocks deep, as the mirror.
+    pub fn for_node(request_timeout: Duration, reorg_depth: u64) -> Self {
+        let margin = (request_timeout / 4).min(Duration::from_secs(5));
+        Self {
+            deadline: request_timeout - margin,
+            reorg_depth,
+            ..Self::default()
         }
     }
 }
@@ -80,6 +114,7 @@ pub struct Written {
 
 struct Payer {
     address: Address,
+    wallet: EthereumWallet,
     provider: DynProvider,
 }
 
@@ -152,14 +187,43 @@ impl PayerPool {
     }
 }
 
+/// When a write (or one outbox pass over a transaction) must be done.
+#[derive(Debug, Clone, Copy)]
+struct Deadline(Instant);
+
+impl Deadline {
+    fn after(duration: Duration) -> Self {
+        Self(Instant::now() + duration)
+    }
+
+    /// Runs `step` unless the deadline passes first (`None`).
+    async fn run<F: std::future::IntoFuture>(self, step: F) -> Option<F::Output> {
+        tokio::time::timeout_at(self.0, step.into_future())
+            .await
+            .ok()
+    }
+
+    fn remaining(self) -> Duration {
+        self.0.saturating_duration_since(Instant::now())
+    }
+}
+
+/// What following a nonce's transactions found.
+enum Followed {
+    Mined(Box<TransactionReceipt>),
+    /// Another sender for the payer took the nonce: none of ours can be mined.
+    Replaced,
+}
+
 pub struct ChainWriter {
     pool: PayerPool,
     registry: Address,
     mirror: MirrorHandle,
     config: WriterConfig,
+    chain_id: OnceCell<u64>,
     /// (when fetched, max fee per gas, max priority fee per gas).
     fees: Mutex<Option<(Instant, u128, u128)>>,
-    /// Where sent transactions are recorded until mined (`None`: not recorded).
+    /// Where sent transactions are recorded until deep (`None`: not recorded).
     outbox: Option<Store>,
 }
 
@@ -175,6 +239,11 @@ const FEES_TTL: Duration = Duration::from_secs(1);
 /// their endpoint (see [`crate::redact`]).
 fn unavailable(e: impl std::fmt::Display) -> WriteError {
     WriteError::Unavailable(crate::redact::urls_in(&e.to_string()).into_owned())
+}
+
+/// The chain did not answer `step` before the deadline (nothing was sent yet).
+fn too_slow(step: &str) -> WriteError {
+    unavailable(format!("the chain did not answer in time ({step})"))
 }
 
 impl ChainWriter {
@@ -195,13 +264,12 @@ impl ChainWriter {
             .into_iter()
             .map(|signer| Payer {
                 address: signer.address(),
-                // No nonce, gas or fee fillers: the writer sets all three itself, reading the
-                // nonce from the chain for every send (alloy's default nonce cache goes stale as
-                // soon as another node sends for the same payer).
+                wallet: EthereumWallet::from(signer),
+                // No fillers: the writer sets nonce, gas and fees itself, reading the nonce from
+                // the chain for every send (alloy's default nonce cache goes stale as soon as
+                // another node sends for the same payer), and signs before broadcasting.
                 provider: ProviderBuilder::new()
                     .disable_recommended_fillers()
-                    .fetch_chain_id()
-                    .wallet(EthereumWallet::from(signer))
                     .connect_http(url.clone())
                     .erased(),
             })
@@ -216,13 +284,14 @@ impl ChainWriter {
             registry,
             mirror,
             config,
+            chain_id: OnceCell::new(),
             fees: Mutex::new(None),
             outbox: None,
         })
     }
 
-    /// Records every sent transaction in `store`'s outbox until it is mined, so that
-    /// [`ChainWriter::follow_outbox`] can follow it after a restart.
+    /// Records every sent transaction in `store`'s outbox until it is deep, so that
+    /// [`ChainWriter::follow_outbox`] can follow it after a restart or a reorg.
     pub fn with_outbox(mut self, store: Store) -> Self {
         self.outbox = Some(store);
         self
@@ -263,9 +332,16 @@ impl ChainWriter {
         self.pool.payers.len()
     }
 
-    /// Simulates, sends and confirms `call` to the registry; returns once the mirror has it.
+    /// Simulates, sends and confirms `call` to the registry; returns once the mirror has it, or
+    /// with what is known when [`WriterConfig::deadline`] passes.
     pub async fn write<C: SolCall>(&self, call: &C) -> Result<Written, WriteError> {
-        let taken = self.pool.take().await;
+        let deadline = Deadline::after(self.config.deadline);
+        let taken = deadline.run(self.pool.take()).await.ok_or_else(|| {
+            unavailable(format!(
+                "all {} payers of this node stayed busy",
+                self.pool.payers.len()
+            ))
+        })?;
         let payer = &self.pool.payers[taken.index];
         let request = TransactionRequest::default()
             .with_from(payer.address)
@@ -276,20 +352,27 @@ impl ChainWriter {
         // with the same nonce; it was then never mined, so the write is done again.
         let mut attempt = 1;
         let receipt = loop {
-            let gas = self.simulate(payer, &request).await?;
-            let (max_fee, priority_fee) = self.fees(payer).await?;
+            let gas = deadline
+                .run(self.simulate(payer, &request))
+                .await
+                .ok_or_else(|| too_slow("simulating the call"))??;
+            let (max_fee, priority_fee) = deadline
+                .run(self.fees(payer))
+                .await
+                .ok_or_else(|| too_slow("estimating fees"))??;
             let ready = request
                 .clone()
                 .with_gas_limit(gas + gas / 5)
                 .with_max_fee_per_gas(max_fee)
                 .with_max_priority_fee_per_gas(priority_fee);
-            match self.send_until_mined(payer, ready).await? {
-                Some(receipt) => break receipt,
-                None if attempt < MAX_DROPPED_ATTEMPTS => {
+            let sent = self.send_fresh(payer, ready, deadline).await?;
+            match self.follow(payer, sent, deadline).await? {
+                Followed::Mined(receipt) => break *receipt,
+                Followed::Replaced if attempt < MAX_DROPPED_ATTEMPTS => {
                     tracing::warn!(payer = %payer.address, attempt, "our transaction was replaced by another sender for this payer; writing again");
                     attempt += 1;
                 }
-                None => return Err(unavailable(
+                Followed::Replaced => return Err(unavailable(
                     "transactions kept being replaced by another sender using this node's payers",
                 )),
             }
@@ -302,11 +385,12 @@ impl ChainWriter {
         }
         let block_number = receipt
             .block_number
-            .ok_or_else(|| unavailable("receipt without a block number"))?;
+            .expect("followed receipts have a block number");
         metrics::counter!("lit_node_chain_transactions_total").increment(1);
+        let mirror_wait = self.config.mirror_timeout.min(deadline.remaining());
         if !self
             .mirror
-            .wait_until_applied(block_number, self.config.mirror_timeout)
+            .wait_until_applied(block_number, mirror_wait)
             .await
         {
             return Err(WriteError::MirrorBehind {
@@ -357,114 +441,225 @@ impl ChainWriter {
         }
     }
 
-    /// Sends `request` with the payer's next nonce, records it in the outbox, and follows it
-    /// until mined ([`ChainWriter::follow`]).
-    async fn send_until_mined(
+    /// Signs `request` (chain id, nonce and hash set), without sending it.
+    async fn sign(
         &self,
         payer: &Payer,
         request: TransactionRequest,
-    ) -> Result<Option<TransactionReceipt>, WriteError> {
-        let sent = self.send_fresh(payer, &request).await?;
-        self.record(&sent);
-        self.follow(payer, sent).await
+    ) -> Result<TxEnvelope, WriteError> {
+        let chain_id = *self
+            .chain_id
+            .get_or_try_init(|| async { payer.provider.get_chain_id().await })
+            .await
+            .map_err(unavailable)?;
+        request
+            .with_chain_id(chain_id)
+            .build(&payer.wallet)
+            .await
+            .map_err(|e| unavailable(format!("cannot sign the transaction: {e}")))
+    }
+
+    /// Sends `request` with the payer's current pending nonce: signed, recorded in the outbox,
+    /// then broadcast. When another sender took that nonce in the meantime (same payer on another
+    /// node), reads it again and retries. An outbox entry already holding that nonce is a
+    /// transaction of ours the chain lost (reorged out, or dropped from the pool): it is sent
+    /// again first, never overwritten.
+    async fn send_fresh(
+        &self,
+        payer: &Payer,
+        request: TransactionRequest,
+        deadline: Deadline,
+    ) -> Result<SentTransaction, WriteError> {
+        const ATTEMPTS: u32 = 5;
+        for attempt in 1..=ATTEMPTS {
+            let nonce = deadline
+                .run(retry_pruned_state(|| {
+                    payer
+                        .provider
+                        .get_transaction_count(payer.address)
+                        .pending()
+                }))
+                .await
+                .ok_or_else(|| too_slow("reading the payer's nonce"))?
+                .map_err(unavailable)?;
+            if self.resend_lost(payer, nonce, deadline).await {
+                continue;
+            }
+            let signed = deadline
+                .run(self.sign(payer, request.clone().with_nonce(nonce)))
+                .await
+                .ok_or_else(|| too_slow("signing"))??;
+            let sent = SentTransaction {
+                payer: payer.address,
+                nonce,
+                request: request.clone().with_nonce(nonce),
+                hashes: vec![*signed.tx_hash()],
+                mined: None,
+            };
+            self.record(&sent);
+            let Some(broadcast) = deadline.run(payer.provider.send_tx_envelope(signed)).await
+            else {
+                // It may have reached the chain: it is in the outbox and followed from there.
+                return Err(WriteError::NotMined(sent.hashes[0]));
+            };
+            let error = match broadcast {
+                Ok(_) => return Ok(sent),
+                Err(error) => error,
+            };
+            if !error.is_error_resp() {
+                // A transport failure: it may have been sent; the outbox follows it.
+                tracing::warn!(payer = %payer.address, nonce, %error, "broadcast failed; the outbox follows the transaction");
+                return Err(WriteError::NotMined(sent.hashes[0]));
+            }
+            // The chain refused it: nothing was sent.
+            self.forget(&sent);
+            let message = error.to_string();
+            if attempt < ATTEMPTS && is_pruned_state_race(&message) {
+                tracing::debug!(payer = %payer.address, %error, "state pruned under the call; retrying");
+            } else if attempt < ATTEMPTS && is_nonce_race(&message) {
+                tracing::debug!(payer = %payer.address, %error, "nonce taken by another sender; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * attempt as u64)).await;
+            } else {
+                return Err(unavailable(error));
+            }
+        }
+        Err(unavailable(
+            "the payer's nonce kept being taken by other senders",
+        ))
+    }
+
+    /// If the outbox holds a transaction of the payer at `nonce` — the payer's pending nonce, so
+    /// the chain no longer has it — sends it again (bumped fees) and returns true; the outbox
+    /// pass follows it from there.
+    async fn resend_lost(&self, payer: &Payer, nonce: u64, deadline: Deadline) -> bool {
+        let Some(store) = &self.outbox else {
+            return false;
+        };
+        let Ok(Some(mut lost)) = store.sent_transaction(&payer.address, nonce) else {
+            return false;
+        };
+        tracing::warn!(payer = %payer.address, nonce, "a transaction of ours at this nonce is no longer on chain (reorged out or dropped); sending it again first");
+        lost.mined = None;
+        match deadline.run(self.resend(payer, &mut lost, 0)).await {
+            Some(Ok(())) | None => true,
+            Some(Err(error)) => {
+                tracing::error!(payer = %payer.address, nonce, %error, "cannot send a lost transaction again; it is given up");
+                self.forget(&lost);
+                true
+            }
+        }
     }
 
     /// Polls for the receipt of every transaction sent for the nonce (the original and its
     /// replacements: whichever is mined wins). When none is mined within `resend_after`,
     /// re-sends the same nonce with fees bumped by 25%, up to `max_resends` times. Receipts are
     /// polled rather than watched from new blocks: with instant mining a transaction can be in
-    /// a block before any watcher is registered. `None`: another sender for this payer took the
-    /// nonce, so none of ours can be mined. The outbox entry is removed once either is known;
-    /// on errors it stays, for [`ChainWriter::follow_outbox`].
+    /// a block before any watcher is registered. RPC failures are retried until the deadline.
+    /// A mined transaction's block is recorded in the outbox (forgotten at once with
+    /// `reorg_depth` 0, or when it reverted); a replaced one is forgotten. `NotMined` once the
+    /// deadline passes or the re-sends are used up; the entry then stays in the outbox.
     async fn follow(
         &self,
         payer: &Payer,
         mut sent: SentTransaction,
-    ) -> Result<Option<TransactionReceipt>, WriteError> {
+        deadline: Deadline,
+    ) -> Result<Followed, WriteError> {
         let mut resends = 0;
         let mut resend_at = Instant::now() + self.config.resend_after;
         let mut pause = Duration::from_millis(10);
         let mut nonce_check_at = Instant::now() + NONCE_CHECK_AFTER;
+        let not_mined = |sent: &SentTransaction| {
+            WriteError::NotMined(*sent.hashes.last().expect("at least one was sent"))
+        };
         loop {
-            for hash in sent.hashes.iter().rev() {
-                if let Some(receipt) = payer
-                    .provider
-                    .get_transaction_receipt(*hash)
-                    .await
-                    .map_err(unavailable)?
-                {
-                    self.forget(&sent);
-                    return Ok(Some(receipt));
+            match deadline.run(self.receipt_of(payer, &sent)).await {
+                None => return Err(not_mined(&sent)),
+                Some(Ok(Some(receipt))) => {
+                    self.mined(&mut sent, &receipt);
+                    return Ok(Followed::Mined(Box::new(receipt)));
+                }
+                Some(Ok(None)) => {}
+                Some(Err(error)) => {
+                    tracing::debug!(payer = %payer.address, nonce = sent.nonce, %error, "cannot poll for the receipt; retrying")
                 }
             }
             if Instant::now() >= nonce_check_at {
-                if self.nonce_taken_by_another(payer, &sent).await? {
-                    self.forget(&sent);
-                    return Ok(None);
+                match deadline
+                    .run(self.nonce_taken_by_another(payer, &sent))
+                    .await
+                {
+                    None => return Err(not_mined(&sent)),
+                    Some(Ok(true)) => {
+                        self.forget(&sent);
+                        return Ok(Followed::Replaced);
+                    }
+                    Some(Ok(false)) => {}
+                    Some(Err(error)) => {
+                        tracing::debug!(payer = %payer.address, %error, "cannot check the payer's nonce; retrying")
+                    }
                 }
                 nonce_check_at = Instant::now() + NONCE_CHECK_AFTER;
             }
             if Instant::now() >= resend_at {
-                let latest = *sent
-                    .hashes
-                    .last()
-                    .expect("at least one transaction was sent");
                 if resends >= self.config.max_resends {
-                    return Err(WriteError::NotMined(latest));
+                    return Err(not_mined(&sent));
                 }
                 resends += 1;
-                match self.resend(payer, &mut sent, resends).await {
-                    Ok(()) => self.record(&sent),
+                match deadline.run(self.resend(payer, &mut sent, resends)).await {
+                    None => return Err(not_mined(&sent)),
+                    Some(Ok(())) => {}
                     // The nonce was used meanwhile (by one of ours, found by the next poll, or
                     // by another sender, found by the nonce check).
-                    Err(WriteError::Unavailable(message)) if is_nonce_race(&message) => {}
-                    Err(other) => return Err(other),
+                    Some(Err(WriteError::Unavailable(message))) if is_nonce_race(&message) => {}
+                    // The transactions sent before are still out there; keep following them.
+                    Some(Err(error)) => {
+                        tracing::warn!(payer = %payer.address, nonce = sent.nonce, %error, "re-sending failed; still following what was sent")
+                    }
                 }
                 resend_at = Instant::now() + self.config.resend_after;
             }
-            tokio::time::sleep(pause).await;
+            if deadline.run(tokio::time::sleep(pause)).await.is_none() {
+                return Err(not_mined(&sent));
+            }
             pause = (pause * 2).min(Duration::from_millis(250));
         }
     }
 
-    /// Sends with the payer's current pending nonce; when another sender took that nonce in the
-    /// meantime (same payer on another node), reads it again and retries.
-    async fn send_fresh(
+    /// The receipt (with a block) of any transaction sent for the nonce, newest first.
+    async fn receipt_of(
         &self,
         payer: &Payer,
-        request: &TransactionRequest,
-    ) -> Result<SentTransaction, WriteError> {
-        const ATTEMPTS: u32 = 5;
-        for attempt in 1..=ATTEMPTS {
-            let nonce = retry_pruned_state(|| {
-                payer
-                    .provider
-                    .get_transaction_count(payer.address)
-                    .pending()
-            })
-            .await
-            .map_err(unavailable)?;
-            let request = request.clone().with_nonce(nonce);
-            match payer.provider.send_transaction(request.clone()).await {
-                Ok(pending) => {
-                    return Ok(SentTransaction {
-                        payer: payer.address,
-                        nonce,
-                        request,
-                        hashes: vec![*pending.tx_hash()],
-                    })
-                }
-                Err(e) if attempt < ATTEMPTS && is_pruned_state_race(&e.to_string()) => {
-                    tracing::debug!(payer = %payer.address, error = %crate::redact::urls_in(&e.to_string()), "state pruned under the call; retrying");
-                }
-                Err(e) if attempt < ATTEMPTS && is_nonce_race(&e.to_string()) => {
-                    tracing::debug!(payer = %payer.address, error = %crate::redact::urls_in(&e.to_string()), "nonce taken by another sender; retrying");
-                    tokio::time::sleep(Duration::from_millis(50 * attempt as u64)).await;
-                }
-                Err(e) => return Err(unavailable(e)),
+        sent: &SentTransaction,
+    ) -> Result<Option<TransactionReceipt>, WriteError> {
+        for hash in sent.hashes.iter().rev() {
+            let receipt = payer
+                .provider
+                .get_transaction_receipt(*hash)
+                .await
+                .map_err(unavailable)?;
+            if let Some(receipt) = receipt.filter(|r| r.block_number.is_some()) {
+                return Ok(Some(receipt));
             }
         }
-        unreachable!("the last attempt returns")
+        Ok(None)
+    }
+
+    /// Records where `sent` was mined, or forgets it when there is nothing to watch for (no
+    /// reorg depth, or it reverted: nothing was promised).
+    fn mined(&self, sent: &mut SentTransaction, receipt: &TransactionReceipt) {
+        match (receipt.block_number, receipt.block_hash) {
+            (Some(block_number), Some(block_hash))
+                if self.config.reorg_depth > 0 && receipt.status() =>
+            {
+                sent.mined = Some(MinedAt {
+                    tx_hash: receipt.transaction_hash,
+                    block_number,
+                    block_hash,
+                });
+                self.record(sent);
+            }
+            _ => self.forget(sent),
+        }
     }
 
     /// Another transaction took the nonce: the payer's mined count is past it, yet none of ours
@@ -481,22 +676,12 @@ impl ChainWriter {
         if mined <= sent.nonce {
             return Ok(false);
         }
-        for hash in &sent.hashes {
-            if payer
-                .provider
-                .get_transaction_receipt(*hash)
-                .await
-                .map_err(unavailable)?
-                .is_some()
-            {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Ok(self.receipt_of(payer, sent).await?.is_none())
     }
 
-    /// Replaces the stuck transaction: same nonce and gas, fees × 1.25 (+1 wei) each time. Sent
-    /// from what the outbox holds, so it also re-broadcasts a transaction the chain node lost.
+    /// Replaces the stuck (or lost) transaction: same nonce and gas, fees × 1.25 (+1 wei) each
+    /// time. Signed from what the outbox holds and recorded before it is broadcast, so it also
+    /// re-broadcasts a transaction the chain node lost.
     async fn resend(
         &self,
         payer: &Payer,
@@ -511,79 +696,18 @@ impl ChainWriter {
             ?stuck,
             nonce = sent.nonce,
             attempt,
-            "transaction not mined in time; re-sending with higher fees"
+            "transaction not mined (or no longer on chain); re-sending with higher fees"
         );
         metrics::counter!("lit_node_chain_resends_total").increment(1);
-        let pending = payer
+        let signed = self.sign(payer, sent.request.clone()).await?;
+        sent.hashes.push(*signed.tx_hash());
+        self.record(sent);
+        let _pending = payer
             .provider
-            .send_transaction(sent.request.clone())
+            .send_tx_envelope(signed)
             .await
             .map_err(unavailable)?;
-        sent.hashes.push(*pending.tx_hash());
         Ok(())
-    }
-
-    /// Follows every transaction in the outbox — sent before a restart, or given up on by a
-    /// write that answered `NotMined` — until it is mined or its nonce is taken, holding its
-    /// payer meanwhile. Runs at start and then every `resend_after`, until `shutdown`.
-    pub async fn follow_outbox(&self, shutdown: tokio_util::sync::CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.follow_outbox_once() => {}
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(self.config.resend_after) => {}
-            }
-        }
-    }
-
-    /// One pass over the outbox; returns how many transactions were settled (mined or replaced).
-    pub async fn follow_outbox_once(&self) -> usize {
-        let Some(store) = &self.outbox else {
-            return 0;
-        };
-        let entries = match store.sent_transactions() {
-            Ok(entries) => entries,
-            Err(error) => {
-                tracing::error!(%error, "cannot read the outbox");
-                return 0;
-            }
-        };
-        let mut settled = 0;
-        for entry in entries {
-            let Some(index) = self
-                .pool
-                .payers
-                .iter()
-                .position(|p| p.address == entry.payer)
-            else {
-                tracing::warn!(payer = %entry.payer, nonce = entry.nonce, "outbox transaction of a payer this node no longer has; left as is");
-                continue;
-            };
-            let taken = self.pool.take_index(index).await;
-            // A live write may have finished with it while we waited for the payer.
-            let Ok(Some(entry)) = store.sent_transaction(&entry.payer, entry.nonce) else {
-                continue;
-            };
-            let payer = &self.pool.payers[taken.index];
-            let nonce = entry.nonce;
-            match self.follow(payer, entry).await {
-                Ok(Some(receipt)) => {
-                    settled += 1;
-                    tracing::info!(payer = %payer.address, nonce, tx = %receipt.transaction_hash, "an earlier transaction from the outbox was mined");
-                }
-                Ok(None) => {
-                    settled += 1;
-                    tracing::warn!(payer = %payer.address, nonce, "an earlier transaction from the outbox was replaced by another sender's");
-                }
-                Err(error) => {
-                    tracing::warn!(payer = %payer.address, nonce, %error, "an earlier transaction is still not mined; following it again later")
-                }
-            }
-        }
-        settled
     }
 
     fn record(&self, sent: &SentTransaction) {
@@ -597,7 +721,7 @@ impl ChainWriter {
     fn forget(&self, sent: &SentTransaction) {
         if let Some(store) = &self.outbox {
             if let Err(error) = store.forget_sent(&sent.payer, sent.nonce) {
-                tracing::error!(%error, payer = %sent.payer, nonce = sent.nonce, "cannot remove a mined transaction from the outbox");
+                tracing::error!(%error, payer = %sent.payer, nonce = sent.nonce, "cannot remove a transaction from the outbox");
             }
         }
     }
@@ -659,6 +783,18 @@ mod tests {
         })
         .await;
         (outcome, calls.get())
+    }
+
+    #[test]
+    fn a_nodes_writes_end_before_its_request_timeout() {
+        let deadline = |secs| WriterConfig::for_node(Duration::from_secs(secs), 64).deadline;
+        assert_eq!(deadline(120), Duration::from_secs(115), "at most 5 s early");
+        assert_eq!(deadline(8), Duration::from_secs(6), "a quarter early");
+        assert_eq!(deadline(1), Duration::from_millis(750));
+        assert_eq!(
+            WriterConfig::for_node(Duration::from_secs(120), 64).reorg_depth,
+            64
+        );
     }
 
     #[tokio::test]

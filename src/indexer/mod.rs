@@ -1,10 +1,13 @@
 //! The chain mirror's indexer: the only writer of the store's mirrored state. It follows the
 //! contracts' events from the deployment block to the head, applies each range of blocks and the
-//! cursor in one write batch, rolls back to the fork point on a reorg, and invalidates the
+//! cursor in one write batch (only on top of the cursor block: the range's first block must name
+//! it as parent), rolls back to the fork point on a reorg, and invalidates the
 //! permission caches with what each range touched. New heads arrive by subscription when the RPC
 //! offers one (WebSocket), else by polling.
 
 mod apply;
+#[cfg(test)]
+mod scripted;
 mod status;
 
 use std::collections::BTreeMap;
@@ -94,6 +97,17 @@ impl Indexer {
             ))
         })?;
         let provider = ProviderBuilder::new().connect_http(url).erased();
+        Self::with_provider(store, permissions, config, provider)
+    }
+
+    /// An indexer reading the chain through `provider` (any alloy transport); `config.rpc_url`
+    /// is then not used.
+    pub fn with_provider(
+        store: Store,
+        permissions: Permissions,
+        config: IndexerConfig,
+        provider: DynProvider,
+    ) -> Result<Self, IndexerError> {
         let applied = store.cursor()?.map(|c| c.number).unwrap_or(0);
         let handle = MirrorHandle::new(applied, config.max_lag_blocks, config.max_rpc_silence);
         Ok(Self {
@@ -135,12 +149,17 @@ impl Indexer {
     }
 
     async fn block_hash(&self, number: u64) -> Result<Option<B256>, IndexerError> {
+        Ok(self.block_link(number).await?.map(|(hash, _)| hash))
+    }
+
+    /// (hash, parent hash) of block `number`, if the chain has it.
+    async fn block_link(&self, number: u64) -> Result<Option<(B256, B256)>, IndexerError> {
         Ok(self
             .provider
             .get_block_by_number(BlockNumberOrTag::Number(number))
             .await
             .map_err(rpc)?
-            .map(|block| block.header.hash))
+            .map(|block| (block.header.hash, block.header.parent_hash)))
     }
 
     /// Catches up from the cursor to the current head once (handling a reorg first).
@@ -167,7 +186,7 @@ impl Indexer {
                 break;
             }
             let to = head.min(from + self.config.range_blocks.max(1) - 1);
-            let Some((next, events)) = self.apply_range(from, to, head).await? else {
+            let Some((next, events)) = self.apply_range(cursor, from, to, head).await? else {
                 // The chain changed under us; the next round checks for a reorg.
                 return Ok(report);
             };
@@ -197,9 +216,13 @@ impl Indexer {
         Ok(report)
     }
 
-    /// Fetches and applies `[from, to]`; `None` when `to` changed hash during the fetch.
+    /// Fetches and applies `[from, to]` on top of `cursor` (block `from - 1`, `None` before the
+    /// first range). `None` when the chain changed: block `from` does not descend from the cursor
+    /// block (a reorg replaced it after the last reorg check), or `to` changed hash during the
+    /// fetch. The next round's reorg check then rolls back as needed.
     async fn apply_range(
         &self,
+        cursor: Option<Cursor>,
         from: u64,
         to: u64,
         head: u64,
@@ -207,6 +230,20 @@ impl Indexer {
         let Some(to_hash) = self.block_hash(to).await? else {
             return Ok(None);
         };
+        // Checked after `to`'s hash is taken, so the unchanged hash of `to` after the logs were
+        // fetched also vouches for the chain from `from` to `to` this parent belongs to.
+        if let Some(cursor) = cursor {
+            match self.block_link(from).await? {
+                Some((_, parent)) if parent == cursor.hash => {}
+                _ => {
+                    tracing::info!(
+                        cursor = cursor.number,
+                        "the cursor block was replaced on chain; checking for a reorg"
+                    );
+                    return Ok(None);
+                }
+            }
+        }
         let filter = Filter::new()
             .address(vec![
                 self.config.contracts.registry,
@@ -332,5 +369,115 @@ async fn subscribe_new_heads(ws_url: String, wake: Arc<Notify>, shutdown: Cancel
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{keccak256, Address, LogData};
+    use alloy::sol_types::SolEvent;
+
+    use super::scripted::ScriptedChain;
+    use super::*;
+    use crate::chain::bindings::LitRegistry;
+
+    const REGISTRY: Address = Address::repeat_byte(0x11);
+
+    fn config() -> IndexerConfig {
+        IndexerConfig {
+            rpc_url: "http://unused.invalid".into(),
+            ws_url: None,
+            contracts: Contracts {
+                registry: REGISTRY,
+                node_config: Address::repeat_byte(0x22),
+            },
+            deployment_block: 1,
+            reorg_depth: 64,
+            poll_interval: Duration::from_millis(10),
+            range_blocks: 100,
+            max_lag_blocks: 20,
+            max_rpc_silence: Duration::from_secs(5),
+        }
+    }
+
+    fn indexer(chain: &ScriptedChain) -> (tempfile::TempDir, Store, Indexer) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let indexer = Indexer::with_provider(
+            store.clone(),
+            Permissions::new(store.clone()),
+            config(),
+            chain.provider(),
+        )
+        .unwrap();
+        (dir, store, indexer)
+    }
+
+    /// The registry's log of a new account named `name`.
+    fn account_created(name: &str) -> Vec<(Address, LogData)> {
+        let event = LitRegistry::AccountCreated {
+            account: keccak256(name),
+            name: name.into(),
+            description: String::new(),
+            admin: Address::ZERO,
+            selfManaged: false,
+        };
+        vec![(REGISTRY, event.encode_log_data())]
+    }
+
+    /// The cursor block is reorged away after `check_reorg` looked at it and before the next
+    /// range is fetched: the range must not be applied on top of it.
+    #[tokio::test]
+    async fn a_range_whose_parent_is_not_the_cursor_block_is_not_applied() {
+        let chain = ScriptedChain::default();
+        chain.edit(|c| {
+            c.mine(vec![]); // genesis
+            c.mine(account_created("A"));
+            c.mine(vec![]);
+            c.mine(account_created("B")); // block 3: the cursor block, reorged away below
+        });
+        let (_dir, store, indexer) = indexer(&chain);
+        indexer.sync_once().await.unwrap();
+        assert_eq!(store.cursor().unwrap().unwrap().number, 3);
+        let old_cursor_hash = chain.edit(|c| {
+            c.mine(vec![]);
+            c.mine(vec![]);
+            c.hash(3).unwrap()
+        });
+
+        // While the indexer asks for block 5 (the end of its next range), the chain replaces
+        // blocks 3–5 by a fork whose block 3 creates C instead of B.
+        let mut fired = false;
+        chain.before_each_call(move |method, params, chain| {
+            if !fired && method == "eth_getBlockByNumber" && params[0] == "0x5" {
+                fired = true;
+                chain.reorg_to(2);
+                chain.mine(account_created("C"));
+                chain.mine(vec![]);
+                chain.mine(vec![]);
+            }
+        });
+        let raced = indexer.sync_once().await.unwrap();
+        assert_ne!(chain.edit(|c| c.hash(3)), Some(old_cursor_hash));
+        assert_eq!(
+            raced.blocks, 0,
+            "a range was applied on a reorged-away cursor block"
+        );
+
+        // The next rounds roll back and end where a mirror built from the final chain is.
+        let next = indexer.sync_once().await.unwrap();
+        assert!(next.rolled_back > 0, "{next:?}");
+        indexer.sync_once().await.unwrap();
+        assert!(store.account(&keccak256("C")).unwrap().is_some());
+        assert!(store.account(&keccak256("B")).unwrap().is_none());
+        let (_fresh_dir, fresh, rebuilt) = indexer_on_final(&chain);
+        rebuilt.sync_once().await.unwrap();
+        assert_eq!(store.dump_state().unwrap(), fresh.dump_state().unwrap());
+        assert_eq!(store.cursor().unwrap(), fresh.cursor().unwrap());
+    }
+
+    fn indexer_on_final(chain: &ScriptedChain) -> (tempfile::TempDir, Store, Indexer) {
+        chain.before_each_call(|_, _, _| {});
+        indexer(chain)
     }
 }

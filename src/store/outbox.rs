@@ -1,13 +1,14 @@
-//! The outbox (column family `outbox`): transactions the chain writer has sent and not yet seen
-//! mined, keyed by payer and nonce. Written (synced) right after each send and re-send, removed
-//! once a receipt is found or the nonce was taken by another transaction, so after a restart the
-//! writer still follows — and if need be re-sends — every transaction it sent.
+//! The outbox (column family `outbox`): transactions the chain writer has sent, keyed by payer
+//! and nonce. Written (synced) right before each send and re-send is broadcast; once mined, the
+//! entry records where, and is removed when that block is `reorg_depth` deep (or at once when the
+//! nonce was taken by another transaction). So after a restart or a reorg the writer still
+//! follows — and if need be re-sends — every transaction it sent.
 //!
 //! | key                     | value                          |
 //! |-------------------------|--------------------------------|
 //! | payer(20) ‖ nonce(8)    | [`SentTransaction`] (JSON)     |
 
-use alloy::primitives::{Address, TxHash};
+use alloy::primitives::{Address, BlockHash, TxHash};
 use alloy::rpc::types::TransactionRequest;
 use rocksdb::WriteOptions;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,17 @@ pub struct SentTransaction {
     pub nonce: u64,
     pub request: TransactionRequest,
     pub hashes: Vec<TxHash>,
+    /// Where one of them was mined, once seen; kept until that block is deep enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mined: Option<MinedAt>,
+}
+
+/// The transaction of a nonce that was mined, and its block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinedAt {
+    pub tx_hash: TxHash,
+    pub block_number: u64,
+    pub block_hash: BlockHash,
 }
 
 fn key(payer: &Address, nonce: u64) -> [u8; 28] {
@@ -110,6 +122,7 @@ mod tests {
                 .with_max_priority_fee_per_gas(1_000_000_000)
                 .with_input(vec![1u8, 2, 3]),
             hashes: vec![TxHash::repeat_byte(9)],
+            mined: None,
         };
         {
             let store = Store::open(dir.path()).unwrap();
@@ -117,7 +130,27 @@ mod tests {
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.sent_transactions().unwrap(), vec![sent.clone()]);
-        assert_eq!(store.sent_transaction(&payer, 7).unwrap(), Some(sent));
+        assert_eq!(
+            store.sent_transaction(&payer, 7).unwrap(),
+            Some(sent.clone())
+        );
+        // Entries written before `mined` existed still read.
+        let mut old = serde_json::to_value(&sent).unwrap();
+        assert!(old.as_object_mut().unwrap().remove("mined").is_none());
+        assert_eq!(
+            serde_json::from_value::<SentTransaction>(old).unwrap(),
+            sent
+        );
+        let mined = SentTransaction {
+            mined: Some(MinedAt {
+                tx_hash: TxHash::repeat_byte(9),
+                block_number: 12,
+                block_hash: BlockHash::repeat_byte(1),
+            }),
+            ..sent
+        };
+        store.record_sent(&mined).unwrap();
+        assert_eq!(store.sent_transactions().unwrap(), vec![mined]);
         store.forget_sent(&payer, 7).unwrap();
         assert!(store.sent_transactions().unwrap().is_empty());
     }

@@ -110,6 +110,7 @@ fn fifty_concurrent_ten_mib_fetches_stay_within_the_runs_memory_limit() {
         .unwrap();
     let grown = peak_rss().saturating_sub(before);
     drop(runtime);
+    println!("peak memory grew by {} MiB", grown / (1024 * 1024));
 
     // The run ends normally or at its memory limit; either way the bodies it could not hold were
     // refused by name, and the node never held the 500 MiB the action asked for.

@@ -175,18 +175,21 @@ async fn groups_and_usage_keys_workflow() {
             .await;
         assert_eq!(status, 403, "group {id}: {answer}");
     }
-    // With the scope, a missing group is a 404: for a usage key given group 7, for one given the
-    // 0 wildcard, and for the account key.
-    let (status, _) = api
-        .post(
-            "add_pkp_to_group",
-            &usage,
-            json!({"group_id": 7, "pkp_id": second}),
+    // With the scope, a missing group is a 404: for a usage key given a group that was removed
+    // since (scope lists may only name existing groups), for one given the 0 wildcard, and for
+    // the account key.
+    let doomed = api
+        .ok(
+            "add_group",
+            &account,
+            json!({"group_name": "doomed", "group_description": "", "pkp_ids_permitted": [], "cid_hashes_permitted": []}),
         )
-        .await;
-    assert_eq!(status, 403);
-    let mut scoped_for_7 = Vec::new();
-    for (name, groups) in [("adder7", json!([7])), ("adder_any", json!([0]))] {
+        .await["group_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut scoped = Vec::new();
+    for (name, groups) in [("adder", json!([doomed])), ("adder_any", json!([0]))] {
         let created = api
             .ok(
                 "add_usage_api_key",
@@ -194,18 +197,31 @@ async fn groups_and_usage_keys_workflow() {
                 scopes(name, json!({"add_pkp_to_groups": groups})),
             )
             .await;
-        scoped_for_7.push(created["usage_api_key"].as_str().unwrap().to_string());
+        scoped.push(created["usage_api_key"].as_str().unwrap().to_string());
     }
-    for key in scoped_for_7.iter().chain([&account]) {
+    api.ok("remove_group", &account, json!({"group_id": doomed}))
+        .await;
+    let (status, _) = api
+        .post(
+            "add_pkp_to_group",
+            &usage,
+            json!({"group_id": doomed, "pkp_id": second}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    for key in scoped.iter().chain([&account]) {
         let (status, answer) = api
             .post(
                 "add_pkp_to_group",
                 key,
-                json!({"group_id": 7, "pkp_id": second}),
+                json!({"group_id": doomed, "pkp_id": second}),
             )
             .await;
         assert_eq!(status, 404, "{answer}");
-        assert!(answer["error"].as_str().unwrap().contains("group 7"));
+        assert!(answer["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("group {doomed}")));
     }
 
     // Account-key-only operations refuse the usage key.

@@ -646,7 +646,7 @@ fn deliver<'js>(
                 headers.set(i, vec![name, value])?;
             }
             object.set("headers", headers)?;
-            object.set("body", uint8_array(ctx, response.body)?)?;
+            object.set("body", uint8_array(ctx, &response.body)?)?;
             object.into_value()
         }
     };

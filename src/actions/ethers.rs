@@ -109,7 +109,7 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         // Private keys copied out of the engine are wiped after use.
         let key = ecdsa::secret_key(&Zeroizing::new(bytes_of(&key))).map_err(|e| fail(&ctx, e))?;
         let signature = ecdsa::sign_digest(&key, &bytes_of(&digest)).map_err(|e| fail(&ctx, e))?;
-        uint8_array(&ctx, signature.to_vec())
+        uint8_array(&ctx, signature)
     });
     native!(
         object,
@@ -128,7 +128,7 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         |ctx: Ctx<'js>, digest: TypedArray<'js, u8>, rs: TypedArray<'js, u8>, recovery: u8| {
             let public = ecdsa::recover(&bytes_of(&digest), &bytes_of(&rs), recovery)
                 .map_err(|e| fail(&ctx, e))?;
-            uint8_array(&ctx, public.to_vec())
+            uint8_array(&ctx, public)
         }
     );
     native!(
@@ -149,7 +149,7 @@ pub(crate) fn native<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     >| {
         let shared = ecdsa::ecdh(&Zeroizing::new(bytes_of(&key)), &bytes_of(&public))
             .map_err(|e| fail(&ctx, e))?;
-        uint8_array(&ctx, shared.to_vec())
+        uint8_array(&ctx, shared)
     });
     Ok(object)
 }

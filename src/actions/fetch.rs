@@ -132,6 +132,9 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || first == 0x2002 // 6to4 (2002::/16): relays into arbitrary IPv4 networks
+                || (first == 0x2001 && segments[1] == 0) // Teredo 2001::/32 embeds IPv4 too
+                || (first == 0x2001 && segments[1] == 0x0db8) // documentation 2001:db8::/32
+                || segments[..4] == [0x100, 0, 0, 0] // discard-only 100::/64
                 || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
                 || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
                 || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS IPv6 metadata
@@ -152,6 +155,31 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b)) // shared address space 100.64.0.0/10
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments 192.0.0.0/24
         || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18.0.0/15
+        || (a == 192 && b == 0 && c == 2) // documentation 192.0.2.0/24
+        || (a == 198 && b == 51 && c == 100) // documentation 198.51.100.0/24
+        || (a == 203 && b == 0 && c == 113) // documentation 203.0.113.0/24
+}
+
+/// Is `ip` one of this machine's own addresses? A service bound to 0.0.0.0 answers on every
+/// interface, also on a public one, so the node's own addresses are refused like loopback.
+fn is_own_address(ip: IpAddr) -> bool {
+    let Ok(interfaces) = nix::ifaddrs::getifaddrs() else {
+        return false;
+    };
+    interfaces
+        .filter_map(|interface| interface.address)
+        .filter_map(|address| {
+            address
+                .as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| address.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        })
+        .any(|own| own == ip)
+}
+
+/// May an action's fetch connect to `ip`?
+fn refused(ip: IpAddr, allow_private: bool) -> bool {
+    !allow_private && (is_internal(ip) || is_own_address(ip))
 }
 
 /// Checks a URL's scheme and, for IP literals, its address.
@@ -168,14 +196,14 @@ fn check_url(url: &Url, allow_private: bool) -> Result<(), String> {
         Some(Host::Domain(_)) => return Ok(()),
         None => return Err(format!("URL {url} has no host")),
     };
-    if !allow_private && is_internal(ip) {
+    if refused(ip, allow_private) {
         return Err(refusal(&ip.to_string()));
     }
     Ok(())
 }
 
 fn refusal(host: &str) -> String {
-    format!("refusing to connect to {host}: loopback, private, link-local and metadata addresses are not reachable from Lit Actions on this node")
+    format!("refusing to connect to {host}: loopback, private, link-local, metadata, reserved and the node's own addresses are not reachable from Lit Actions on this node")
 }
 
 /// DNS resolution that drops internal addresses (unless allowed) and fails when none remain.
@@ -192,7 +220,7 @@ impl Resolve for GuardedResolver {
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = resolved
                 .into_iter()
-                .filter(|addr| allow_private || !is_internal(addr.ip()))
+                .filter(|addr| !refused(addr.ip(), allow_private))
                 .collect();
             if allowed.is_empty() {
                 return Err(refusal(&host).into());
@@ -305,16 +333,31 @@ impl Fetcher {
                 )
             })
             .collect();
-        let mut body = Vec::new();
-        let mut held = budget.reserve(0)?;
+        let too_large = || {
+            format!(
+                "the response body is larger than {} bytes",
+                self.max_response_bytes
+            )
+        };
+        // The budget is charged for the buffer's capacity, not just the bytes in it; a declared
+        // length is reserved up front, so an oversized body is refused before it is read.
+        let declared = match response.content_length() {
+            Some(length) if length > self.max_response_bytes as u64 => return Err(too_large()),
+            Some(length) => length as usize,
+            None => 0,
+        };
+        let mut held = budget.reserve(declared)?;
+        let mut body = Vec::with_capacity(declared);
         while let Some(chunk) = response.chunk().await.map_err(describe)? {
-            if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(format!(
-                    "the response body is larger than {} bytes",
-                    self.max_response_bytes
-                ));
+            let needed = body.len() + chunk.len();
+            if needed > self.max_response_bytes {
+                return Err(too_large());
             }
-            held.grow(chunk.len())?;
+            if needed > body.capacity() {
+                let capacity = needed.max(body.capacity() * 2).min(self.max_response_bytes);
+                held.grow(capacity - body.capacity())?;
+                body.reserve_exact(capacity - body.len());
+            }
             body.extend_from_slice(&chunk);
         }
         Ok(FetchResponse {
@@ -380,6 +423,12 @@ mod tests {
             "239.255.255.250",
             "ff02::1",
             "ff05::1:3",
+            "192.0.2.2",
+            "198.51.100.7",
+            "203.0.113.9",
+            "2001:db8::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "100::1",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip} should be internal");
         }
@@ -458,6 +507,24 @@ mod tests {
         let response = open.client.get(bounce(&target)).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.url().as_str(), target);
+    }
+
+    #[test]
+    fn the_machines_own_addresses_are_refused() {
+        let own: Vec<IpAddr> = nix::ifaddrs::getifaddrs()
+            .unwrap()
+            .filter_map(|i| i.address)
+            .filter_map(|a| a.as_sockaddr_in().map(|v4| IpAddr::V4(v4.ip())))
+            .collect();
+        assert!(!own.is_empty(), "the machine has an IPv4 address");
+        for ip in own {
+            assert!(refused(ip, false), "{ip}");
+            assert!(
+                !refused(ip, true),
+                "{ip}: allowed when the operator says so"
+            );
+        }
+        assert!(!refused("8.8.8.8".parse().unwrap(), false));
     }
 
     #[test]

@@ -407,8 +407,10 @@ pub fn bytes_of(array: &TypedArray<'_, u8>) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-pub fn uint8_array<'js>(ctx: &Ctx<'js>, bytes: impl Into<Vec<u8>>) -> rquickjs::Result<Value<'js>> {
-    Ok(TypedArray::<u8>::new(ctx.clone(), bytes.into())?.into_value())
+/// The bytes are copied into memory QuickJS allocates, so they count against the run's memory
+/// limit (a buffer handed over by ownership would live outside it until collected).
+pub fn uint8_array<'js>(ctx: &Ctx<'js>, bytes: impl AsRef<[u8]>) -> rquickjs::Result<Value<'js>> {
+    Ok(TypedArray::<u8>::new_copy(ctx.clone(), bytes)?.into_value())
 }
 
 /// A fresh `Uint8Array` of `len` (at most 65,536) bytes from the OS's random source.

@@ -4,7 +4,8 @@
 
 mod common;
 
-use alloy::primitives::keccak256;
+use alloy::eips::eip2718::Encodable2718;
+use alloy::primitives::{keccak256, B256};
 use common::{http, NodeProcess};
 use serde_json::{json, Value};
 
@@ -381,35 +382,65 @@ async fn two_removals_of_one_group_mined_together_are_one_success_and_one_confli
         chain["rpc_url"].as_str().unwrap().parse().unwrap();
     let provider = ProviderBuilder::new().connect_http(rpc);
 
-    // Both removals are simulated against a chain where the group exists, so both are sent (by
-    // two payers); mined in one block, the second reverts.
+    // The writer simulates against the pending state, so a second removal simulated after the
+    // first was sent would be refused before sending. To have both sent (by two payers) and mined
+    // in one block, the first is taken out of the pool while the second is simulated and sent,
+    // then put back as it was signed: the second of the two to run reverts.
     provider.anvil_set_auto_mine(false).await.unwrap();
     let remove = || api.post("remove_group", &account, json!({"group_id": 1}));
-    let both = futures_util::future::join(remove(), remove());
-    let mine = async {
+    let pool_hashes = || async {
+        let content: Value = provider
+            .raw_request("txpool_content".into(), ())
+            .await
+            .unwrap();
+        let mut hashes = Vec::new();
+        for by_nonce in content["pending"].as_object().unwrap().values() {
+            for tx in by_nonce.as_object().unwrap().values() {
+                hashes.push(tx["hash"].as_str().unwrap().parse::<B256>().unwrap());
+            }
+        }
+        hashes
+    };
+    let wait_for_pool = |count: usize| async move {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let pool: Value = provider
-                .raw_request("txpool_status".into(), ())
-                .await
-                .unwrap();
-            let pending = pool["pending"].as_str().map_or_else(
-                || pool["pending"].as_u64().unwrap(),
-                |hex| u64::from_str_radix(hex.trim_start_matches("0x"), 16).unwrap(),
-            );
-            if pending >= 2 {
-                break;
+            let hashes = pool_hashes().await;
+            if hashes.len() >= count {
+                return hashes;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "the two removals were not both sent"
+                "the pool never held {count} transactions"
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        provider.anvil_mine(Some(1), None).await.unwrap();
-        provider.anvil_set_auto_mine(true).await.unwrap();
     };
-    let (((first, a), (second, b)), ()) = futures_util::future::join(both, mine).await;
+    let first = remove();
+    let second = async {
+        let [held] = wait_for_pool(1).await[..] else {
+            panic!("more than one transaction in the pool")
+        };
+        let signed = provider
+            .get_transaction_by_hash(held)
+            .await
+            .unwrap()
+            .expect("the first removal in the pool")
+            .inner
+            .into_inner()
+            .encoded_2718();
+        provider.anvil_drop_transaction(held).await.unwrap();
+        let second = remove();
+        let put_back = async {
+            let hashes = wait_for_pool(1).await;
+            assert!(!hashes.contains(&held), "the second removal was not sent");
+            let _resent = provider.send_raw_transaction(&signed).await.unwrap();
+            wait_for_pool(2).await;
+            provider.anvil_mine(Some(1), None).await.unwrap();
+            provider.anvil_set_auto_mine(true).await.unwrap();
+        };
+        futures_util::future::join(second, put_back).await.0
+    };
+    let ((first, a), (second, b)) = futures_util::future::join(first, second).await;
     let mut outcomes = [(first, a), (second, b)];
     outcomes.sort_by_key(|(status, _)| *status);
     let [(ok_status, ok), (conflict_status, conflict)] = outcomes;

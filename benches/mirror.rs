@@ -194,7 +194,7 @@ async fn set_up_chain() -> Result<Chain> {
         .wallet(EthereumWallet::from(owner.clone()))
         .connect_http(rpc_url.parse()?)
         .erased();
-    let deployment = deploy_contracts(&rpc_url, owner, owner_address, &[]).await?;
+    let deployment = deploy_contracts(&rpc_url, owner, owner_address, &[], &[]).await?;
     let generator = deploy_generator(&provider, deployment.contract_address).await?;
     let receipt = NodeConfig::new(deployment.node_config()?, &provider)
         .addPayer(generator)

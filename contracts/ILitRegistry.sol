@@ -2,11 +2,15 @@
 pragma solidity ^0.8.24;
 
 /// @title ILitRegistry — the on-chain authorisation state of lit-node accounts.
-/// @notice Accounts are keyed by the account key hash (keccak256 of the API key's utf8 bytes).
+/// @notice Accounts are keyed by the account key hash (keccak256 of the API key's utf8 bytes),
+/// or, for an account a wallet created itself, by `selfManagedAccountId(admin, salt)`.
 /// Every account-scoped write takes `callerKeyHash`: the hash of the API key the request was made
 /// with (the account key itself, or one of the account's usage keys). The contract resolves the
 /// account from it and enforces the scope rules of spec/api.md. Node-managed accounts are written
-/// only by the payer set of NodeConfig; self-managed ones only by their admin wallet.
+/// only by the payer set of NodeConfig; self-managed ones only by their admin wallet (an EOA or a
+/// contract wallet), which passes the account id itself as `callerKeyHash` to act with the rights
+/// of the account key. A self-managed account gets wallets only through
+/// `registerWalletWithNodeSignature`: a node signer must have minted the derivation for it.
 ///
 /// Check order for every account-scoped write (so errors are predictable):
 ///   1. key resolution (UnknownKey), 2. writer (NotPayer / NotAccountAdmin), 3. key expiry
@@ -65,12 +69,22 @@ interface ILitRegistry {
     error SettlementAlreadyApplied(bytes32 settlementId);
     error AccountNotFound(bytes32 account);
     error AlreadySelfManaged(bytes32 account);
+    error NotSelfManaged(bytes32 account);
+    /// `registerWallet` on a self-managed account: use `registerWalletWithNodeSignature`.
+    error NodeSignatureRequired(bytes32 account);
+    error RegistrationExpired(uint256 deadline);
+    /// The recovered signer is not a NodeConfig signer (address(0) when the signature is malformed).
+    error InvalidNodeSignature(address signer);
+    error AccountKeyAlreadyRevoked(bytes32 account);
 
     // ---------------------------------------------------------------- events
     /// A new account; `admin` is address(0) with selfManaged=false for node-managed accounts.
     event AccountCreated(bytes32 indexed account, string name, string description, address admin, bool selfManaged);
     /// The account's admin changed (one-way conversion to self-managed).
     event AccountAdminChanged(bytes32 indexed account, address admin, bool selfManaged);
+    /// The admin of a self-managed account ended its account key: it no longer authorises runs or
+    /// reads (the admin still writes the account, passing the account id as `callerKeyHash`).
+    event AccountKeyRevoked(bytes32 indexed account);
     event UsageKeyAdded(bytes32 indexed account, bytes32 indexed keyHash, UsageKey key);
     /// Full replacement of a usage key's metadata and scopes.
     event UsageKeyUpdated(bytes32 indexed account, bytes32 indexed keyHash, UsageKey key);
@@ -122,6 +136,57 @@ interface ILitRegistry {
     /// One-way: hands the account to `newAdmin`, which alone may write it from then on. Account key only.
     function convertToSelfManaged(bytes32 callerKeyHash, address newAdmin) external;
 
+    /// The admin of a self-managed account revokes its account key (the key a converted account
+    /// was created with): `canExecute`/`canUseWallet` answer false for it from then on. One way.
+    /// Check order: AccountNotFound, NotSelfManaged, NotAccountAdmin, AccountKeyAlreadyRevoked.
+    function revokeAccountKey(bytes32 account) external;
+
+    /// Whether the admin revoked the account's account key.
+    function accountKeyRevoked(bytes32 account) external view returns (bool);
+
+    // ---------------------------------------------------------------- self-managed accounts (admin wallet)
+    /// A wallet creates its own self-managed account (admin = msg.sender), with no wallet yet. The id
+    /// is `selfManagedAccountId(msg.sender, salt)`; emits AccountCreated(account, name, description,
+    /// msg.sender, true). The id is also entered in the key index as the account's "account key"
+    /// (`accountOfKey(id) == id`), so the admin passes the account id as `callerKeyHash` to every
+    /// management function (usage keys, groups, group members, actions). No API key hashes to that
+    /// id (its preimage is a 96-byte ABI encoding, never an API key). Anyone may call it; the caller
+    /// only ever creates accounts administered by itself. Reverts AccountAlreadyExists(id) when the
+    /// caller used `salt` already.
+    function newSelfManagedAccount(bytes32 salt, string calldata name, string calldata description)
+        external
+        returns (bytes32 account);
+
+    /// keccak256(abi.encode(keccak256("lit-node/self-managed-account/v1"), admin, salt)).
+    function selfManagedAccountId(address admin, bytes32 salt) external pure returns (bytes32);
+
+    /// The admin wallet of a self-managed account registers a wallet (PKP) a node minted for that
+    /// account. `nodeSignature` is a 65-byte ECDSA signature (r, s, v) by a NodeConfig signer over
+    /// `walletRegistrationDigest(account, wallet, derivationId, deadline)`, the EIP-712 digest of
+    /// `WalletRegistration(bytes32 account,address wallet,bytes32 derivationId,uint256 deadline)` in
+    /// the domain {name: "LitRegistry", version: "1", chainId, verifyingContract: this registry}.
+    /// Check order: AccountNotFound(account), NotSelfManaged(account), NotAccountAdmin(account,
+    /// sender), RegistrationExpired(deadline) once block.timestamp > deadline,
+    /// InvalidNodeSignature(recovered signer, or address(0) for a malformed signature), then the
+    /// wallet checks of `registerWallet` (ZeroWalletAddress, ZeroDerivationId,
+    /// WalletAlreadyRegistered, DerivationIdAlreadyUsed). Emits WalletRegistered. A signature cannot
+    /// be replayed: wallet and derivation id are each registered once, globally.
+    function registerWalletWithNodeSignature(
+        bytes32 account,
+        address wallet,
+        bytes32 derivationId,
+        string calldata name,
+        string calldata description,
+        uint256 deadline,
+        bytes calldata nodeSignature
+    ) external;
+
+    /// The EIP-712 digest a node signer signs for `registerWalletWithNodeSignature`.
+    function walletRegistrationDigest(bytes32 account, address wallet, bytes32 derivationId, uint256 deadline)
+        external
+        view
+        returns (bytes32);
+
     // ---------------------------------------------------------------- usage keys (account key only)
     /// add/update: every id in the four group lists must be a group of the account, or 0 (any
     /// group); GroupNotFound(account, id) otherwise.
@@ -136,7 +201,10 @@ interface ILitRegistry {
     function removeUsageKey(bytes32 callerKeyHash, bytes32 usageKeyHash) external;
 
     // ---------------------------------------------------------------- wallets
-    /// Scope CreatePkps. Address and derivation id are each registered once, globally.
+    /// Scope CreatePkps. Address and derivation id are each registered once, globally. Node-managed
+    /// accounts only: on a self-managed account it reverts NodeSignatureRequired(account) after the
+    /// authorisation checks (writer, expiry, scope), so its admin can never register a derivation
+    /// the node did not mint for the account (see `registerWalletWithNodeSignature`).
     function registerWallet(
         bytes32 callerKeyHash,
         address wallet,
@@ -215,7 +283,8 @@ interface ILitRegistry {
     function canUseWallet(bytes32 keyHash, bytes32 cidHash, address wallet) external view returns (bool);
 }
 
-/// @title INodeConfig — node operator state: owner, payer set, admin payer, node configuration.
+/// @title INodeConfig — node operator state: owner, payer set, admin payer, node signer set, node
+/// configuration.
 interface INodeConfig {
     error NotOwner(address sender);
     error NotPayerManager(address sender);
@@ -224,11 +293,15 @@ interface INodeConfig {
     error EmptyConfigKey();
     error PayerAlreadyAdded(address payer);
     error PayerNotFound(address payer);
+    error SignerAlreadyAdded(address signer);
+    error SignerNotFound(address signer);
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event AdminPayerSet(address indexed adminPayer);
     event PayerAdded(address indexed payer);
     event PayerRemoved(address indexed payer);
+    event SignerAdded(address indexed signer);
+    event SignerRemoved(address indexed signer);
     event ConfigOperatorSet(address indexed operator, bool allowed);
     /// value "" means the key is unset (the node falls back to its default).
     event ConfigSet(string key, string value);
@@ -243,6 +316,12 @@ interface INodeConfig {
     function removePayer(address payer) external;
     function isPayer(address account) external view returns (bool);
     function payers() external view returns (address[] memory);
+    /// Owner or admin payer (the rule of addPayer). Node signers sign the wallet registrations of
+    /// self-managed accounts (LitRegistry.registerWalletWithNodeSignature).
+    function addSigner(address signer) external;
+    function removeSigner(address signer) external;
+    function isSigner(address account) external view returns (bool);
+    function signers() external view returns (address[] memory);
     /// Owner only.
     function setConfigOperator(address operator, bool allowed) external;
     function isConfigOperator(address account) external view returns (bool);

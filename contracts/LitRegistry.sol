@@ -3,6 +3,8 @@ pragma solidity ^0.8.24;
 
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ILitRegistry, INodeConfig} from "./ILitRegistry.sol";
 
 /// @title LitRegistry — accounts, keys, wallets, groups, actions and credits of lit-node.
@@ -11,6 +13,10 @@ import {ILitRegistry, INodeConfig} from "./ILitRegistry.sol";
 /// behalf of API callers; self-managed ones only by their admin wallet. Every write names the key
 /// the request was made with (`callerKeyHash`) and is checked in the order documented in
 /// ILitRegistry: key resolution, writer, key expiry, scope, then existence and arguments.
+/// A wallet may also create a self-managed account itself (`newSelfManagedAccount`); its id stands
+/// in for the account key hash (the admin passes it as `callerKeyHash`). Wallets of a self-managed
+/// account (created or converted) are registered only with a NodeConfig signer's EIP-712 signature
+/// (`registerWalletWithNodeSignature`), never by `registerWallet`.
 /// @dev Conventions where the interface leaves room:
 ///   - `MissingScope.groupId` is the requested group for the four group-scoped scopes and 0 for the
 ///     boolean scopes (CreateGroups, DeleteGroups, CreatePkps).
@@ -21,6 +27,10 @@ import {ILitRegistry, INodeConfig} from "./ILitRegistry.sol";
 ///   - A removed usage key frees its hash in the key index (`accountOfKey` returns 0 at once).
 ///   - Views never revert: unknown objects read as empty/zero values.
 ///   - Balances are in cents, positive = credit available; charges may drive them negative.
+///   - A node signature's deadline is inclusive (valid while block.timestamp <= deadline).
+///   - The EIP-712 domain separator is built here rather than by OpenZeppelin's EIP712, whose ERC-5267
+///     `eip712Domain()` and `EIP712DomainChanged` event would widen the ABI (and the event set the
+///     mirror decodes) beyond ILitRegistry. It is cached and rebuilt if the chain id changes (fork).
 contract LitRegistry is ILitRegistry {
     using EnumerableSet for EnumerableSet.AddressSet;
     using EnumerableSet for EnumerableSet.Bytes32Set;
@@ -29,6 +39,15 @@ contract LitRegistry is ILitRegistry {
     /// Name and description of the wallet `newAccount` registers.
     string internal constant DEFAULT_WALLET_NAME = "Default wallet";
     string internal constant DEFAULT_WALLET_DESCRIPTION = "The account's default wallet, created with the account";
+    /// Domain tag of self-managed account ids (see `selfManagedAccountId`).
+    bytes32 internal constant SELF_MANAGED_ACCOUNT_TAG = keccak256("lit-node/self-managed-account/v1");
+    /// EIP-712 type hash of the node signature of `registerWalletWithNodeSignature`.
+    bytes32 internal constant WALLET_REGISTRATION_TYPEHASH =
+        keccak256("WalletRegistration(bytes32 account,address wallet,bytes32 derivationId,uint256 deadline)");
+    bytes32 internal constant EIP712_DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant EIP712_NAME_HASH = keccak256("LitRegistry");
+    bytes32 internal constant EIP712_VERSION_HASH = keccak256("1");
 
     struct Wallet {
         bytes32 account;
@@ -55,6 +74,7 @@ contract LitRegistry is ILitRegistry {
         string description;
         address admin;
         bool selfManaged;
+        bool accountKeyRevoked;
         int256 balance;
         uint256 lastGroupId;
         EnumerableSet.Bytes32Set usageKeyHashes;
@@ -67,6 +87,9 @@ contract LitRegistry is ILitRegistry {
     }
 
     INodeConfig private immutable _nodeConfig;
+    /// The EIP-712 domain separator for the chain id the registry was deployed on.
+    bytes32 private immutable _cachedDomainSeparator;
+    uint256 private immutable _cachedChainId;
 
     /// Key index: account key hash → itself, usage key hash → its account.
     mapping(bytes32 keyHash => bytes32 account) private _keyAccount;
@@ -79,9 +102,12 @@ contract LitRegistry is ILitRegistry {
     /// @inheritdoc ILitRegistry
     mapping(bytes32 settlementId => bool) public settlementApplied;
 
-    /// @param nodeConfig_ The NodeConfig whose payer set writes node-managed accounts and credits.
+    /// @param nodeConfig_ The NodeConfig whose payer set writes node-managed accounts and credits, and
+    /// whose signer set signs the wallet registrations of self-managed accounts.
     constructor(address nodeConfig_) {
         _nodeConfig = INodeConfig(nodeConfig_);
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = _buildDomainSeparator();
     }
 
     // ---------------------------------------------------------------- accounts
@@ -117,6 +143,83 @@ contract LitRegistry is ILitRegistry {
         a.admin = newAdmin;
         a.selfManaged = true;
         emit AccountAdminChanged(account, newAdmin, true);
+    }
+
+    // ---------------------------------------------------------------- self-managed accounts
+
+    /// @inheritdoc ILitRegistry
+    function revokeAccountKey(bytes32 account) external {
+        _requireAccount(account);
+        Account storage a = _accounts[account];
+        if (!a.selfManaged) revert NotSelfManaged(account);
+        if (msg.sender != a.admin) revert NotAccountAdmin(account, msg.sender);
+        if (a.accountKeyRevoked) revert AccountKeyAlreadyRevoked(account);
+        a.accountKeyRevoked = true;
+        emit AccountKeyRevoked(account);
+    }
+
+    /// @inheritdoc ILitRegistry
+    function accountKeyRevoked(bytes32 account) external view returns (bool) {
+        return _accounts[account].accountKeyRevoked;
+    }
+
+    /// @inheritdoc ILitRegistry
+    /// @dev No payer involved: the caller becomes the admin. The account starts without wallets and
+    /// with a zero balance.
+    function newSelfManagedAccount(bytes32 salt, string calldata name, string calldata description)
+        external
+        returns (bytes32 account)
+    {
+        account = selfManagedAccountId(msg.sender, salt);
+        if (_keyAccount[account] != 0) revert AccountAlreadyExists(account);
+
+        _keyAccount[account] = account;
+        Account storage a = _accounts[account];
+        a.name = name;
+        a.description = description;
+        a.admin = msg.sender;
+        a.selfManaged = true;
+        emit AccountCreated(account, name, description, msg.sender, true);
+    }
+
+    /// @inheritdoc ILitRegistry
+    function selfManagedAccountId(address admin, bytes32 salt) public pure returns (bytes32) {
+        return keccak256(abi.encode(SELF_MANAGED_ACCOUNT_TAG, admin, salt));
+    }
+
+    /// @inheritdoc ILitRegistry
+    /// @dev Works for every self-managed account, created by `newSelfManagedAccount` or converted by
+    /// `convertToSelfManaged`. Only the admin itself may call it (not through a usage key).
+    function registerWalletWithNodeSignature(
+        bytes32 account,
+        address wallet,
+        bytes32 derivationId,
+        string calldata name,
+        string calldata description,
+        uint256 deadline,
+        bytes calldata nodeSignature
+    ) external {
+        _requireAccount(account);
+        Account storage a = _accounts[account];
+        if (!a.selfManaged) revert NotSelfManaged(account);
+        if (msg.sender != a.admin) revert NotAccountAdmin(account, msg.sender);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > deadline) revert RegistrationExpired(deadline);
+        _requireNodeSignature(walletRegistrationDigest(account, wallet, derivationId, deadline), nodeSignature);
+        _registerWallet(account, a, wallet, derivationId, name, description);
+    }
+
+    /// @inheritdoc ILitRegistry
+    function walletRegistrationDigest(bytes32 account, address wallet, bytes32 derivationId, uint256 deadline)
+        public
+        view
+        returns (bytes32)
+    {
+        bytes32 domainSeparator = block.chainid == _cachedChainId ? _cachedDomainSeparator : _buildDomainSeparator();
+        return MessageHashUtils.toTypedDataHash(
+            domainSeparator,
+            keccak256(abi.encode(WALLET_REGISTRATION_TYPEHASH, account, wallet, derivationId, deadline))
+        );
     }
 
     // ---------------------------------------------------------------- usage keys
@@ -172,6 +275,9 @@ contract LitRegistry is ILitRegistry {
     // ---------------------------------------------------------------- wallets
 
     /// @inheritdoc ILitRegistry
+    /// @dev Self-managed accounts revert NodeSignatureRequired once the caller is authorised (the
+    /// admin, with the account id or a usage key holding CreatePkps): they register wallets through
+    /// `registerWalletWithNodeSignature` only.
     function registerWallet(
         bytes32 callerKeyHash,
         address wallet,
@@ -181,6 +287,7 @@ contract LitRegistry is ILitRegistry {
     ) external {
         (bytes32 account, Account storage a, UsageKey storage key) = _authorize(callerKeyHash);
         _requireScope(callerKeyHash, account, key.canCreatePkps, Scope.CreatePkps);
+        if (a.selfManaged) revert NodeSignatureRequired(account);
         _registerWallet(account, a, wallet, derivationId, name, description);
     }
 
@@ -517,6 +624,20 @@ contract LitRegistry is ILitRegistry {
         if (callerKeyHash != account && !granted) revert MissingScope(callerKeyHash, scope, 0);
     }
 
+    /// A 65-byte ECDSA signature of `digest` by a NodeConfig signer; InvalidNodeSignature(recovered)
+    /// otherwise (address(0) for a malformed signature).
+    function _requireNodeSignature(bytes32 digest, bytes calldata signature) private view {
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || !_nodeConfig.isSigner(signer)) revert InvalidNodeSignature(signer);
+    }
+
+    /// EIP-712 domain {name: "LitRegistry", version: "1", chainId: block.chainid, verifyingContract: this}.
+    function _buildDomainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(EIP712_DOMAIN_TYPEHASH, EIP712_NAME_HASH, EIP712_VERSION_HASH, block.chainid, address(this))
+        );
+    }
+
     function _requirePayer() private view {
         if (!_nodeConfig.isPayer(msg.sender)) revert NotPayer(msg.sender);
     }
@@ -548,9 +669,9 @@ contract LitRegistry is ILitRegistry {
         bytes32 account = _keyAccount[keyHash];
         if (account == 0) return false;
         if (withWallet && _wallets[wallet].account != account) return false;
-        if (keyHash == account) return true;
-
         Account storage a = _accounts[account];
+        if (keyHash == account) return !a.accountKeyRevoked;
+
         UsageKey storage key = a.usageKeys[keyHash];
         if (_isExpired(key.expiration)) return false;
 

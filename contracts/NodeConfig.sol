@@ -6,13 +6,14 @@ import {INodeConfig} from "./ILitRegistry.sol";
 
 /// @title NodeConfig — node operator state shared by every lit-node of a deployment.
 /// @notice Holds the owner, the admin payer, the payer set (the accounts allowed to write
-/// node-managed accounts in LitRegistry) and the node configuration (key → value strings, e.g.
-/// action limits and prices). Every state change emits an event with its complete new data, so the
-/// state can be rebuilt from events alone.
+/// node-managed accounts in LitRegistry), the node signer set (the keys whose signature lets the
+/// admin of a self-managed account register a wallet the node minted for it) and the node
+/// configuration (key → value strings, e.g. action limits and prices). Every state change emits an
+/// event with its complete new data, so the state can be rebuilt from events alone.
 /// @dev Roles:
-///   - owner: transfers ownership, sets the admin payer and the config operators, manages payers,
-///     writes configuration;
-///   - admin payer: manages the payer set alongside the owner;
+///   - owner: transfers ownership, sets the admin payer and the config operators, manages payers
+///     and signers, writes configuration;
+///   - admin payer: manages the payer and signer sets alongside the owner;
 ///   - config operators: write configuration alongside the owner.
 /// address(0) is never accepted for any role. A config value of "" unsets its key.
 contract NodeConfig is INodeConfig {
@@ -25,6 +26,7 @@ contract NodeConfig is INodeConfig {
     address public adminPayer;
 
     EnumerableSet.AddressSet private _payers;
+    EnumerableSet.AddressSet private _signers;
     mapping(address operator => bool allowed) private _configOperators;
     EnumerableSet.StringSet private _configKeys;
     mapping(string key => string value) private _config;
@@ -84,6 +86,31 @@ contract NodeConfig is INodeConfig {
     /// @inheritdoc INodeConfig
     function payers() external view returns (address[] memory) {
         return _payers.values();
+    }
+
+    // ---------------------------------------------------------------- node signers
+
+    /// @inheritdoc INodeConfig
+    function addSigner(address signer) external onlyPayerManager nonZero(signer) {
+        if (!_signers.add(signer)) revert SignerAlreadyAdded(signer);
+        emit SignerAdded(signer);
+    }
+
+    /// @notice Owner or admin payer. Removes `signer` from the node signer set: signatures it made
+    /// are refused from then on, even those whose deadline has not passed.
+    function removeSigner(address signer) external onlyPayerManager {
+        if (!_signers.remove(signer)) revert SignerNotFound(signer);
+        emit SignerRemoved(signer);
+    }
+
+    /// @inheritdoc INodeConfig
+    function isSigner(address account) external view returns (bool) {
+        return _signers.contains(account);
+    }
+
+    /// @inheritdoc INodeConfig
+    function signers() external view returns (address[] memory) {
+        return _signers.values();
     }
 
     // ---------------------------------------------------------------- configuration

@@ -7,11 +7,14 @@ import {LitRegistry} from "../contracts/LitRegistry.sol";
 
 /// @title Deploy — deploys NodeConfig and LitRegistry and writes the deployment JSON the node reads.
 /// @notice Usage:
-///   ADMIN_PAYER=0x… PAYERS=0x…,0x… [DEPLOYMENT_OUT=target/deployment.json] \
+///   ADMIN_PAYER=0x… PAYERS=0x…,0x… [SIGNERS=0x…,0x…] [DEPLOYMENT_OUT=target/deployment.json] \
 ///   forge script script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key $KEY
 /// The broadcasting account becomes the NodeConfig owner. Environment:
 ///   - ADMIN_PAYER (required): the address that manages the payer set alongside the owner;
 ///   - PAYERS (required): comma-separated payer addresses (the node's transaction senders);
+///   - SIGNERS (optional, default none): comma-separated node signer addresses, added with
+///     NodeConfig.addSigner (their EIP-712 signatures let the admin of a self-managed account
+///     register a wallet the node minted for it; the owner or admin payer can add more later);
 ///   - DEPLOYMENT_OUT (optional, default "target/deployment.json"): where the JSON goes. forge may
 ///     only write under ./target and /tmp (foundry.toml fs_permissions).
 /// Output: {"chain_id", "deployment_block", "contract_address", "contracts": {"LitRegistry",
@@ -21,9 +24,16 @@ import {LitRegistry} from "../contracts/LitRegistry.sol";
 /// mirrors rebuild from its deployment block (a different contract address makes a node refuse its
 /// old store); state is not migrated on chain.
 contract Deploy {
+    /// Marks this contract as a script (as forge-std's Script does), so `forge build --sizes` does
+    /// not hold it to the contract size limit: it embeds both contracts' init code and is never
+    /// deployed itself.
+    bool public constant IS_SCRIPT = true;
+
     function run() external returns (NodeConfig nodeConfig, LitRegistry registry) {
         address adminPayer = vm.envAddress("ADMIN_PAYER");
         address[] memory payers = vm.envAddress("PAYERS", ",");
+        address[] memory signers;
+        if (bytes(vm.envOr("SIGNERS", string(""))).length != 0) signers = vm.envAddress("SIGNERS", ",");
         string memory out = vm.envOr("DEPLOYMENT_OUT", string("target/deployment.json"));
         uint256 deploymentBlock = block.number;
         _createParentDir(out); // fail before broadcasting, not after
@@ -35,6 +45,9 @@ contract Deploy {
         nodeConfig.setAdminPayer(adminPayer);
         for (uint256 i; i < payers.length; ++i) {
             nodeConfig.addPayer(payers[i]);
+        }
+        for (uint256 i; i < signers.length; ++i) {
+            nodeConfig.addSigner(signers[i]);
         }
         vm.stopBroadcast();
 

@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH="$root/.tools/node_modules/.bin:$PATH"
-contracts=(LitRegistry NodeConfig)
+contracts=(LitRegistry NodeConfig Erc1271TestWallet)
 
 forge build --quiet
 out_dir="abi"

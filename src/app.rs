@@ -46,6 +46,10 @@ pub struct AppContext {
     pub request_timeout: std::time::Duration,
     /// Bytes of action code the node keeps per account (`actions.code_quota_bytes`).
     pub code_quota_bytes: u64,
+    /// Asks contract wallets (ERC-1271) whether they signed a message.
+    pub contract_wallets: crate::chain::erc1271::ContractWallets,
+    /// Signs wallet registrations of self-managed accounts.
+    pub node_signer: crate::chain::wallet_registration::NodeSigner,
 }
 
 pub type SharedContext = Arc<AppContext>;

@@ -1,5 +1,6 @@
 //! The `lit-node` command line: `dev` (embedded anvil chain), `serve` (configured chain),
-//! `payers` (print the payer addresses a root secret gives, for `script/Deploy.s.sol`) and
+//! `payers` (print the payer and node signer addresses a root secret gives, for
+//! `script/Deploy.s.sol`) and
 //! `grant-credit` (credit an account on a dev chain).
 
 use std::path::PathBuf;
@@ -39,7 +40,7 @@ enum Command {
         #[arg(long)]
         deployment: Option<PathBuf>,
     },
-    /// Print the admin payer and payer addresses derived from the root secret, as JSON.
+    /// Print the admin payer, payer and node signer addresses derived from the root secret, as JSON.
     Payers(CommonArgs),
     /// Credit an account on a development chain (anvil/Hardhat only), without a payment.
     GrantCredit {
@@ -239,10 +240,13 @@ async fn grant_credit(
 fn print_payers(config: Config, root_from_env: Option<RootSecret>) -> Result<(), String> {
     let root =
         lit_node::node::load_root_secret(&config, root_from_env).map_err(|e| e.to_string())?;
-    let payers = PayerKeys::derive(&KeyDeriver::new(&root), config.chain.payer_count);
+    let keys = KeyDeriver::new(&root);
+    let payers = PayerKeys::derive(&keys, config.chain.payer_count);
+    let signer = lit_node::chain::wallet_registration::NodeSigner::derive(&keys);
     let out = serde_json::json!({
         "admin_payer": format!("{:#x}", payers.admin.address()),
         "payers": payers.payer_addresses().iter().map(|a| format!("{a:#x}")).collect::<Vec<_>>(),
+        "node_signer": format!("{:#x}", signer.address()),
     });
     println!("{out}");
     Ok(())

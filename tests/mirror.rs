@@ -51,6 +51,7 @@ impl Chain {
             signer(&anvil, 0),
             signer(&anvil, 2).address(),
             &[payer.address()],
+            &[],
         )
         .await
         .unwrap();

@@ -29,6 +29,7 @@ async fn a_refused_batch_does_not_keep_later_batches_from_settling() {
         key(0),
         key(9).address(),
         &[key(1).address()],
+        &[],
     )
     .await
     .unwrap();

@@ -57,6 +57,7 @@ async fn setup(payers: usize, registered: bool, config: WriterConfig) -> Setup {
         signer(&anvil, 0),
         signer(&anvil, 9).address(),
         &listed,
+        &[],
     )
     .await
     .unwrap();

@@ -12,6 +12,8 @@ contract NodeConfigTest is TestBase {
     address internal constant PAYER_1 = address(0xB1);
     address internal constant PAYER_2 = address(0xB2);
     address internal constant OPERATOR = address(0x0E);
+    address internal constant SIGNER_1 = address(0x51);
+    address internal constant SIGNER_2 = address(0x52);
     address internal constant STRANGER = address(0xBAD);
 
     NodeConfig internal config;
@@ -31,6 +33,7 @@ contract NodeConfigTest is TestBase {
         assertEq(fresh.owner(), OWNER, "owner");
         assertEq(fresh.adminPayer(), address(0), "no admin payer yet");
         assertEq(fresh.payers().length, 0, "no payers yet");
+        assertEq(fresh.signers().length, 0, "no signers yet");
     }
 
     function test_Constructor_RevertsOnZeroOwner() public {
@@ -167,6 +170,120 @@ contract NodeConfigTest is TestBase {
         vm.expectRevert(abi.encodeWithSelector(INodeConfig.PayerNotFound.selector, PAYER_2));
         vm.prank(OWNER);
         config.removePayer(PAYER_2);
+    }
+
+    // ---------------------------------------------------------------- node signers
+
+    function test_AddSigner_ByOwnerAndAdminPayer() public {
+        vm.expectEmit(address(config));
+        emit INodeConfig.SignerAdded(SIGNER_1);
+        vm.prank(OWNER);
+        config.addSigner(SIGNER_1);
+
+        vm.expectEmit(address(config));
+        emit INodeConfig.SignerAdded(SIGNER_2);
+        vm.prank(ADMIN_PAYER);
+        config.addSigner(SIGNER_2);
+
+        assertTrue(config.isSigner(SIGNER_1), "signer 1");
+        assertTrue(config.isSigner(SIGNER_2), "signer 2");
+        assertFalse(config.isSigner(ADMIN_PAYER), "the admin payer is not a signer by itself");
+        assertFalse(config.isSigner(address(0)), "address(0)");
+        assertEq(config.signers(), addrs(SIGNER_1, SIGNER_2), "signers()");
+    }
+
+    function test_Signers_AreIndependentOfPayers() public {
+        vm.startPrank(OWNER);
+        config.addPayer(PAYER_1);
+        config.addSigner(SIGNER_1);
+        vm.stopPrank();
+        assertFalse(config.isSigner(PAYER_1), "a payer is not a signer");
+        assertFalse(config.isPayer(SIGNER_1), "a signer is not a payer");
+        assertEq(config.payers(), addrs(PAYER_1), "payers()");
+        assertEq(config.signers(), addrs(SIGNER_1), "signers()");
+
+        // The same address may be both; removing one role keeps the other.
+        vm.startPrank(OWNER);
+        config.addSigner(PAYER_1);
+        config.removePayer(PAYER_1);
+        vm.stopPrank();
+        assertTrue(config.isSigner(PAYER_1), "still a signer");
+        assertFalse(config.isPayer(PAYER_1), "no longer a payer");
+    }
+
+    function test_AddSigner_RevertsForStrangerPayerAndSigner() public {
+        vm.expectRevert(abi.encodeWithSelector(INodeConfig.NotPayerManager.selector, STRANGER));
+        vm.prank(STRANGER);
+        config.addSigner(STRANGER);
+
+        vm.startPrank(OWNER);
+        config.addPayer(PAYER_1);
+        config.addSigner(SIGNER_1);
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(INodeConfig.NotPayerManager.selector, PAYER_1));
+        vm.prank(PAYER_1);
+        config.addSigner(SIGNER_2);
+        vm.expectRevert(abi.encodeWithSelector(INodeConfig.NotPayerManager.selector, SIGNER_1));
+        vm.prank(SIGNER_1);
+        config.addSigner(SIGNER_2);
+    }
+
+    function test_AddSigner_RevertsOnZeroAndDuplicate() public {
+        vm.expectRevert(abi.encodeWithSelector(INodeConfig.ZeroAddress.selector));
+        vm.prank(OWNER);
+        config.addSigner(address(0));
+
+        vm.prank(OWNER);
+        config.addSigner(SIGNER_1);
+        vm.expectRevert(abi.encodeWithSelector(INodeConfig.SignerAlreadyAdded.selector, SIGNER_1));
+        vm.prank(ADMIN_PAYER);
+        config.addSigner(SIGNER_1);
+    }
+
+    function test_RemoveSigner() public {
+        vm.startPrank(OWNER);
+        config.addSigner(SIGNER_1);
+        config.addSigner(SIGNER_2);
+        vm.stopPrank();
+
+        vm.expectEmit(address(config));
+        emit INodeConfig.SignerRemoved(SIGNER_1);
+        vm.prank(ADMIN_PAYER);
+        config.removeSigner(SIGNER_1);
+        assertFalse(config.isSigner(SIGNER_1), "removed");
+        assertEq(config.signers(), addrs(SIGNER_2), "signers()");
+
+        vm.expectEmit(address(config));
+        emit INodeConfig.SignerRemoved(SIGNER_2);
+        vm.prank(OWNER);
+        config.removeSigner(SIGNER_2);
+        assertEq(config.signers(), addrs(), "empty");
+
+        // A removed signer can be added again.
+        vm.expectEmit(address(config));
+        emit INodeConfig.SignerAdded(SIGNER_1);
+        vm.prank(OWNER);
+        config.addSigner(SIGNER_1);
+        assertTrue(config.isSigner(SIGNER_1), "re-added");
+    }
+
+    function test_RemoveSigner_Reverts() public {
+        vm.prank(OWNER);
+        config.addSigner(SIGNER_1);
+
+        vm.expectRevert(abi.encodeWithSelector(INodeConfig.NotPayerManager.selector, SIGNER_1));
+        vm.prank(SIGNER_1);
+        config.removeSigner(SIGNER_1);
+        vm.expectRevert(abi.encodeWithSelector(INodeConfig.NotPayerManager.selector, STRANGER));
+        vm.prank(STRANGER);
+        config.removeSigner(SIGNER_1);
+
+        vm.expectRevert(abi.encodeWithSelector(INodeConfig.SignerNotFound.selector, SIGNER_2));
+        vm.prank(OWNER);
+        config.removeSigner(SIGNER_2);
+        vm.expectRevert(abi.encodeWithSelector(INodeConfig.SignerNotFound.selector, address(0)));
+        vm.prank(OWNER);
+        config.removeSigner(address(0));
     }
 
     // ---------------------------------------------------------------- config operators

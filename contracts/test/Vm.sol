@@ -15,7 +15,14 @@ interface Vm {
     function startPrank(address msgSender) external;
     function stopPrank() external;
     function warp(uint256 newTimestamp) external;
+    function chainId(uint256 newChainId) external;
     function assume(bool condition) external pure;
+
+    // ---------------------------------------------------------------- keys and signatures
+    /// The address of the secp256k1 private key `privateKey`.
+    function addr(uint256 privateKey) external pure returns (address keyAddr);
+    /// Signs `digest` (as is, no prefix) with `privateKey`; v is 27 or 28, s is low.
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
 
     // ---------------------------------------------------------------- expectations
     function expectRevert(bytes calldata revertData) external;

@@ -304,6 +304,17 @@ impl Host {
             .wallet(&wallet)
             .map_err(internal)?
             .ok_or_else(|| Thrown::Error(NOT_PERMITTED.into()))?;
+        // Never use a key for a wallet whose registered derivation does not derive its address
+        // (the registry only accepts derivations the node minted, but the key is never trusted
+        // to the chain alone).
+        let key = services.keys.wallet_signing_key(&record.derivation_id.0);
+        if !derivation_verified(wallet, record.derivation_id, &key) {
+            tracing::error!(%wallet, "a registered wallet's derivation id does not derive its address");
+            return Err(Thrown::Error(format!(
+                "wallet {wallet:#x} cannot be used: its registered derivation does not derive its address"
+            )));
+        }
+        self.signing_keys.borrow_mut().insert(wallet, key);
         self.derivation_ids
             .borrow_mut()
             .insert(wallet, record.derivation_id);
@@ -508,6 +519,34 @@ fn address_hex(key: &k256::SecretKey) -> Zeroizing<String> {
 /// A JavaScript string of `text` (copied into the engine; `text` stays the caller's to wipe).
 fn js_string<'js>(ctx: &Ctx<'js>, text: &str) -> rquickjs::Result<rquickjs::String<'js>> {
     rquickjs::String::from_str(ctx.clone(), text)
+}
+
+/// Wallet ↔ derivation pairs whose key was seen to derive the wallet's address (checked once per
+/// process, not per run: the check costs a public-key computation). Bounded: cleared when full.
+static VERIFIED_DERIVATIONS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashSet<(Address, B256)>>,
+> = std::sync::LazyLock::new(Default::default);
+const MAX_VERIFIED_DERIVATIONS: usize = 100_000;
+
+/// Whether `key` (derived from `derivation_id`) is the key of `wallet`.
+fn derivation_verified(wallet: Address, derivation_id: B256, key: &k256::SecretKey) -> bool {
+    let lock = || {
+        VERIFIED_DERIVATIONS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    if lock().contains(&(wallet, derivation_id)) {
+        return true;
+    }
+    if crate::keys::derive::address_of(key) != wallet {
+        return false;
+    }
+    let mut verified = lock();
+    if verified.len() >= MAX_VERIFIED_DERIVATIONS {
+        verified.clear();
+    }
+    verified.insert((wallet, derivation_id));
+    true
 }
 
 /// How a key function finds its key from its string argument.

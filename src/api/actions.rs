@@ -17,6 +17,7 @@ use super::extract::ApiJson;
 use super::groups::{require_group, Success, SUCCESS};
 use super::ids::{group_id_query, GroupId, HashedCid};
 use super::pagination::PageQuery;
+use super::self_managed::Manager;
 use crate::actions::cid::cid_v0;
 use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
@@ -79,7 +80,7 @@ pub struct AddActionRequest {
 )]
 pub async fn add_action(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<AddActionRequest>,
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("register actions")?;
@@ -146,7 +147,7 @@ pub struct DeleteActionRequest {
 )]
 pub async fn delete_action(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<DeleteActionRequest>,
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("delete actions")?;
@@ -183,7 +184,7 @@ pub struct ActionMetadataRequest {
 )]
 pub async fn update_action_metadata(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<ActionMetadataRequest>,
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("change actions")?;
@@ -223,7 +224,7 @@ pub struct AddActionToGroupRequest {
 )]
 pub async fn add_action_to_group(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<AddActionToGroupRequest>,
 ) -> Result<Json<Success>, ApiError> {
     let group = request.group_id.0;
@@ -263,7 +264,7 @@ pub struct RemoveActionFromGroupRequest {
 )]
 pub async fn remove_action_from_group(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<RemoveActionFromGroupRequest>,
 ) -> Result<Json<Success>, ApiError> {
     let group = request.group_id.0;

@@ -182,10 +182,27 @@ impl From<crate::chain::writer::WriteError> for ApiError {
                     format!("wallet {:#x} does not exist in this account", e.wallet),
                 ),
                 E::AccountNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such account"),
-                E::NotPayer(_) | E::NotAccountAdmin(_) => unavailable(
-                    "this node may not write to this account (its payers are not registered, or the account is \
-                     self-managed); ask the operator"
+                E::NodeSignatureRequired(e) => ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "self_managed",
+                    format!(
+                        "account {:#x} is self-managed: its admin registers wallets with \
+                         registerWalletWithNodeSignature (see POST /core/v1/create_wallet_with_signature)",
+                        e.account
+                    ),
+                ),
+                E::NotPayer(_) => unavailable(
+                    "this node may not write to this account (its payers are not registered in NodeConfig); \
+                     ask the operator"
                         .into(),
+                ),
+                E::NotAccountAdmin(e) => ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "self_managed",
+                    format!(
+                        "account {:#x} is self-managed: only its admin wallet changes it, directly on chain",
+                        e.account
+                    ),
                 ),
                 other => ApiError::bad_request("invalid_request", format!("the registry refused the request: {other:?}")),
             },

@@ -17,6 +17,7 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::ids::{group_id_query, GroupId, HashedCid, PkpId};
 use super::pagination::PageQuery;
+use super::self_managed::Manager;
 use super::wallets::WalletItem;
 use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
@@ -98,7 +99,7 @@ pub struct AddGroupResponse {
 )]
 pub async fn add_group(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<AddGroupRequest>,
 ) -> Result<Json<AddGroupResponse>, ApiError> {
     caller.require_flag("can_create_groups", |u| u.can_create_groups)?;
@@ -151,7 +152,7 @@ pub struct GroupRequest {
 )]
 pub async fn remove_group(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<GroupRequest>,
 ) -> Result<Json<Success>, ApiError> {
     caller.require_flag("can_delete_groups", |u| u.can_delete_groups)?;
@@ -196,7 +197,7 @@ pub struct UpdateGroupRequest {
 )]
 pub async fn update_group(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<UpdateGroupRequest>,
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("update groups")?;
@@ -241,7 +242,7 @@ pub struct GroupWalletRequest {
 )]
 pub async fn add_pkp_to_group(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<GroupWalletRequest>,
 ) -> Result<Json<Success>, ApiError> {
     let group = request.group_id.0;
@@ -272,7 +273,7 @@ pub async fn add_pkp_to_group(
 )]
 pub async fn remove_pkp_from_group(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<GroupWalletRequest>,
 ) -> Result<Json<Success>, ApiError> {
     let group = request.group_id.0;

@@ -316,6 +316,10 @@ pub async fn expire_records(
             Ok(expired) => tracing::debug!(expired, "expired idempotency records"),
             Err(error) => tracing::warn!(%error, "cannot expire idempotency records"),
         }
+        // Signed messages past their window can no longer be replayed anyway.
+        if let Err(error) = store.expire_used_messages(now()) {
+            tracing::warn!(%error, "cannot expire used signed messages");
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}

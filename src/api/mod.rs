@@ -20,7 +20,10 @@ pub mod middleware;
 pub mod openapi;
 mod pagination;
 pub mod rate_limit;
+mod self_custody;
+pub mod self_managed;
 mod usage_keys;
+pub mod wallet_message;
 mod wallets;
 
 use axum::extract::DefaultBodyLimit;
@@ -68,7 +71,13 @@ pub fn router(ctx: SharedContext, with_metrics: bool) -> Router {
         .route("/list_api_keys", get(usage_keys::list_api_keys))
         .route("/list_actions", get(actions::list_actions))
         .route("/billing/stripe_config", get(billing::stripe_config))
-        .route("/billing/balance", get(billing::balance));
+        .route("/billing/balance", get(billing::balance))
+        .route("/registry_abi", get(self_custody::registry_abi))
+        // No API key (so no account-scoped idempotency): a signed message, accepted once.
+        .route(
+            "/create_wallet_with_signature",
+            post(self_custody::create_wallet_with_signature),
+        );
     // Writes: finished (and charged) even when the client goes away, and idempotent under an
     // `Idempotency-Key` header.
     let writes = Router::new()
@@ -111,6 +120,10 @@ pub fn router(ctx: SharedContext, with_metrics: bool) -> Router {
             post(billing::create_payment_intent),
         )
         .route("/billing/confirm_payment", post(billing::confirm_payment))
+        .route(
+            "/convert_to_chain_secured_account",
+            post(self_custody::convert_to_chain_secured_account),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             idempotency::Idempotency::new(ctx.clone()),
             idempotency::replay,

@@ -10,7 +10,8 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder}
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    accounts, actions, billing, groups, health, info, ipfs, lit_action, usage_keys, wallets,
+    accounts, actions, billing, groups, health, info, ipfs, lit_action, self_custody, usage_keys,
+    wallets,
 };
 
 /// The body of every error response.
@@ -37,6 +38,8 @@ pub struct ErrorResponse {
         actions::add_action, actions::delete_action, actions::update_action_metadata,
         actions::add_action_to_group, actions::remove_action_from_group, actions::list_actions,
         billing::stripe_config, billing::balance, billing::create_payment_intent, billing::confirm_payment,
+        self_custody::create_wallet_with_signature, self_custody::convert_to_chain_secured_account,
+        self_custody::registry_abi,
     ),
     components(schemas(ErrorResponse)),
     modifiers(&SecuritySchemes, &ErrorResponses)
@@ -85,7 +88,11 @@ fn add_errors(operation: &mut Operation, is_write: bool, is_charged: bool) {
     ];
     if authenticated {
         errors.push(("401", "no API key, or a key that belongs to no account"));
-        errors.push(("403", "the usage key lacks the scope"));
+        errors.push((
+            "403",
+            "the usage key lacks the scope, or (code `self_managed`) the account is self-managed: its admin \
+             wallet changes it on chain",
+        ));
         errors.push(("404", "the object does not exist in this account"));
     }
     if is_charged {
@@ -121,6 +128,7 @@ impl Modify for ErrorResponses {
                 let is_billing = path.starts_with("/core/v1/billing/");
                 let is_write = path.starts_with("/core/v1/")
                     && !path.ends_with("/get_lit_action_ipfs_id")
+                    && !path.ends_with("/create_wallet_with_signature")
                     && !path.ends_with("/lit_action");
                 let is_charged = (is_write || path.ends_with("/lit_action"))
                     && !is_billing

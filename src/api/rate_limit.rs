@@ -1,6 +1,7 @@
 //! Rate limits of spec/api.md: every request carrying a known API key is limited per key, and
-//! `new_account` (unauthenticated, costs gas) per client IP, so nobody can drain the payers or
-//! starve other users. Over the limit → 429 with `Retry-After` (seconds).
+//! the unauthenticated endpoints that cost the node work — `new_account` (gas) and
+//! `create_wallet_with_signature` (signature checks, chain calls for contract wallets) — per
+//! client IP, sharing one bucket per client, so nobody can drain the payers or starve other users. Over the limit → 429 with `Retry-After` (seconds).
 //!
 //! Only keys the mirror knows get a bucket, keyed by the key's hash as [`auth::api_key`] reads it
 //! (so every spelling of a key shares one); unknown keys are answered 401 by auth and leave no
@@ -185,14 +186,15 @@ pub async fn enforce(
     next: Next,
 ) -> Response {
     limits.prune_idle_when_due();
-    if request.uri().path().ends_with("/new_account") {
+    let path = request.uri().path();
+    if path.ends_with("/new_account") || path.ends_with("/create_wallet_with_signature") {
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         if let Err(wait) = limits.check_new_account(peer, request.headers()) {
-            return too_many(wait, "creating accounts from this address");
+            return too_many(wait, "unauthenticated writes from this address");
         }
     }
     if let Err(wait) = limits.check_key(request.headers()) {

@@ -16,6 +16,7 @@ use super::extract::ApiJson;
 use super::groups::{Success, SUCCESS};
 use super::ids::{GroupId, KeyRef};
 use super::pagination::PageQuery;
+use super::self_managed::Manager;
 use crate::app::SharedContext;
 use crate::chain::bindings::{ILitRegistry, LitRegistry};
 use crate::keys::api_key::NewApiKey;
@@ -122,7 +123,7 @@ fn require_usage_key(ctx: &SharedContext, caller: &Caller, key: KeyRef) -> Resul
 )]
 pub async fn add_usage_api_key(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(scopes): ApiJson<Scopes>,
 ) -> Result<Json<AddUsageKeyResponse>, ApiError> {
     caller.require_account_key("create usage keys")?;
@@ -165,7 +166,7 @@ pub struct UpdateUsageKeyRequest {
 )]
 pub async fn update_usage_api_key(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<UpdateUsageKeyRequest>,
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("change usage keys")?;
@@ -204,7 +205,7 @@ pub struct RemoveUsageKeyRequest {
 )]
 pub async fn remove_usage_api_key(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<RemoveUsageKeyRequest>,
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("remove usage keys")?;
@@ -241,7 +242,7 @@ pub struct UsageKeyMetadataRequest {
 )]
 pub async fn update_usage_api_key_metadata(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     ApiJson(request): ApiJson<UsageKeyMetadataRequest>,
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("change usage keys")?;

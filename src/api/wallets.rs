@@ -9,6 +9,7 @@ use super::accounts::check_text;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::pagination::PageQuery;
+use super::self_managed::Manager;
 use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
 
@@ -62,7 +63,7 @@ impl WalletItem {
 )]
 pub async fn create_wallet(
     State(ctx): State<SharedContext>,
-    caller: Caller,
+    Manager(caller): Manager,
     query: Result<Query<CreateWalletQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CreateWalletResponse>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;

@@ -35,12 +35,13 @@ fn parse_rpc_url(rpc_url: &str) -> Result<alloy::transports::http::reqwest::Url,
 }
 
 /// Deploys NodeConfig (owner = `owner`'s address) and LitRegistry, sets the admin payer and adds
-/// every payer. Returns the deployment description to save.
+/// every payer and every node signer. Returns the deployment description to save.
 pub async fn deploy_contracts(
     rpc_url: &str,
     owner: PrivateKeySigner,
     admin_payer: Address,
     payers: &[Address],
+    signers: &[Address],
 ) -> Result<Deployment, ChainError> {
     let url = parse_rpc_url(rpc_url)?;
     let owner_address = owner.address();
@@ -82,6 +83,19 @@ pub async fn deploy_contracts(
             return Err(deploy_err("addPayer")(format!("adding {payer} reverted")));
         }
     }
+    for signer in signers {
+        let receipt = node_config
+            .addSigner(*signer)
+            .send()
+            .await
+            .map_err(|e| deploy_err("addSigner")(e.to_string()))?
+            .get_receipt()
+            .await
+            .map_err(|e| deploy_err("addSigner")(e.to_string()))?;
+        if !receipt.status() {
+            return Err(deploy_err("addSigner")(format!("adding {signer} reverted")));
+        }
+    }
 
     Ok(Deployment {
         chain_id,
@@ -119,6 +133,22 @@ pub async fn verify_deployment(rpc_url: &str, deployment: &Deployment) -> Result
         });
     }
     Ok(())
+}
+
+/// Whether NodeConfig lists `signer` in its signer set (else the registry refuses the
+/// registrations it signs).
+pub async fn signer_registered(
+    rpc_url: &str,
+    deployment: &Deployment,
+    signer: Address,
+) -> Result<bool, ChainError> {
+    let url = parse_rpc_url(rpc_url)?;
+    let provider = ProviderBuilder::new().connect_http(url);
+    NodeConfig::new(deployment.node_config()?, provider)
+        .isSigner(signer)
+        .call()
+        .await
+        .map_err(|e| unreachable(rpc_url, e))
 }
 
 /// The node's payers that the NodeConfig contract does not list (they cannot write).

@@ -5,7 +5,9 @@ pub mod bindings;
 pub mod config_keys;
 pub mod deploy;
 pub mod deployment;
+pub mod erc1271;
 pub mod payers;
+pub mod wallet_registration;
 pub mod writer;
 
 use alloy::primitives::Address;

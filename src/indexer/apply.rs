@@ -129,6 +129,9 @@ fn apply_registry_event(
                 balance_cents: 0,
             };
             put(writer, keys::account(&e.account), &record)?;
+            if e.selfManaged {
+                writer.put(keys::admin_account(&e.admin, &e.account), Vec::new())?;
+            }
             let key = KeyRecord {
                 account: e.account,
                 seq: 0,
@@ -141,9 +144,20 @@ fn apply_registry_event(
         E::AccountAdminChanged(e) => {
             let key = keys::account(&e.account);
             let mut record: AccountRecord = must_read(writer, &key, "account")?;
+            if record.self_managed {
+                writer.delete(keys::admin_account(&record.admin, &e.account))?;
+            }
+            if e.selfManaged {
+                writer.put(keys::admin_account(&e.admin, &e.account), Vec::new())?;
+            }
             record.admin = e.admin;
             record.self_managed = e.selfManaged;
             put(writer, key, &record)?;
+        }
+        E::AccountKeyRevoked(e) => {
+            // The account key no longer authenticates; the account itself stays.
+            writer.delete(keys::key_record(&e.account))?;
+            touched.keys.insert(e.account);
         }
         E::UsageKeyAdded(e) => {
             let account_key = keys::account(&e.account);
@@ -341,6 +355,8 @@ fn apply_node_config_event(
         E::AdminPayerSet(e) => writer.put(keys::operator("admin_payer"), e.adminPayer.to_vec())?,
         E::PayerAdded(e) => writer.put(keys::payer(&e.payer), Vec::new())?,
         E::PayerRemoved(e) => writer.delete(keys::payer(&e.payer))?,
+        E::SignerAdded(e) => writer.put(keys::signer(&e.signer), Vec::new())?,
+        E::SignerRemoved(e) => writer.delete(keys::signer(&e.signer))?,
         E::ConfigOperatorSet(e) => {
             let key = keys::operator(&format!("config_operator/{:#x}", e.operator));
             if e.allowed {

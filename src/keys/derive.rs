@@ -11,6 +11,7 @@
 //! | action signing          | `lit-node/v1/action-signing-key`    | utf8 bytes of the CID string|
 //! | payer `i`               | `lit-node/v1/payer-key`             | `i` as 4 bytes big-endian   |
 //! | admin payer             | `lit-node/v1/admin-payer-key`       | empty                       |
+//! | node signer             | `lit-node/v1/node-signer-key`       | empty                       |
 //! | stored idempotent reply | `lit-node/v1/idempotent-reply-key`  | scope(32) ‖ Idempotency-Key |
 //!
 //! secp256k1 keys take the first counter whose output is a valid scalar (0 < k < n; a retry has
@@ -45,6 +46,8 @@ pub enum KeyPurpose<'a> {
         index: u32,
     },
     AdminPayer,
+    /// Signs wallet registrations of self-managed accounts (registered in NodeConfig's signer set).
+    NodeSigner,
     /// Encrypts a reply kept for `Idempotency-Key` retries: `scope` (the account) ‖ the client's
     /// key, which the store never holds, so a stored reply reads only for that key's retry.
     IdempotentReply {
@@ -61,6 +64,7 @@ impl KeyPurpose<'_> {
             KeyPurpose::ActionSigning { .. } => b"lit-node/v1/action-signing-key",
             KeyPurpose::Payer { .. } => b"lit-node/v1/payer-key",
             KeyPurpose::AdminPayer => b"lit-node/v1/admin-payer-key",
+            KeyPurpose::NodeSigner => b"lit-node/v1/node-signer-key",
             KeyPurpose::IdempotentReply { .. } => b"lit-node/v1/idempotent-reply-key",
         }
     }
@@ -76,7 +80,7 @@ impl KeyPurpose<'_> {
             }
             KeyPurpose::ActionSigning { cid } => info.extend_from_slice(cid.as_bytes()),
             KeyPurpose::Payer { index } => info.extend_from_slice(&index.to_be_bytes()),
-            KeyPurpose::AdminPayer => {}
+            KeyPurpose::AdminPayer | KeyPurpose::NodeSigner => {}
             KeyPurpose::IdempotentReply { scope, key } => {
                 info.extend_from_slice(*scope);
                 info.extend_from_slice(key);
@@ -158,6 +162,12 @@ impl KeyDeriver {
         self.signing_key(KeyPurpose::AdminPayer)
     }
 
+    /// The key whose signature lets an admin wallet register a wallet the node minted for its
+    /// self-managed account (see `chain::wallet_registration`).
+    pub fn node_signer_key(&self) -> SecretKey {
+        self.signing_key(KeyPurpose::NodeSigner)
+    }
+
     /// The AES-256-GCM key of a reply kept for retries under `key` in `scope`.
     pub fn idempotent_reply_key(&self, scope: &[u8; 32], key: &[u8]) -> Zeroizing<[u8; 32]> {
         self.symmetric_key(KeyPurpose::IdempotentReply { scope, key })
@@ -232,6 +242,7 @@ mod tests {
         let signing = d.wallet_signing_key(&id).to_bytes();
         assert_ne!(&signing[..], &d.wallet_encryption_key(&id)[..]);
         assert_ne!(d.payer_key(0), d.payer_key(1));
+        assert_ne!(d.node_signer_key(), d.admin_payer_key());
         assert_ne!(d.wallet_signing_key(&[0x12; 32]), d.wallet_signing_key(&id));
     }
 

@@ -66,7 +66,8 @@ async fn serve_on_dev_chain(
 ) -> Result<(), NodeError> {
     let keys = KeyDeriver::new(&root);
     let payer_keys = PayerKeys::derive(&keys, config.chain.payer_count);
-    let deployment = ensure_deployed(config, rpc_url, &payer_keys).await?;
+    let signer = crate::chain::wallet_registration::NodeSigner::derive(&keys).address();
+    let deployment = ensure_deployed(config, rpc_url, &payer_keys, signer).await?;
     store.claim_chain(ChainIdentity {
         chain_id: deployment.chain_id,
         registry: deployment.contract_address,
@@ -91,6 +92,7 @@ async fn ensure_deployed(
     config: &Config,
     rpc_url: &str,
     payer_keys: &PayerKeys,
+    signer: alloy::primitives::Address,
 ) -> Result<Deployment, NodeError> {
     let path = config.data_dir.join("deployment.json");
     if path.exists() {
@@ -111,7 +113,14 @@ async fn ensure_deployed(
     let owner: PrivateKeySigner = ANVIL_DEV_OWNER_KEY.parse().expect("valid anvil dev key");
     fund_dev_accounts(rpc_url, payer_keys).await?;
     let payers = payer_keys.payer_addresses();
-    let deployment = deploy_contracts(rpc_url, owner, payer_keys.admin.address(), &payers).await?;
+    let deployment = deploy_contracts(
+        rpc_url,
+        owner,
+        payer_keys.admin.address(),
+        &payers,
+        &[signer],
+    )
+    .await?;
     deployment.save(&path)?;
     tracing::info!(
         registry = %deployment.contract_address,

@@ -200,6 +200,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
     ));
     let actions = start_actions(&config, &keys, &permissions, &store)?;
 
+    let node_signer = crate::chain::wallet_registration::NodeSigner::derive(&keys);
     let ctx = AppContext {
         chain: ChainInfo {
             chain_name: config.chain.chain_name.clone(),
@@ -230,6 +231,9 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         rate_limits: config.rate_limit.clone(),
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
         code_quota_bytes: config.actions.code_quota_bytes,
+        node_signer,
+        contract_wallets: crate::chain::erc1271::ContractWallets::new(&rpc_url)
+            .map_err(|e| NodeError::Setup(e.to_string()))?,
     };
     let result = server::serve(listener, Arc::new(ctx), mode, &config.http).await;
     shutdown.cancel();

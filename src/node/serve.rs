@@ -3,7 +3,7 @@
 //! chain; warns when the node's payers are not registered (its writes would be refused).
 
 use super::{server, NodeError};
-use crate::chain::deploy::{unregistered_payers, verify_deployment};
+use crate::chain::deploy::{signer_registered, unregistered_payers, verify_deployment};
 use crate::chain::payers::PayerKeys;
 use crate::chain::Deployment;
 use crate::config::{Config, ENV_ROOT_SECRET};
@@ -72,6 +72,15 @@ pub async fn run_serve(config: Config, root_from_env: Option<RootSecret>) -> Res
             count = missing.len(),
             first = %missing[0],
             "some of this node's payers are not registered in NodeConfig; their writes will be refused"
+        );
+    }
+
+    let signer = crate::chain::wallet_registration::NodeSigner::derive(&keys).address();
+    if !signer_registered(&rpc_url, &deployment, signer).await? {
+        tracing::warn!(
+            %signer,
+            "this node's signer is not in NodeConfig's signer set: wallets it mints for self-managed \
+             accounts cannot be registered until the owner or admin payer calls NodeConfig.addSigner"
         );
     }
 

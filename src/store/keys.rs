@@ -4,6 +4,7 @@
 //! | tag | key                                   | value          |
 //! |-----|---------------------------------------|----------------|
 //! | `a` | account(32)                           | AccountRecord  |
+//! | `A` | admin(20) ‖ account(32)               | —              | self-managed accounts by admin
 //! | `k` | key_hash(32)                          | KeyRecord      |
 //! | `K` | account(32) ‖ seq(8)                  | key_hash(32)   | usage keys in creation order
 //! | `w` | wallet(20)                            | WalletRecord   |
@@ -15,6 +16,7 @@
 //! | `X` | account(32) ‖ seq(8)                  | cid_hash(32)   | actions in creation order
 //! | `c` | config key (utf8)                     | value (utf8)   |
 //! | `p` | payer(20)                             | —              |
+//! | `s` | signer(20)                            | —              | NodeConfig's node signers
 //! | `o` | `admin_payer` / `owner`               | address(20)    |
 //! | `y` | payment_id(32)                        | —              | credited payments
 //! | `z` | settlement_id(32)                     | —              | applied settlements
@@ -22,6 +24,7 @@
 use alloy::primitives::{Address, B256};
 
 pub const ACCOUNT: u8 = b'a';
+pub const ADMIN_ACCOUNT: u8 = b'A';
 pub const KEY: u8 = b'k';
 pub const ACCOUNT_KEYS: u8 = b'K';
 pub const WALLET: u8 = b'w';
@@ -32,6 +35,7 @@ pub const ACTION: u8 = b'x';
 pub const ACCOUNT_ACTIONS: u8 = b'X';
 pub const CONFIG: u8 = b'c';
 pub const PAYER: u8 = b'p';
+pub const SIGNER: u8 = b's';
 pub const OPERATOR: u8 = b'o';
 pub const PAYMENT: u8 = b'y';
 pub const SETTLEMENT: u8 = b'z';
@@ -49,6 +53,12 @@ fn key(parts: &[&[u8]]) -> Vec<u8> {
 
 pub fn account(account: &B256) -> Vec<u8> {
     key(&[&[ACCOUNT], account.as_slice()])
+}
+pub fn admin_accounts_prefix(admin: &Address) -> Vec<u8> {
+    key(&[&[ADMIN_ACCOUNT], admin.as_slice()])
+}
+pub fn admin_account(admin: &Address, account: &B256) -> Vec<u8> {
+    key(&[&[ADMIN_ACCOUNT], admin.as_slice(), account.as_slice()])
 }
 pub fn key_record(key_hash: &B256) -> Vec<u8> {
     key(&[&[KEY], key_hash.as_slice()])
@@ -120,6 +130,9 @@ pub fn config_prefix() -> Vec<u8> {
 }
 pub fn payer(payer: &Address) -> Vec<u8> {
     key(&[&[PAYER], payer.as_slice()])
+}
+pub fn signer(signer: &Address) -> Vec<u8> {
+    key(&[&[SIGNER], signer.as_slice()])
 }
 pub fn payers_prefix() -> Vec<u8> {
     vec![PAYER]

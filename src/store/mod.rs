@@ -12,6 +12,7 @@
 //! - `billing`: metered charges and settlement batches not yet settled (see [`journal`]).
 //! - `outbox`: transactions sent and not yet seen mined (see [`outbox`]).
 //! - `idempotency`: replies of writes kept for `Idempotency-Key` retries (see [`idempotency`]).
+//! - `used_messages`: hashes of wallet-signed messages already accepted (see [`used_messages`]).
 
 pub mod code;
 pub mod idempotency;
@@ -22,6 +23,7 @@ pub mod outbox;
 pub mod permissions;
 pub mod query;
 pub mod records;
+pub mod used_messages;
 pub mod write;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +41,7 @@ pub(crate) const CF_CODE: &str = "code";
 pub(crate) const CF_BILLING: &str = "billing";
 pub(crate) const CF_OUTBOX: &str = "outbox";
 pub(crate) const CF_IDEMPOTENCY: &str = "idempotency";
+pub(crate) const CF_USED_MESSAGES: &str = "used_messages";
 const COLUMN_FAMILIES: &[&str] = &[
     CF_META,
     CF_STATE,
@@ -48,6 +51,7 @@ const COLUMN_FAMILIES: &[&str] = &[
     CF_BILLING,
     CF_OUTBOX,
     CF_IDEMPOTENCY,
+    CF_USED_MESSAGES,
 ];
 
 /// Storage-layer failure.
@@ -92,6 +96,8 @@ pub struct Store {
     code_lock: Arc<std::sync::Mutex<()>>,
     /// The last use stamp handed to held code (see `code`).
     code_clock: Arc<std::sync::atomic::AtomicU64>,
+    /// Serialises the check-and-record of used signed messages.
+    messages_lock: Arc<std::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -114,6 +120,7 @@ impl Store {
             path: path.to_path_buf(),
             code_lock: Arc::default(),
             code_clock: Arc::default(),
+            messages_lock: Arc::default(),
         })
     }
 

@@ -82,6 +82,23 @@ impl Store {
         self.get_record(&keys::account(account))
     }
 
+    /// Up to `limit` self-managed accounts whose admin is `admin`, in account-id order.
+    pub fn self_managed_accounts_of(
+        &self,
+        admin: &Address,
+        limit: usize,
+    ) -> Result<Vec<B256>, StoreError> {
+        let prefix = keys::admin_accounts_prefix(admin);
+        self.scan_prefix(&prefix)
+            .take(limit)
+            .map(|entry| {
+                entry
+                    .map(|(key, _)| B256::from_slice(&key[prefix.len()..]))
+                    .map_err(StoreError::from)
+            })
+            .collect()
+    }
+
     /// The account and scopes of a key (account key or usage key), by its hash.
     pub fn key(&self, key_hash: &B256) -> Result<Option<KeyRecord>, StoreError> {
         self.get_record(&keys::key_record(key_hash))
@@ -280,6 +297,14 @@ impl Store {
     }
 
     /// The payer set registered in NodeConfig.
+    /// Whether NodeConfig lists `signer` as a node signer.
+    pub fn is_signer(&self, signer: &Address) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_STATE), keys::signer(signer))?
+            .is_some())
+    }
+
     pub fn payers(&self) -> Result<Vec<Address>, StoreError> {
         let prefix = keys::payers_prefix();
         Ok(self

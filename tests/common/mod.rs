@@ -248,6 +248,7 @@ pub async fn forge_deploy(
         ])
         .env("PAYERS", payer_list.join(","))
         .env("ADMIN_PAYER", payers["admin_payer"].as_str().unwrap())
+        .env("SIGNERS", payers["node_signer"].as_str().unwrap())
         .env("DEPLOYMENT_OUT", out)
         .output()
         .await

@@ -1,7 +1,7 @@
-//! Rate limits over HTTP: `new_account` per client IP and every keyed request per API key; over
-//! the limit → 429 with `Retry-After`, other keys unaffected. Every spelling of one key shares its
-//! bucket; unknown keys are not tracked; `X-Forwarded-For` counts only from trusted proxies, and
-//! IPv6 clients are limited per /64.
+//! Rate limits over HTTP: `new_account` (and `create_wallet_with_signature`) per client IP and
+//! every keyed request per API key; over the limit → 429 with `Retry-After`, other keys
+//! unaffected. Every spelling of one key shares its bucket; unknown keys are not tracked;
+//! `X-Forwarded-For` counts only from trusted proxies, and IPv6 clients are limited per /64.
 
 mod common;
 
@@ -48,6 +48,14 @@ async fn limits_per_ip_and_per_key() {
         limited.json::<Value>().await.unwrap()["code"],
         "rate_limited"
     );
+    // The other unauthenticated endpoint that costs the node work shares the client's bucket.
+    let signed = http()
+        .post(node.url("/core/v1/create_wallet_with_signature"))
+        .json(&json!({"message": "", "signature": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 429);
 
     let exists = |key: String| {
         let url = node.url("/core/v1/account_exists");

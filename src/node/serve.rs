@@ -76,12 +76,20 @@ pub async fn run_serve(config: Config, root_from_env: Option<RootSecret>) -> Res
     }
 
     let signer = crate::chain::wallet_registration::NodeSigner::derive(&keys).address();
-    if !signer_registered(&rpc_url, &deployment, signer).await? {
-        tracing::warn!(
+    match signer_registered(&rpc_url, &deployment, signer).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
             %signer,
             "this node's signer is not in NodeConfig's signer set: wallets it mints for self-managed \
              accounts cannot be registered until the owner or admin payer calls NodeConfig.addSigner"
-        );
+        ),
+        // A deployment older than the signer set: self-custody wallets need a new deployment.
+        Err(error) => tracing::warn!(
+            %signer,
+            %error,
+            "cannot read NodeConfig's signer set (a deployment without one?); self-managed accounts \
+             cannot register wallets this node mints"
+        ),
     }
 
     let ws_url = config.chain.ws_url.clone();

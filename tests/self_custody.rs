@@ -584,6 +584,21 @@ fn management_writes(wallet: &str, cid: &str) -> Vec<(&'static str, &'static str
     ]
 }
 
+/// The account's groups, wallets, actions and usage keys, as `key` lists them.
+async fn everything_listed(url: &str, key: &str) -> Vec<Value> {
+    let mut lists = Vec::new();
+    for list in [
+        "list_groups",
+        "list_wallets",
+        "list_actions",
+        "list_api_keys",
+    ] {
+        let path = format!("{list}?page_number=0&page_size=10");
+        lists.push(api_ok(url, "GET", &path, Some(key), Value::Null).await);
+    }
+    lists
+}
+
 #[tokio::test]
 async fn a_node_managed_account_converts_to_a_wallet_one_way() {
     let n = Node::start().await;
@@ -629,25 +644,7 @@ async fn a_node_managed_account_converts_to_a_wallet_one_way() {
         .unwrap()
         .to_string();
     let second_wallet = api_ok(n.url(), "GET", "create_wallet", Some(&key), Value::Null).await;
-    let list = |path: &'static str, key: String| {
-        let url = n.url().to_string();
-        async move {
-            api_ok(
-                &url,
-                "GET",
-                &format!("{path}?page_number=0&page_size=10"),
-                Some(&key),
-                Value::Null,
-            )
-            .await
-        }
-    };
-    let before = (
-        list("list_groups", key.clone()).await,
-        list("list_wallets", key.clone()).await,
-        list("list_actions", key.clone()).await,
-        list("list_api_keys", key.clone()).await,
-    );
+    let before = everything_listed(n.url(), &key).await;
 
     // Only the account key converts, and only with the new admin's signature.
     let admin = signer(1);
@@ -706,18 +703,13 @@ async fn a_node_managed_account_converts_to_a_wallet_one_way() {
     .await;
 
     // Its data stays; reads and runs work with the account's keys as before.
-    let after = (
-        list("list_groups", key.clone()).await,
-        list("list_wallets", key.clone()).await,
-        list("list_actions", key.clone()).await,
-        list("list_api_keys", key.clone()).await,
-    );
+    let after = everything_listed(n.url(), &key).await;
     assert_eq!(before, after);
     assert_eq!(
-        after.1.as_array().unwrap().len(),
+        after[1].as_array().unwrap().len(),
         2,
         "{:?} {second_wallet}",
-        after.1
+        after[1]
     );
     for k in [&key, &usage] {
         let reply = run(
@@ -755,7 +747,7 @@ async fn a_node_managed_account_converts_to_a_wallet_one_way() {
     mined(registry.addGroup(account, "by wallet".into(), String::new(), vec![], vec![])).await;
     let block = mined(registry.removeUsageKey(account, keccak256(usage.as_bytes()))).await;
     wait_until_mirrored(n.url(), block).await;
-    let groups = list("list_groups", key.clone()).await;
+    let groups = everything_listed(n.url(), &key).await.swap_remove(0);
     assert!(
         groups
             .as_array()

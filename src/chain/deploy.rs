@@ -59,42 +59,12 @@ pub async fn deploy_contracts(
         .await
         .map_err(|e| deploy_err("deploy LitRegistry")(e.to_string()))?;
 
-    let receipt = node_config
-        .setAdminPayer(admin_payer)
-        .send()
-        .await
-        .map_err(|e| deploy_err("setAdminPayer")(e.to_string()))?
-        .get_receipt()
-        .await
-        .map_err(|e| deploy_err("setAdminPayer")(e.to_string()))?;
-    if !receipt.status() {
-        return Err(deploy_err("setAdminPayer")("transaction reverted".into()));
-    }
+    confirm("setAdminPayer", node_config.setAdminPayer(admin_payer)).await?;
     for payer in payers {
-        let receipt = node_config
-            .addPayer(*payer)
-            .send()
-            .await
-            .map_err(|e| deploy_err("addPayer")(e.to_string()))?
-            .get_receipt()
-            .await
-            .map_err(|e| deploy_err("addPayer")(e.to_string()))?;
-        if !receipt.status() {
-            return Err(deploy_err("addPayer")(format!("adding {payer} reverted")));
-        }
+        confirm("addPayer", node_config.addPayer(*payer)).await?;
     }
     for signer in signers {
-        let receipt = node_config
-            .addSigner(*signer)
-            .send()
-            .await
-            .map_err(|e| deploy_err("addSigner")(e.to_string()))?
-            .get_receipt()
-            .await
-            .map_err(|e| deploy_err("addSigner")(e.to_string()))?;
-        if !receipt.status() {
-            return Err(deploy_err("addSigner")(format!("adding {signer} reverted")));
-        }
+        confirm("addSigner", node_config.addSigner(*signer)).await?;
     }
 
     Ok(Deployment {
@@ -107,6 +77,29 @@ pub async fn deploy_contracts(
         ]),
         owner: owner_address,
     })
+}
+
+/// Sends one deployment step's transaction and requires it mined with success.
+async fn confirm<P: Provider, C: alloy::sol_types::SolCall>(
+    step: &'static str,
+    call: alloy::contract::SolCallBuilder<P, C>,
+) -> Result<(), ChainError> {
+    let failed = |e: String| deploy_err(step)(e);
+    let receipt = call
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .get_receipt()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    if receipt.status() {
+        Ok(())
+    } else {
+        Err(failed(format!(
+            "transaction {} reverted",
+            receipt.transaction_hash
+        )))
+    }
 }
 
 /// Checks that `rpc_url` serves the deployment's chain id and that the registry has code there.

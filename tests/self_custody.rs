@@ -821,22 +821,18 @@ async fn own_account(n: &Node, admin: &PrivateKeySigner) -> B256 {
     account
 }
 
-#[tokio::test]
-async fn signed_messages_are_checked_and_accepted_once() {
-    let n = Node::start().await;
-    let admin = signer(2);
-    let provider = n.as_wallet(admin.clone());
-    own_account(&n, &admin).await;
-    let sign = |message: &str| personal_sign(&admin, message);
-
-    let good = n.message(admin.address(), 0, "");
+/// The message rules for the admin wallet at `address`, which `sign` signs for and `forge` does
+/// not: each problem is a 400/401 naming it, and a good message is accepted once. Returns the
+/// wallet minted for the good message.
+async fn check_message_rules(
+    n: &Node,
+    address: Address,
+    sign: &dyn Fn(&str) -> String,
+    forge: &dyn Fn(&str) -> String,
+) -> Value {
+    let good = n.message(address, 0, "");
     let cases: Vec<(String, String, u16, &str)> = vec![
-        (
-            good.clone(),
-            personal_sign(&signer(3), &good),
-            401,
-            "invalid_signature",
-        ),
+        (good.clone(), forge(&good), 401, "invalid_signature"),
         (
             good.replace(&format!("Chain ID: {}", n.chain_id), "Chain ID: 1"),
             String::new(),
@@ -844,13 +840,13 @@ async fn signed_messages_are_checked_and_accepted_once() {
             "wrong_chain",
         ),
         (
-            n.message(admin.address(), -400, ""),
+            n.message(address, -400, ""),
             String::new(),
             400,
             "message_expired",
         ),
         (
-            n.message(admin.address(), 400, ""),
+            n.message(address, 400, ""),
             String::new(),
             400,
             "message_from_the_future",
@@ -895,14 +891,27 @@ async fn signed_messages_are_checked_and_accepted_once() {
         assert!(!answer["error"].as_str().unwrap().is_empty());
     }
     // Accepted once: a captured message cannot be replayed.
-    let (status, answer) = n.create_wallet(&good, &sign(&good)).await;
-    assert_eq!(status, 200, "{answer}");
+    let (status, minted) = n.create_wallet(&good, &sign(&good)).await;
+    assert_eq!(status, 200, "{minted}");
     let (status, answer) = n.create_wallet(&good, &sign(&good)).await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (401, Some("message_already_used")),
         "{answer}"
     );
+    minted
+}
+
+#[tokio::test]
+async fn signed_messages_are_checked_and_accepted_once() {
+    let n = Node::start().await;
+    let admin = signer(2);
+    let provider = n.as_wallet(admin.clone());
+    own_account(&n, &admin).await;
+    let sign = |message: &str| personal_sign(&admin, message);
+
+    let forge = |message: &str| personal_sign(&signer(3), message);
+    check_message_rules(&n, admin.address(), &sign, &forge).await;
     // A wallet that administers nothing; an account the signer does not administer.
     let stranger = signer(3);
     let message = n.message(stranger.address(), 0, "");
@@ -950,6 +959,8 @@ async fn signed_messages_are_checked_and_accepted_once() {
             hex::encode(signer.sign_hash_sync(&hash).unwrap().as_bytes())
         )
     };
+    // The same rules hold for a contract wallet: its owner's signature is accepted (ERC-1271)
+    // once, anyone else's is refused, naming ERC-1271.
     let message = n.message(*contract_wallet.address(), 0, "");
     let (status, answer) = n
         .create_wallet(&message, &contract_sign(&signer(2), &message))
@@ -963,21 +974,16 @@ async fn signed_messages_are_checked_and_accepted_once() {
         answer["error"].as_str().unwrap().contains("ERC-1271"),
         "{answer}"
     );
-    let (status, minted) = n
-        .create_wallet(&message, &contract_sign(&owner, &message))
-        .await;
-    assert_eq!(status, 200, "{minted}");
+    let minted = check_message_rules(
+        &n,
+        *contract_wallet.address(),
+        &|m: &str| contract_sign(&owner, m),
+        &|m: &str| contract_sign(&signer(2), m),
+    )
+    .await;
     assert_eq!(
         minted["account"].as_str(),
         Some(format!("{account:#x}").as_str())
-    );
-    let (status, answer) = n
-        .create_wallet(&message, &contract_sign(&owner, &message))
-        .await;
-    assert_eq!(
-        (status, answer["code"].as_str()),
-        (401, Some("message_already_used")),
-        "{answer}"
     );
     // The contract wallet registers what the node minted.
     let wallet: Address = minted["wallet_address"].as_str().unwrap().parse().unwrap();

@@ -233,3 +233,77 @@ async fn a_write_with_the_chain_gone_is_a_503_and_reads_go_on() {
     assert_eq!((status, groups), (200, serde_json::json!([])));
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_write_is_mirrored_at_once_without_waiting_for_a_poll() {
+    // Node A (dev) runs the chain and funds the payers; node B serves it with the same root secret,
+    // without a WebSocket and with a poll interval far beyond the writer's deadline (5 s). A write
+    // on B succeeds only if seeing its receipt wakes B's mirror to apply that block at once.
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        ("LIT_NODE_ROOT_SECRET", ROOT_SECRET),
+        ("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true"),
+    ];
+    let a = NodeProcess::dev(&dir.path().join("a"), &envs).await;
+    let (_, config) = common::api(
+        &a.base_url,
+        "GET",
+        "get_node_chain_config",
+        None,
+        Value::Null,
+    )
+    .await;
+    let rpc_url = config["rpc_url"].as_str().unwrap().to_string();
+    let deployment = dir.path().join("a/deployment.json");
+    let data_b = dir.path().join("b");
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--rpc-url",
+        &rpc_url,
+        "--deployment",
+        deployment.to_str().unwrap(),
+        "--data-dir",
+        data_b.to_str().unwrap(),
+    ];
+    let b_envs = [
+        ("LIT_NODE_ROOT_SECRET", ROOT_SECRET),
+        ("LIT_NODE_MIRROR__POLL_INTERVAL_MS", "600000"),
+    ];
+    let b = NodeProcess::start(&args, &b_envs)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let created = common::api_ok(
+        &b.base_url,
+        "POST",
+        "new_account",
+        None,
+        serde_json::json!({"account_name": "n", "account_description": ""}),
+    )
+    .await;
+    let key = created["api_key"].as_str().unwrap().to_string();
+    for name in ["g1", "g2", "g3"] {
+        let started = std::time::Instant::now();
+        common::api_ok(
+            &b.base_url,
+            "POST",
+            "add_group",
+            Some(&key),
+            serde_json::json!({"group_name": name, "group_description": "", "pkp_ids_permitted": [], "cid_hashes_permitted": []}),
+        )
+        .await;
+        eprintln!("add_group answered in {:?}", started.elapsed());
+    }
+    let groups = common::api_ok(
+        &b.base_url,
+        "GET",
+        "list_groups?page_number=0&page_size=10",
+        Some(&key),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(groups.as_array().unwrap().len(), 3, "{groups}");
+    b.stop().await;
+    a.stop().await;
+}

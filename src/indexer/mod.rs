@@ -126,7 +126,7 @@ impl Indexer {
     /// Follows the chain until `shutdown` is notified. Errors are logged and retried; reads keep
     /// being served from the store meanwhile.
     pub async fn run(self, shutdown: CancellationToken) {
-        let wake = Arc::new(Notify::new());
+        let wake = self.handle.wake_signal();
         if let Some(ws_url) = self.config.ws_url.clone() {
             tokio::spawn(subscribe_new_heads(ws_url, wake.clone(), shutdown.clone()));
         }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::IndexerError;
 
@@ -15,6 +15,9 @@ struct Shared {
     last_error: Mutex<Option<String>>,
     max_lag_blocks: u64,
     max_rpc_silence: Duration,
+    /// Wakes the indexer before its next poll: a new head (WebSocket), or a writer that saw its
+    /// transaction mined and waits for the block.
+    wake: Arc<Notify>,
 }
 
 /// Cheap-to-clone view of the mirror's progress.
@@ -49,6 +52,7 @@ impl MirrorHandle {
                 last_error: Mutex::new(None),
                 max_lag_blocks,
                 max_rpc_silence,
+                wake: Arc::new(Notify::new()),
             }),
         }
     }
@@ -99,10 +103,19 @@ impl MirrorHandle {
     /// Returns false on timeout.
     pub async fn wait_until_applied(&self, block: u64, timeout: Duration) -> bool {
         let mut receiver = self.applied.subscribe();
+        if *receiver.borrow() < block {
+            // Someone saw `block` mined: apply it now rather than at the next poll.
+            self.shared.wake.notify_one();
+        }
         tokio::time::timeout(timeout, receiver.wait_for(|applied| *applied >= block))
             .await
             .map(|r| r.is_ok())
             .unwrap_or(false)
+    }
+
+    /// What wakes the indexer before its next poll.
+    pub(super) fn wake_signal(&self) -> Arc<Notify> {
+        self.shared.wake.clone()
     }
 
     pub fn health(&self) -> MirrorHealth {

@@ -181,6 +181,12 @@ pub struct ChainConfig {
     pub payer_count: u32,
     /// A payer below this balance (gwei) is logged as a warning.
     pub low_payer_balance_gwei: u64,
+    /// The admin payer sends `top_up_amount_gwei` to a payer below `top_up_below_gwei`
+    /// (both 0 = off: the operator funds payers).
+    pub top_up_below_gwei: u64,
+    pub top_up_amount_gwei: u64,
+    /// How often payer balances are read (metrics, warnings, top-ups, dry payers).
+    pub balance_check_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -244,6 +250,9 @@ impl Default for ChainConfig {
             public_rpc_url: None,
             payer_count: 8,
             low_payer_balance_gwei: 10_000_000, // 0.01 ETH
+            top_up_below_gwei: 0,
+            top_up_amount_gwei: 0,
+            balance_check_interval_ms: 30_000,
         }
     }
 }

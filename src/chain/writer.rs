@@ -38,7 +38,10 @@ use crate::indexer::MirrorHandle;
 use crate::store::outbox::{MinedAt, SentTransaction};
 use crate::store::Store;
 
+mod balances;
 mod outbox_pass;
+
+pub use balances::TopUp;
 
 /// Why a write did not happen. The API maps each to a status (see `api::error`).
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +228,8 @@ pub struct ChainWriter {
     fees: Mutex<Option<(Instant, u128, u128)>>,
     /// Where sent transactions are recorded until deep (`None`: not recorded).
     outbox: Option<Store>,
+    /// Refills payers from the admin payer (`None`: operators fund payers themselves).
+    top_up: Option<TopUp>,
 }
 
 /// Times a write is done again after its transaction was replaced by another sender.
@@ -287,6 +292,7 @@ impl ChainWriter {
             chain_id: OnceCell::new(),
             fees: Mutex::new(None),
             outbox: None,
+            top_up: None,
         })
     }
 
@@ -295,36 +301,6 @@ impl ChainWriter {
     pub fn with_outbox(mut self, store: Store) -> Self {
         self.outbox = Some(store);
         self
-    }
-
-    /// Every `interval`, exports each payer's balance (`lit_node_payer_balance_wei{payer}`) and
-    /// warns about payers below `low_balance_wei`, before they start failing writes.
-    pub async fn monitor_balances(
-        &self,
-        interval: Duration,
-        low_balance_wei: u128,
-        shutdown: tokio_util::sync::CancellationToken,
-    ) {
-        loop {
-            for payer in &self.pool.payers {
-                match payer.provider.get_balance(payer.address).await {
-                    Ok(balance) => {
-                        let wei = u128::try_from(balance).unwrap_or(u128::MAX);
-                        metrics::gauge!("lit_node_payer_balance_wei", "payer" => format!("{:#x}", payer.address)).set(wei as f64);
-                        if wei < low_balance_wei {
-                            tracing::warn!(payer = %payer.address, balance_wei = wei, "payer balance is low: fund it before its writes fail");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::debug!(payer = %payer.address, error = %crate::redact::urls_in(&e.to_string()), "cannot read payer balance")
-                    }
-                }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(interval) => {},
-            }
-        }
     }
 
     /// Number of payers (maximum concurrent writes).

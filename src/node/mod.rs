@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{AppContext, ChainInfo};
 use crate::chain::payers::PayerKeys;
-use crate::chain::writer::{ChainWriter, WriterConfig};
+use crate::chain::writer::{ChainWriter, TopUp, WriterConfig};
 use crate::chain::{ChainError, Deployment};
 use crate::config::Config;
 use crate::config::ConfigError;
@@ -165,18 +165,29 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
     )
     .map_err(|e| NodeError::Setup(e.to_string()))?
     .with_outbox(store.clone());
+    let gwei = |value: u64| u128::from(value) * 1_000_000_000;
+    let writer = if config.chain.top_up_below_gwei > 0 && config.chain.top_up_amount_gwei > 0 {
+        writer.with_top_up(
+            TopUp::new(
+                &rpc_url,
+                payer_keys.admin.clone(),
+                gwei(config.chain.top_up_below_gwei),
+                gwei(config.chain.top_up_amount_gwei),
+            )
+            .map_err(NodeError::Setup)?,
+        )
+    } else {
+        writer
+    };
     let shutdown = CancellationToken::new();
     let indexer_task = tokio::spawn(indexer.run(shutdown.clone()));
 
     let writer = Arc::new(writer);
     let balances_task = tokio::spawn({
         let (writer, shutdown) = (writer.clone(), shutdown.clone());
-        let low = u128::from(config.chain.low_payer_balance_gwei) * 1_000_000_000;
-        async move {
-            writer
-                .monitor_balances(Duration::from_secs(30), low, shutdown)
-                .await
-        }
+        let low = gwei(config.chain.low_payer_balance_gwei);
+        let interval = Duration::from_millis(config.chain.balance_check_interval_ms.max(100));
+        async move { writer.monitor_balances(interval, low, shutdown).await }
     });
 
     let outbox_task = tokio::spawn({

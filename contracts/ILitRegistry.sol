@@ -44,6 +44,12 @@ interface ILitRegistry {
         uint256[] executeInGroups;
     }
 
+    /// The outcome of one call of a batch: whether it succeeded, and its return data (success) or revert data (failure).
+    struct CallResult {
+        bool success;
+        bytes data;
+    }
+
     // ---------------------------------------------------------------- errors
     error NotPayer(address sender);
     error NotAccountAdmin(bytes32 account, address sender);
@@ -76,6 +82,8 @@ interface ILitRegistry {
     /// The recovered signer is not a NodeConfig signer (address(0) when the signature is malformed).
     error InvalidNodeSignature(address signer);
     error AccountKeyAlreadyRevoked(bytes32 account);
+    /// A `batch` call inside a batch (reported in that call's CallResult, never reverting the batch).
+    error NestedBatch();
 
     // ---------------------------------------------------------------- events
     /// A new account; `admin` is address(0) with selfManaged=false for node-managed accounts.
@@ -260,6 +268,17 @@ interface ILitRegistry {
     function creditAccount(bytes32 account, uint256 amountCents, bytes32 paymentId) external;
     /// Settles a batch of metered usage once per settlementId. Balances may go negative.
     function chargeUsage(bytes32 settlementId, bytes32[] calldata accounts, uint256[] calldata amountsCents) external;
+
+    // ---------------------------------------------------------------- batching
+    /// Runs each entry of `calls` (an ABI-encoded call of one of this registry's own external functions) exactly as if
+    /// msg.sender had sent it alone: same checks, same state changes, same events, in order. A call that reverts is
+    /// reported in its CallResult (data = its revert data) and its effects are undone, but it does not revert the
+    /// batch or the other calls. A `batch` call inside a batch is refused (its CallResult carries NestedBatch()).
+    /// Views may be batched too (data = their return data). Returns one CallResult per call.
+    /// One exception: a call that runs out of gas reverts the whole batch (with empty revert data), so a
+    /// batch never succeeds with calls that only failed for want of gas, and `eth_estimateGas` (the
+    /// lowest gas at which the transaction succeeds) covers every call of the batch.
+    function batch(bytes[] calldata calls) external returns (CallResult[] memory results);
 
     // ---------------------------------------------------------------- views (tooling and cross-checks)
     function nodeConfig() external view returns (address);

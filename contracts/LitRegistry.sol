@@ -17,6 +17,10 @@ import {ILitRegistry, INodeConfig} from "./ILitRegistry.sol";
 /// in for the account key hash (the admin passes it as `callerKeyHash`). Wallets of a self-managed
 /// account (created or converted) are registered only with a NodeConfig signer's EIP-712 signature
 /// (`registerWalletWithNodeSignature`), never by `registerWallet`.
+/// Batching: `batch` runs several of these calls in one transaction, each exactly as if its sender
+/// had sent it alone (same checks, state changes and events, in order), reporting each call's
+/// success and return or revert data without letting one refused call revert the others; a node
+/// payer thus sends many concurrent management writes, for any accounts, in one transaction.
 /// @dev Conventions where the interface leaves room:
 ///   - `MissingScope.groupId` is the requested group for the four group-scoped scopes and 0 for the
 ///     boolean scopes (CreateGroups, DeleteGroups, CreatePkps).
@@ -448,6 +452,28 @@ contract LitRegistry is ILitRegistry {
             _requireAccount(account);
             int256 newBalance = _accounts[account].balance -= SafeCast.toInt256(amountsCents[i]);
             emit UsageCharged(settlementId, account, amountsCents[i], newBalance);
+        }
+    }
+
+    // ---------------------------------------------------------------- batching
+
+    /// @inheritdoc ILitRegistry
+    /// @dev Each call is a delegatecall of this registry into itself, so msg.sender (the payer, or a
+    /// self-managed admin) and every check, state change and event are those of the call sent
+    /// alone; the batch adds no event of its own. A call that fails having used up all but the 1/64
+    /// of the gas EIP-150 withholds ran out of gas: the whole batch then reverts (see the interface).
+    function batch(bytes[] calldata calls) external returns (CallResult[] memory results) {
+        results = new CallResult[](calls.length);
+        for (uint256 i; i < calls.length; ++i) {
+            bytes calldata data = calls[i];
+            if (data.length >= 4 && bytes4(data[:4]) == this.batch.selector) {
+                results[i].data = abi.encodeWithSelector(NestedBatch.selector);
+                continue;
+            }
+            uint256 gasBefore = gasleft();
+            (bool success, bytes memory returned) = address(this).delegatecall(data);
+            if (!success && gasleft() <= gasBefore / 63) revert();
+            results[i] = CallResult(success, returned);
         }
     }
 

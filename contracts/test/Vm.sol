@@ -17,6 +17,10 @@ interface Vm {
     function warp(uint256 newTimestamp) external;
     function chainId(uint256 newChainId) external;
     function assume(bool condition) external pure;
+    /// Marks `target` and every storage slot of it the transaction loaded so far as cold (EIP-2929).
+    function cool(address target) external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
 
     // ---------------------------------------------------------------- keys and signatures
     /// The address of the secp256k1 private key `privateKey`.

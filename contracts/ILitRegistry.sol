@@ -130,6 +130,11 @@ interface ILitRegistry {
     event ActionRemoved(bytes32 indexed account, bytes32 indexed cidHash);
     event CreditAdded(bytes32 indexed account, bytes32 indexed paymentId, uint256 amountCents, int256 newBalance);
     event UsageCharged(bytes32 indexed settlementId, bytes32 indexed account, uint256 amountCents, int256 newBalance);
+    /// Emitted by `batch` after each of its calls: the call's position, whether it succeeded, and
+    /// its return data (or revert data), so a sender learns every call's outcome from the receipt
+    /// alone. The events of call `index` are the ones between this marker and the previous one.
+    /// The mirror ignores it: state changes are in the calls' own events.
+    event BatchCallFinished(uint256 indexed index, bool success, bytes data);
 
     // ---------------------------------------------------------------- accounts (payer set only)
     /// Creates a node-managed account and its default wallet in one transaction.

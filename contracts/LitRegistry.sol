@@ -468,12 +468,13 @@ contract LitRegistry is ILitRegistry {
             bytes calldata data = calls[i];
             if (data.length >= 4 && bytes4(data[:4]) == this.batch.selector) {
                 results[i].data = abi.encodeWithSelector(NestedBatch.selector);
-                continue;
+            } else {
+                uint256 gasBefore = gasleft();
+                (bool success, bytes memory returned) = address(this).delegatecall(data);
+                if (!success && gasleft() <= gasBefore / 63) revert();
+                results[i] = CallResult(success, returned);
             }
-            uint256 gasBefore = gasleft();
-            (bool success, bytes memory returned) = address(this).delegatecall(data);
-            if (!success && gasleft() <= gasBefore / 63) revert();
-            results[i] = CallResult(success, returned);
+            emit BatchCallFinished(i, results[i].success, results[i].data);
         }
     }
 

@@ -174,14 +174,21 @@ contract BatchTest is TestBase {
         }
     }
 
-    /// The logs `emitter` emitted since `vm.recordLogs()` (and consumes the record), without the emitter.
+    /// The logs `emitter` emitted since `vm.recordLogs()` (and consumes the record), without the emitter
+    /// and without `batch`'s own BatchCallFinished markers.
     function _logsOf(address emitter) internal returns (bytes memory encoded, uint256 count) {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i; i < logs.length; ++i) {
-            if (logs[i].emitter != emitter) continue;
+            if (logs[i].emitter != emitter || logs[i].topics[0] == ILitRegistry.BatchCallFinished.selector) continue;
             encoded = bytes.concat(encoded, abi.encode(logs[i].topics, logs[i].data));
             ++count;
         }
+    }
+
+    /// The registry's state events since `vm.recordLogs()` (markers of `batch` not counted).
+    function assertStateLogCount(uint256 expected, string memory what) internal {
+        (, uint256 count) = _logsOf(address(reg));
+        assertEq(count, expected, what);
     }
 
     /// Intrinsic calldata gas of a transaction carrying `data` (EIP-2028: 4 per zero byte, 16 per other).
@@ -306,7 +313,7 @@ contract BatchTest is TestBase {
         vm.expectEmit(address(reg));
         emit ILitRegistry.GroupActionAdded(ACCOUNT, 1, CID_HASH_2);
         ILitRegistry.CallResult[] memory results = _batch(PAYER, calls);
-        assertLogCount(address(reg), 3, "only the successful calls emit");
+        assertStateLogCount(3, "only the successful calls emit");
 
         _assertSuccess(results[0], abi.encode(uint256(1)), "addGroup");
         _assertFailure(
@@ -390,7 +397,7 @@ contract BatchTest is TestBase {
         bytes memory before = _state(reg);
         vm.recordLogs();
         ILitRegistry.CallResult[] memory results = _batch(STRANGER, calls);
-        assertLogCount(address(reg), 0, "no event");
+        assertStateLogCount(0, "no event");
         assertEq(_state(reg), before, "nothing changed");
         assertFalse(reg.settlementApplied(keccak256("settlement")), "settlement not applied");
 
@@ -417,7 +424,7 @@ contract BatchTest is TestBase {
 
         vm.recordLogs();
         ILitRegistry.CallResult[] memory results = _batch(PAYER, calls);
-        assertLogCount(address(reg), 2, "the two addGroup events only");
+        assertStateLogCount(2, "the two addGroup events only");
 
         _assertSuccess(results[0], abi.encode(uint256(1)), "addGroup");
         _assertFailure(results[1], _nestedBatch(), "nested batch");
@@ -475,7 +482,7 @@ contract BatchTest is TestBase {
         vm.recordLogs();
         ILitRegistry.CallResult[] memory results = _batch(STRANGER, new bytes[](0));
         assertEq(results.length, 0, "no result");
-        assertLogCount(address(reg), 0, "no event");
+        assertStateLogCount(0, "no event");
         results = _batch(PAYER, new bytes[](0));
         assertEq(results.length, 0, "no result for a payer either");
     }
@@ -517,7 +524,7 @@ contract BatchTest is TestBase {
         vm.expectEmit(address(reg));
         emit ILitRegistry.ActionSet(mine, CID_HASH, CID, "action", "an action");
         ILitRegistry.CallResult[] memory results = _batch(ADMIN, calls);
-        assertLogCount(address(reg), 5, "events of the five successful calls");
+        assertStateLogCount(5, "events of the five successful calls");
 
         _assertSuccess(results[0], abi.encode(mine), "newSelfManagedAccount");
         _assertSuccess(results[1], "", "registerWalletWithNodeSignature");
@@ -606,5 +613,36 @@ contract BatchTest is TestBase {
         emit GasMeasured("10 single addGroup: transactions (10 x (21000 + calldata) + execution)", singlesTx);
         assertTrue(batchExec < singlesExec + 1, "batched execution gas <= the singles' execution gas");
         assertTrue(batchTx < singlesTx, "one batch transaction costs less than ten");
+    }
+
+    // ================================================================ per-call markers
+
+    function test_Batch_EachCallEndsWithAMarkerCarryingItsOutcome() public {
+        vm.prank(PAYER);
+        reg.addUsageKey(ACCOUNT, USAGE, _noScopes());
+        bytes[] memory calls = new bytes[](3);
+        calls[0] = _addGroupCall(ACCOUNT);
+        calls[1] = _addGroupCall(USAGE);
+        calls[2] = abi.encodeCall(ILitRegistry.addAction, (ACCOUNT, CID_2, "action", "an action"));
+
+        // A call's events come before its marker, and the marker carries its return or revert data.
+        vm.expectEmit(address(reg));
+        emit ILitRegistry.GroupAdded(ACCOUNT, 1, "group", "a group", addrs(WALLET_A), hashes(CID_HASH));
+        vm.expectEmit(address(reg));
+        emit ILitRegistry.BatchCallFinished(0, true, abi.encode(uint256(1)));
+        vm.expectEmit(address(reg));
+        emit ILitRegistry.BatchCallFinished(
+            1,
+            false,
+            abi.encodeWithSelector(ILitRegistry.MissingScope.selector, USAGE, ILitRegistry.Scope.CreateGroups, 0)
+        );
+        vm.expectEmit(address(reg));
+        emit ILitRegistry.ActionSet(ACCOUNT, CID_HASH_2, CID_2, "action", "an action");
+        vm.expectEmit(address(reg));
+        emit ILitRegistry.BatchCallFinished(2, true, "");
+        vm.recordLogs();
+        _batch(PAYER, calls);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 5, "two state events and three markers");
     }
 }

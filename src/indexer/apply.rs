@@ -154,6 +154,8 @@ fn apply_registry_event(
             record.self_managed = e.selfManaged;
             put(writer, key, &record)?;
         }
+        // A batch's per-call marker: for its sender; the calls' own events carry the changes.
+        E::BatchCallFinished(_) => {}
         E::AccountKeyRevoked(e) => {
             // The account key no longer authenticates; the account itself stays.
             writer.delete(keys::key_record(&e.account))?;

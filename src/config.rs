@@ -187,6 +187,9 @@ pub struct ChainConfig {
     pub top_up_amount_gwei: u64,
     /// How often payer balances are read (metrics, warnings, top-ups, dry payers).
     pub balance_check_interval_ms: u64,
+    /// Writes waiting for a payer are sent together, up to this many per transaction
+    /// (`LitRegistry.batch`); 1 sends every write alone.
+    pub max_batch_calls: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,6 +256,7 @@ impl Default for ChainConfig {
             top_up_below_gwei: 0,
             top_up_amount_gwei: 0,
             balance_check_interval_ms: 30_000,
+            max_batch_calls: 16,
         }
     }
 }

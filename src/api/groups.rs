@@ -119,9 +119,7 @@ pub async fn add_group(
     )
     .await?;
     let group_id = written
-        .receipt
-        .inner
-        .logs()
+        .logs
         .iter()
         .find_map(|log| LitRegistry::GroupAdded::decode_log(&log.inner).ok())
         .map(|event| group_id_u64(event.groupId))

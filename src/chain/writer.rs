@@ -39,12 +39,13 @@ use crate::store::outbox::{MinedAt, SentTransaction};
 use crate::store::Store;
 
 mod balances;
+mod gather;
 mod outbox_pass;
 
 pub use balances::TopUp;
 
 /// Why a write did not happen. The API maps each to a status (see `api::error`).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
     /// The contract refuses the call (found by simulation; nothing was sent).
     #[error("the registry refused the call: {0:?}")]
@@ -79,6 +80,9 @@ pub struct WriterConfig {
     /// A mined transaction stays in the outbox until its block is this many blocks deep (and is
     /// sent again if reorged out before); 0 forgets it at its first receipt.
     pub reorg_depth: u64,
+    /// Writes waiting for a payer are sent together, up to this many in one `batch` transaction
+    /// (see `writer/gather.rs`); 1 sends every write alone.
+    pub max_batch_calls: usize,
 }
 
 impl Default for WriterConfig {
@@ -89,6 +93,7 @@ impl Default for WriterConfig {
             mirror_timeout: Duration::from_secs(30),
             deadline: Duration::from_secs(115),
             reorg_depth: 0,
+            max_batch_calls: 1,
         }
     }
 }
@@ -113,6 +118,9 @@ pub struct Written {
     pub tx_hash: TxHash,
     pub block_number: u64,
     pub receipt: TransactionReceipt,
+    /// The events of this write: the whole receipt's for a write sent alone, its own share of
+    /// them for a write sent in a batch.
+    pub logs: Vec<alloy::rpc::types::Log>,
 }
 
 struct Payer {
@@ -230,6 +238,8 @@ pub struct ChainWriter {
     outbox: Option<Store>,
     /// Refills payers from the admin payer (`None`: operators fund payers themselves).
     top_up: Option<TopUp>,
+    /// Writes waiting for a payer, which the next write to get one may send along.
+    waiting: gather::Waiting,
 }
 
 /// Times a write is done again after its transaction was replaced by another sender.
@@ -293,6 +303,7 @@ impl ChainWriter {
             fees: Mutex::new(None),
             outbox: None,
             top_up: None,
+            waiting: gather::Waiting::default(),
         })
     }
 
@@ -309,20 +320,32 @@ impl ChainWriter {
     }
 
     /// Simulates, sends and confirms `call` to the registry; returns once the mirror has it, or
-    /// with what is known when [`WriterConfig::deadline`] passes.
+    /// with what is known when [`WriterConfig::deadline`] passes. Under load it may share a
+    /// transaction with other writes (see `writer/gather.rs`); its answer is its own either way.
     pub async fn write<C: SolCall>(&self, call: &C) -> Result<Written, WriteError> {
-        let deadline = Deadline::after(self.config.deadline);
-        let taken = deadline.run(self.pool.take()).await.ok_or_else(|| {
-            unavailable(format!(
-                "all {} payers of this node stayed busy",
-                self.pool.payers.len()
-            ))
-        })?;
+        self.write_input(call.abi_encode().into()).await
+    }
+
+    fn payers_busy(&self) -> WriteError {
+        unavailable(format!(
+            "all {} payers of this node stayed busy",
+            self.pool.payers.len()
+        ))
+    }
+
+    /// Sends `input` (one registry call) from the taken payer: simulate, send, follow, check,
+    /// wait for the mirror.
+    async fn send_input(
+        &self,
+        taken: TakenPayer<'_>,
+        input: alloy::primitives::Bytes,
+        deadline: Deadline,
+    ) -> Result<Written, WriteError> {
         let payer = &self.pool.payers[taken.index];
         let request = TransactionRequest::default()
             .with_from(payer.address)
             .with_to(self.registry)
-            .with_input(call.abi_encode());
+            .with_input(input);
 
         // A transaction of ours can be replaced by another node sending for the same payer
         // with the same nonce; it was then never mined, so the write is done again.
@@ -377,6 +400,7 @@ impl ChainWriter {
         Ok(Written {
             tx_hash,
             block_number,
+            logs: receipt.inner.logs().to_vec(),
             receipt,
         })
     }

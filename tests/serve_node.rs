@@ -145,15 +145,18 @@ async fn expect_refusal(args: &[String], envs: &[(&str, &str)], needle: &str) {
     );
 }
 
-#[tokio::test]
-async fn a_write_with_the_chain_gone_is_a_503_and_reads_go_on() {
-    // Node A (dev) runs the chain; node B serves it with the same root secret (same payers).
-    let dir = tempfile::tempdir().unwrap();
+/// Node A (`dev`, in `dir/a`) runs a chain and funds the payers of [`ROOT_SECRET`]; node B
+/// (`serve`, in `dir/b`, with `extra` settings) serves that chain with the same root secret.
+/// Returns A, B and the chain's RPC URL.
+async fn serve_beside_dev(
+    dir: &Path,
+    extra: &[(&str, &str)],
+) -> (NodeProcess, NodeProcess, String) {
     let envs = [
         ("LIT_NODE_ROOT_SECRET", ROOT_SECRET),
         ("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true"),
     ];
-    let a = NodeProcess::dev(&dir.path().join("a"), &envs).await;
+    let a = NodeProcess::dev(&dir.join("a"), &envs).await;
     let (_, config) = common::api(
         &a.base_url,
         "GET",
@@ -163,8 +166,8 @@ async fn a_write_with_the_chain_gone_is_a_503_and_reads_go_on() {
     )
     .await;
     let rpc_url = config["rpc_url"].as_str().unwrap().to_string();
-    let deployment = dir.path().join("a/deployment.json");
-    let data_b = dir.path().join("b");
+    let deployment = dir.join("a/deployment.json");
+    let data_b = dir.join("b");
     let args = [
         "serve",
         "--listen",
@@ -176,9 +179,19 @@ async fn a_write_with_the_chain_gone_is_a_503_and_reads_go_on() {
         "--data-dir",
         data_b.to_str().unwrap(),
     ];
-    let b = NodeProcess::start(&args, &envs[..1])
+    let mut b_envs = vec![envs[0]];
+    b_envs.extend_from_slice(extra);
+    let b = NodeProcess::start(&args, &b_envs)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
+    (a, b, rpc_url)
+}
+
+#[tokio::test]
+async fn a_write_with_the_chain_gone_is_a_503_and_reads_go_on() {
+    // Node A (dev) runs the chain; node B serves it with the same root secret (same payers).
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, rpc_url) = serve_beside_dev(dir.path(), &[]).await;
     let created = common::api_ok(
         &b.base_url,
         "POST",
@@ -240,40 +253,11 @@ async fn a_write_is_mirrored_at_once_without_waiting_for_a_poll() {
     // without a WebSocket and with a poll interval far beyond the writer's deadline (5 s). A write
     // on B succeeds only if seeing its receipt wakes B's mirror to apply that block at once.
     let dir = tempfile::tempdir().unwrap();
-    let envs = [
-        ("LIT_NODE_ROOT_SECRET", ROOT_SECRET),
-        ("LIT_NODE_CHAIN__PUBLISH_RPC_URL", "true"),
-    ];
-    let a = NodeProcess::dev(&dir.path().join("a"), &envs).await;
-    let (_, config) = common::api(
-        &a.base_url,
-        "GET",
-        "get_node_chain_config",
-        None,
-        Value::Null,
+    let (a, b, _) = serve_beside_dev(
+        dir.path(),
+        &[("LIT_NODE_MIRROR__POLL_INTERVAL_MS", "600000")],
     )
     .await;
-    let rpc_url = config["rpc_url"].as_str().unwrap().to_string();
-    let deployment = dir.path().join("a/deployment.json");
-    let data_b = dir.path().join("b");
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--rpc-url",
-        &rpc_url,
-        "--deployment",
-        deployment.to_str().unwrap(),
-        "--data-dir",
-        data_b.to_str().unwrap(),
-    ];
-    let b_envs = [
-        ("LIT_NODE_ROOT_SECRET", ROOT_SECRET),
-        ("LIT_NODE_MIRROR__POLL_INTERVAL_MS", "600000"),
-    ];
-    let b = NodeProcess::start(&args, &b_envs)
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
     let created = common::api_ok(
         &b.base_url,
         "POST",

@@ -270,8 +270,11 @@ async fn a_write_cut_short_by_a_killed_node_is_not_written_again() {
     let (status, _, reply) = post(&node, "add_group", Some(&key), Some("killed-1"), &body).await;
     assert_eq!(status, 409, "{reply}");
     assert_eq!(reply["code"], json!("idempotency_key_interrupted"));
-    // The restarted node follows what it sent: the group lands once (not twice).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // The restarted node follows what it sent: the group lands once (not twice). The killed
+    // node's chain restarts from its saved state without its pending transactions, so the
+    // transaction lands when the outbox re-sends it, `resend_after` (30 s) after it was first
+    // sent: wait for that with a margin.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while groups(&node, &key).await.is_empty() {
         assert!(
             std::time::Instant::now() < deadline,

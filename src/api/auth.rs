@@ -81,11 +81,7 @@ impl FromRequestParts<SharedContext> for Caller {
             unauthorized("unknown API key: it belongs to no account (or was removed); create an account with POST /core/v1/new_account")
         })?;
         if let Some(usage) = &record.usage {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            if usage.expiration != 0 && usage.expiration <= now {
+            if usage.expiration != 0 && usage.expiration <= super::unix_now() {
                 return Err(unauthorized(
                     "this API key has expired; ask the account owner for a new one",
                 ));

@@ -63,12 +63,6 @@ impl Idempotency {
     }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn invalid_key(message: &str) -> ApiError {
     ApiError::bad_request("invalid_idempotency_key", message)
 }
@@ -164,7 +158,7 @@ pub async fn replay(
             }
             Claim::Found(found) => return this.answer_retry(found, fingerprint, &scope, &key),
             Claim::First(done) => {
-                let created = now();
+                let created = super::unix_now();
                 let started = IdempotencyRecord {
                     created,
                     fingerprint,
@@ -192,7 +186,9 @@ impl Idempotency {
             return Ok(Claim::Wait(done.clone()));
         }
         match self.ctx.store.idempotency_record(record)? {
-            Some(found) if now().saturating_sub(found.created) < RECORD_LIFETIME.as_secs() => {
+            Some(found)
+                if super::unix_now().saturating_sub(found.created) < RECORD_LIFETIME.as_secs() =>
+            {
                 Ok(Claim::Found(found))
             }
             _ => {
@@ -310,14 +306,14 @@ pub async fn expire_records(
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     loop {
-        let before = now().saturating_sub(RECORD_LIFETIME.as_secs());
+        let before = super::unix_now().saturating_sub(RECORD_LIFETIME.as_secs());
         match store.expire_idempotency_records(before) {
             Ok(0) => {}
             Ok(expired) => tracing::debug!(expired, "expired idempotency records"),
             Err(error) => tracing::warn!(%error, "cannot expire idempotency records"),
         }
         // Signed messages past their window can no longer be replayed anyway.
-        if let Err(error) = store.expire_used_messages(now()) {
+        if let Err(error) = store.expire_used_messages(super::unix_now()) {
             tracing::warn!(%error, "cannot expire used signed messages");
         }
         tokio::select! {

@@ -38,6 +38,13 @@ use tower_http::trace::TraceLayer;
 use crate::app::SharedContext;
 use middleware::{X_CORRELATION_ID, X_REQUEST_ID};
 
+/// The wall clock in unix seconds (0 before 1970), for expiries and time windows.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// `/metrics` alone, for its own listener (`http.metrics_listen`).
 pub fn metrics_router(ctx: SharedContext) -> Router {
     Router::new()

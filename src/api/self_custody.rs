@@ -155,7 +155,7 @@ pub async fn create_wallet_with_signature(
     }
     wallet_message::consume(&ctx, &message)?;
     let (derivation_id, wallet) = ctx.keys.mint_wallet();
-    let deadline = wallet_message::now() + REGISTRATION_VALIDITY_SECS;
+    let deadline = super::unix_now() + REGISTRATION_VALIDITY_SECS;
     let registry = ctx.chain.contract_address;
     let signature = ctx.node_signer.sign(
         ctx.chain.chain_id,

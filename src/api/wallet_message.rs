@@ -198,13 +198,6 @@ fn recover(hash: &B256, signature: &[u8]) -> Option<Address> {
         .ok()
 }
 
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Parses the message and checks that its Address signed it. Does not mark it used: call
 /// [`consume`] once the request is otherwise valid.
 pub async fn authenticate(
@@ -212,7 +205,7 @@ pub async fn authenticate(
     message: &str,
     signature: &str,
 ) -> Result<WalletMessage, ApiError> {
-    let parsed = parse(message, ctx.chain.chain_id, now())?;
+    let parsed = parse(message, ctx.chain.chain_id, super::unix_now())?;
     let signature = decode_signature(signature)?;
     let recovered = recover(&parsed.hash, &signature);
     if recovered == Some(parsed.address) {
@@ -257,7 +250,10 @@ pub async fn authenticate(
 /// Marks an authenticated message used; 401 when it was used before.
 pub fn consume(ctx: &AppContext, message: &WalletMessage) -> Result<(), ApiError> {
     let expires_at = message.issued_at + WINDOW_SECS + 1;
-    if ctx.store.use_message(&message.hash, expires_at, now())? {
+    if ctx
+        .store
+        .use_message(&message.hash, expires_at, super::unix_now())?
+    {
         Ok(())
     } else {
         Err(unauthorized(

@@ -66,8 +66,8 @@ async fn serve_on_dev_chain(
 ) -> Result<(), NodeError> {
     let keys = KeyDeriver::new(&root);
     let payer_keys = PayerKeys::derive(&keys, config.chain.payer_count);
-    let signer = crate::chain::wallet_registration::NodeSigner::derive(&keys).address();
-    let deployment = ensure_deployed(config, rpc_url, &payer_keys, signer).await?;
+    let node_signer = crate::chain::wallet_registration::NodeSigner::derive(&keys);
+    let deployment = ensure_deployed(config, rpc_url, &payer_keys, node_signer.address()).await?;
     store.claim_chain(ChainIdentity {
         chain_id: deployment.chain_id,
         registry: deployment.contract_address,
@@ -81,6 +81,7 @@ async fn serve_on_dev_chain(
         ws_url: Some(rpc_url.replacen("http://", "ws://", 1)),
         keys,
         payer_keys,
+        node_signer,
         store,
         listener,
     };

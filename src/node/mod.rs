@@ -70,6 +70,8 @@ struct NodeParts {
     ws_url: Option<String>,
     keys: KeyDeriver,
     payer_keys: PayerKeys,
+    /// Signs wallet registrations of self-managed accounts.
+    node_signer: crate::chain::wallet_registration::NodeSigner,
     store: Store,
     listener: tokio::net::TcpListener,
 }
@@ -118,6 +120,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         ws_url,
         keys,
         payer_keys,
+        node_signer,
         store,
         listener,
     } = parts;
@@ -214,7 +217,6 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
     ));
     let actions = start_actions(&config, &keys, &permissions, &store)?;
 
-    let node_signer = crate::chain::wallet_registration::NodeSigner::derive(&keys);
     let ctx = AppContext {
         chain: ChainInfo {
             chain_name: config.chain.chain_name.clone(),

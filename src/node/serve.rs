@@ -75,7 +75,8 @@ pub async fn run_serve(config: Config, root_from_env: Option<RootSecret>) -> Res
         );
     }
 
-    let signer = crate::chain::wallet_registration::NodeSigner::derive(&keys).address();
+    let node_signer = crate::chain::wallet_registration::NodeSigner::derive(&keys);
+    let signer = node_signer.address();
     match signer_registered(&rpc_url, &deployment, signer).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
@@ -100,6 +101,7 @@ pub async fn run_serve(config: Config, root_from_env: Option<RootSecret>) -> Res
         ws_url,
         keys,
         payer_keys,
+        node_signer,
         store,
         listener,
     };

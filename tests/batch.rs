@@ -12,7 +12,7 @@ use alloy::sol_types::{SolCall, SolEventInterface, SolInterface, SolValue};
 use common::{api_ok, wait_until_mirrored, NodeProcess};
 use lit_node::chain::bindings::LitRegistry::{self, LitRegistryErrors};
 use lit_node::keys::{KeyDeriver, RootSecret};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[tokio::test]
 async fn a_batch_is_mirrored_like_its_calls_and_its_receipt_tells_each_outcome() {
@@ -26,17 +26,7 @@ async fn a_batch_is_mirrored_like_its_calls_and_its_receipt_tells_each_outcome()
         .unwrap()
         .parse()
         .unwrap();
-    let key = api_ok(
-        &url,
-        "POST",
-        "new_account",
-        None,
-        json!({"account_name": "b", "account_description": ""}),
-    )
-    .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (key, _) = common::new_account(&url, "b").await;
     let account = keccak256(key.as_bytes());
 
     // A payer of this node (keys from its root secret) sends three calls in one transaction.

@@ -10,18 +10,9 @@ use alloy::providers::{Provider, ProviderBuilder};
 use common::{api, api_ok, NodeProcess};
 use serde_json::{json, Value};
 
+/// A new account's key.
 async fn new_account(url: &str, name: &str) -> String {
-    api_ok(
-        url,
-        "POST",
-        "new_account",
-        None,
-        json!({"account_name": name, "account_description": ""}),
-    )
-    .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    common::new_account(url, name).await.0
 }
 
 fn group(name: &str) -> Value {

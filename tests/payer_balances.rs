@@ -102,17 +102,7 @@ async fn a_payer_that_runs_dry_is_out_of_rotation_until_funded() {
     let dir = tempfile::tempdir().unwrap();
     let chain = start(dir.path(), &[]).await;
     let url = chain.node.base_url.clone();
-    let key = api_ok(
-        &url,
-        "POST",
-        "new_account",
-        None,
-        json!({"account_name": "d", "account_description": ""}),
-    )
-    .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (key, _) = common::new_account(&url, "d").await;
     let dry = chain.payers[0];
     chain.set_balance(dry, 1_000).await;
     chain.wait_for_metric("lit_node_payer_dry", dry, 1.0).await;

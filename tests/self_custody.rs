@@ -14,7 +14,7 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::signers::SignerSync;
 use alloy::sol_types::SolCall;
-use common::{api, api_ok, wait_until_mirrored, NodeProcess};
+use common::{api, api_ok, new_account, wait_until_mirrored, NodeProcess};
 use lit_node::chain::bindings::ILitRegistry;
 use lit_node::chain::bindings::LitRegistry::{self, LitRegistryErrors};
 use lit_node::keys::{KeyDeriver, RootSecret};
@@ -378,15 +378,7 @@ async fn a_wallet_creates_its_own_account_and_the_node_serves_it() {
     }
     // Copying another account's derivation id from chain data gives nothing: the node never
     // signs it for this account, and the registry never registers an id twice.
-    let foreign = api_ok(
-        n.url(),
-        "POST",
-        "new_account",
-        None,
-        json!({"account_name": "f", "account_description": ""}),
-    )
-    .await;
-    let foreign_wallet: Address = foreign["wallet_address"].as_str().unwrap().parse().unwrap();
+    let foreign_wallet: Address = new_account(n.url(), "f").await.1.parse().unwrap();
     let copied = registry
         .walletAccount(foreign_wallet)
         .call()
@@ -602,16 +594,7 @@ async fn everything_listed(url: &str, key: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_node_managed_account_converts_to_a_wallet_one_way() {
     let n = Node::start().await;
-    let created = api_ok(
-        n.url(),
-        "POST",
-        "new_account",
-        None,
-        json!({"account_name": "c", "account_description": ""}),
-    )
-    .await;
-    let key = created["api_key"].as_str().unwrap().to_string();
-    let default_wallet = created["wallet_address"].as_str().unwrap().to_string();
+    let (key, default_wallet) = new_account(n.url(), "c").await;
     let account = keccak256(key.as_bytes());
     let cid = cid_of(n.url(), "async function main(){ return 'hi' }").await;
     api_ok(
@@ -1009,15 +992,7 @@ async fn signed_messages_are_checked_and_accepted_once() {
 #[tokio::test]
 async fn a_wallet_whose_derivation_does_not_derive_its_address_is_never_used() {
     let n = Node::start().await;
-    let created = api_ok(
-        n.url(),
-        "POST",
-        "new_account",
-        None,
-        json!({"account_name": "m", "account_description": ""}),
-    )
-    .await;
-    let key = created["api_key"].as_str().unwrap().to_string();
+    let (key, wallet) = new_account(n.url(), "m").await;
     // A payer of this node (keys from its root secret) registers an address with a derivation id
     // that derives another key: what a faulty or hostile writer could put on chain.
     let payer = n.as_wallet(PrivateKeySigner::from_signing_key(
@@ -1052,7 +1027,6 @@ async fn a_wallet_whose_derivation_does_not_derive_its_address_is_never_used() {
         "{reply}"
     );
     // The account's own wallet still works.
-    let wallet = created["wallet_address"].as_str().unwrap();
     let reply = run(n.url(), &key, SIGNING_ACTION, json!({"pkpId": wallet})).await;
     assert_eq!(reply["has_error"], json!(false), "{reply}");
     n.node.stop().await;

@@ -192,15 +192,7 @@ async fn a_write_with_the_chain_gone_is_a_503_and_reads_go_on() {
     // Node A (dev) runs the chain; node B serves it with the same root secret (same payers).
     let dir = tempfile::tempdir().unwrap();
     let (a, b, rpc_url) = serve_beside_dev(dir.path(), &[]).await;
-    let created = common::api_ok(
-        &b.base_url,
-        "POST",
-        "new_account",
-        None,
-        serde_json::json!({"account_name": "n", "account_description": ""}),
-    )
-    .await;
-    let key = created["api_key"].as_str().unwrap().to_string();
+    let (key, _) = common::new_account(&b.base_url, "n").await;
 
     // A stops, and its anvil with it.
     a.stop().await;
@@ -258,15 +250,7 @@ async fn a_write_is_mirrored_at_once_without_waiting_for_a_poll() {
         &[("LIT_NODE_MIRROR__POLL_INTERVAL_MS", "600000")],
     )
     .await;
-    let created = common::api_ok(
-        &b.base_url,
-        "POST",
-        "new_account",
-        None,
-        serde_json::json!({"account_name": "n", "account_description": ""}),
-    )
-    .await;
-    let key = created["api_key"].as_str().unwrap().to_string();
+    let (key, _) = common::new_account(&b.base_url, "n").await;
     for name in ["g1", "g2", "g3"] {
         let started = std::time::Instant::now();
         common::api_ok(

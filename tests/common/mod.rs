@@ -286,6 +286,22 @@ pub async fn api(
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// `POST new_account` named `name` on the node at `base_url`: (account key, default wallet).
+pub async fn new_account(base_url: &str, name: &str) -> (String, String) {
+    let created = api_ok(
+        base_url,
+        "POST",
+        "new_account",
+        None,
+        serde_json::json!({"account_name": name, "account_description": ""}),
+    )
+    .await;
+    (
+        created["api_key"].as_str().unwrap().to_string(),
+        created["wallet_address"].as_str().unwrap().to_string(),
+    )
+}
+
 /// [`api`], asserting a 200; returns the reply.
 pub async fn api_ok(
     base_url: &str,

@@ -1,12 +1,14 @@
 //! The chain writer: sends the node's registry transactions from a pool of payer accounts.
 //!
-//! Each write takes an idle payer (so N concurrent writes use N payers, each with its own nonce
-//! sequence), simulates the call (`eth_estimateGas`, which also gives the gas limit) so a call
-//! the contract would reject is answered with its decoded custom error and costs nothing, signs
-//! it with fees cached for a second (one fee query per second, not per write), records it in the
-//! outbox, broadcasts it, waits for the receipt (re-sending with bumped fees when it sits
-//! unmined), checks the status, and finally waits until the node's own mirror has applied that
-//! block, so a read right after a write sees it.
+//! Each write takes an idle payer, simulates the call (`eth_estimateGas`, which also gives the
+//! gas limit) so a call the contract would reject is answered with its decoded custom error and
+//! costs nothing, signs it with fees cached for a second (one fee query per second, not per
+//! write) and the payer's next nonce, records it in the outbox and broadcasts it. The payer is
+//! given back as soon as the transaction is out, so a payer has several transactions in flight
+//! (consecutive nonces) while the write waits for its receipt (re-sending with bumped fees when
+//! it sits unmined, at once when the chain node dropped it), checks the status, and finally
+//! waits until the node's own mirror has applied that block, so a read right after a write sees
+//! it. Under load, writes waiting for a payer share one transaction (`writer/gather.rs`).
 //!
 //! A write has a total deadline ([`WriterConfig::deadline`], set below the HTTP request timeout),
 //! checked at every wait — for a payer, every RPC call (alloy's HTTP client has no timeout of its
@@ -240,6 +242,15 @@ pub struct ChainWriter {
     top_up: Option<TopUp>,
     /// Writes waiting for a payer, which the next write to get one may send along.
     waiting: gather::Waiting,
+    /// What sizes batches (block gas limit, gas per call).
+    sizing: gather::Sizing,
+}
+
+/// Where an unmined transaction is ([`ChainWriter::whereabouts`]).
+enum Whereabouts {
+    Pending,
+    Replaced,
+    Dropped,
 }
 
 /// Times a write is done again after its transaction was replaced by another sender.
@@ -304,6 +315,7 @@ impl ChainWriter {
             outbox: None,
             top_up: None,
             waiting: gather::Waiting::default(),
+            sizing: gather::Sizing::default(),
         })
     }
 
@@ -341,20 +353,54 @@ impl ChainWriter {
         input: alloy::primitives::Bytes,
         deadline: Deadline,
     ) -> Result<Written, WriteError> {
-        let payer = &self.pool.payers[taken.index];
-        let request = TransactionRequest::default()
-            .with_from(payer.address)
-            .with_to(self.registry)
-            .with_input(input);
+        let request = self.request_from(taken.index, input);
+        let gas = deadline
+            .run(self.simulate(&self.pool.payers[taken.index], &request))
+            .await
+            .ok_or_else(|| too_slow("simulating the call"))??;
+        self.send_simulated(taken, request, gas, deadline).await
+    }
 
+    /// A call of the registry from the payer at `index`.
+    fn request_from(&self, index: usize, input: alloy::primitives::Bytes) -> TransactionRequest {
+        TransactionRequest::default()
+            .with_from(self.pool.payers[index].address)
+            .with_to(self.registry)
+            .with_input(input)
+    }
+
+    /// Sends `request` (simulated: it needs `gas`) from the taken payer, which is given back as
+    /// soon as the transaction is broadcast — the payer's next transaction can go out with the
+    /// next nonce while this one waits to be mined — then follows it, checks it and waits for
+    /// the mirror.
+    async fn send_simulated(
+        &self,
+        taken: TakenPayer<'_>,
+        request: TransactionRequest,
+        mut gas: u64,
+        deadline: Deadline,
+    ) -> Result<Written, WriteError> {
+        let index = taken.index;
+        let payer = &self.pool.payers[index];
+        let mut taken = Some(taken);
         // A transaction of ours can be replaced by another node sending for the same payer
         // with the same nonce; it was then never mined, so the write is done again.
         let mut attempt = 1;
         let receipt = loop {
-            let gas = deadline
-                .run(self.simulate(payer, &request))
-                .await
-                .ok_or_else(|| too_slow("simulating the call"))??;
+            let holding = match taken.take() {
+                Some(holding) => holding,
+                None => {
+                    let holding = deadline
+                        .run(self.pool.take_index(index))
+                        .await
+                        .ok_or_else(|| self.payers_busy())?;
+                    gas = deadline
+                        .run(self.simulate(payer, &request))
+                        .await
+                        .ok_or_else(|| too_slow("simulating the call"))??;
+                    holding
+                }
+            };
             let (max_fee, priority_fee) = deadline
                 .run(self.fees(payer))
                 .await
@@ -365,6 +411,7 @@ impl ChainWriter {
                 .with_max_fee_per_gas(max_fee)
                 .with_max_priority_fee_per_gas(priority_fee);
             let sent = self.send_fresh(payer, ready, deadline).await?;
+            drop(holding);
             match self.follow(payer, sent, deadline).await? {
                 Followed::Mined(receipt) => break *receipt,
                 Followed::Replaced if attempt < MAX_DROPPED_ATTEMPTS => {
@@ -376,7 +423,6 @@ impl ChainWriter {
                 )),
             }
         };
-        drop(taken);
 
         let tx_hash = receipt.transaction_hash;
         if !receipt.status() {
@@ -584,16 +630,16 @@ impl ChainWriter {
                 }
             }
             if Instant::now() >= nonce_check_at {
-                match deadline
-                    .run(self.nonce_taken_by_another(payer, &sent))
-                    .await
-                {
+                match deadline.run(self.whereabouts(payer, &sent)).await {
                     None => return Err(not_mined(&sent)),
-                    Some(Ok(true)) => {
+                    Some(Ok(Whereabouts::Pending)) => {}
+                    Some(Ok(Whereabouts::Replaced)) => {
                         self.forget(&sent);
                         return Ok(Followed::Replaced);
                     }
-                    Some(Ok(false)) => {}
+                    // Dropped from the chain node's pool: it would hold up the payer's later
+                    // nonces, so it is sent again at once rather than at `resend_after`.
+                    Some(Ok(Whereabouts::Dropped)) => resend_at = Instant::now(),
                     Some(Err(error)) => {
                         tracing::debug!(payer = %payer.address, %error, "cannot check the payer's nonce; retrying")
                     }
@@ -662,21 +708,37 @@ impl ChainWriter {
         }
     }
 
-    /// Another transaction took the nonce: the payer's mined count is past it, yet none of ours
-    /// (all with that nonce) has a receipt. Then none of them can ever be mined.
-    async fn nonce_taken_by_another(
+    /// Where an unmined transaction of ours stands: another transaction took the nonce (the
+    /// payer's mined count is past it, yet none of ours — all with that nonce — has a receipt,
+    /// so none can ever be mined), or the chain node no longer knows any of ours (dropped from
+    /// its pool), or it is still waiting.
+    async fn whereabouts(
         &self,
         payer: &Payer,
         sent: &SentTransaction,
-    ) -> Result<bool, WriteError> {
+    ) -> Result<Whereabouts, WriteError> {
         let mined =
             retry_pruned_state(|| payer.provider.get_transaction_count(payer.address).latest())
                 .await
                 .map_err(unavailable)?;
-        if mined <= sent.nonce {
-            return Ok(false);
+        if mined > sent.nonce {
+            return Ok(if self.receipt_of(payer, sent).await?.is_none() {
+                Whereabouts::Replaced
+            } else {
+                Whereabouts::Pending // mined meanwhile: the next receipt poll finds it
+            });
         }
-        Ok(self.receipt_of(payer, sent).await?.is_none())
+        for hash in sent.hashes.iter().rev() {
+            let known = payer
+                .provider
+                .get_transaction_by_hash(*hash)
+                .await
+                .map_err(unavailable)?;
+            if known.is_some() {
+                return Ok(Whereabouts::Pending);
+            }
+        }
+        Ok(Whereabouts::Dropped)
     }
 
     /// Replaces the stuck (or lost) transaction: same nonce and gas, fees × 1.25 (+1 wei) each

@@ -14,18 +14,67 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use alloy::network::TransactionBuilder;
 use alloy::primitives::Bytes;
+use alloy::eips::BlockNumberOrTag;
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolEventInterface, SolInterface};
+use futures_util::future::BoxFuture;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::{
     unavailable, ChainWriter, Deadline, LitRegistryErrors, TakenPayer, WriteError, Written,
 };
 use crate::chain::bindings::LitRegistry;
+
+/// A batch may use at most this share (1/n) of the block gas limit, so that it fits in a block
+/// beside other transactions.
+const BLOCK_GAS_SHARE: u64 = 2;
+/// How long the block gas limit read from the chain is reused.
+const BLOCK_GAS_TTL: Duration = Duration::from_secs(60);
+
+/// What sizes batches: the chain's block gas limit and the gas calls were measured to need.
+#[derive(Default)]
+pub(super) struct Sizing {
+    /// (when read, block gas limit).
+    block_gas: Mutex<Option<(Instant, u64)>>,
+    /// A moving average of the gas one call of a batch needs; 0 until a batch was estimated.
+    gas_per_call: AtomicU64,
+}
+
+impl Sizing {
+    /// The most gas one batch may use, when the block gas limit is known.
+    fn gas_cap(&self) -> Option<u64> {
+        let cached = *self.block_gas.lock().expect("not poisoned");
+        cached.map(|(_, limit)| limit / BLOCK_GAS_SHARE)
+    }
+
+    /// Most calls the next batch may carry: `max_calls`, or fewer when the calls measured so
+    /// far would not fit in the gas cap.
+    fn calls_cap(&self, max_calls: usize) -> usize {
+        let per_call = self.gas_per_call.load(Ordering::Relaxed);
+        match self.gas_cap() {
+            Some(cap) if per_call > 0 => ((cap / per_call) as usize).clamp(1, max_calls),
+            _ => max_calls,
+        }
+    }
+
+    fn measured(&self, gas: u64, calls: usize) {
+        let sample = gas / calls.max(1) as u64;
+        let old = self.gas_per_call.load(Ordering::Relaxed);
+        let new = if old == 0 { sample } else { (old * 3 + sample) / 4 };
+        self.gas_per_call.store(new, Ordering::Relaxed);
+    }
+
+    fn stale(&self) -> bool {
+        let cached = *self.block_gas.lock().expect("not poisoned");
+        cached.is_none_or(|(at, _)| at.elapsed() >= BLOCK_GAS_TTL)
+    }
+}
 
 type Reply = oneshot::Sender<Result<Written, WriteError>>;
 
@@ -106,7 +155,10 @@ impl ChainWriter {
         };
         let group = taken
             .as_ref()
-            .and_then(|_| self.waiting.take_with(id, self.config.max_batch_calls));
+            .and_then(|_| {
+                let cap = self.sizing.calls_cap(self.config.max_batch_calls);
+                self.waiting.take_with(id, cap)
+            });
         let (Some(taken), Some(group)) = (taken, group) else {
             // No payer in time, or another write took this one along: its answer comes from there.
             if self.waiting.leave(id) {
@@ -124,7 +176,6 @@ impl ChainWriter {
 
     /// Sends `group` in one `batch` transaction and answers every write of it.
     async fn send_batch(&self, taken: TakenPayer<'_>, group: Vec<Pending>, deadline: Deadline) {
-        metrics::histogram!("lit_node_batch_calls").record(group.len() as f64);
         let payer = &self.pool.payers[taken.index];
         let inputs: Vec<Bytes> = group.iter().map(|p| p.input.clone()).collect();
         let simulated = TransactionRequest::default()
@@ -160,22 +211,73 @@ impl ChainWriter {
                 let _ = pending.reply.send(Err(refusal(&outcome.data)));
             }
         }
-        match sending.len() {
-            0 => {}
-            1 => {
-                let only = sending.pop().expect("one write");
+        if !sending.is_empty() {
+            self.send_calls(taken, sending, deadline).await;
+        }
+    }
+
+    /// Sends `calls` (each simulated to succeed) from the taken payer: one alone as itself,
+    /// several as one `batch` transaction — split in two when it would need more gas than a
+    /// batch may use, the second part going out from the next free payer.
+    fn send_calls<'a>(
+        &'a self,
+        taken: TakenPayer<'a>,
+        mut calls: Vec<Pending>,
+        deadline: Deadline,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if calls.len() == 1 {
+                let only = calls.pop().expect("one write");
                 let _ = only
                     .reply
                     .send(self.send_input(taken, only.input, deadline).await);
+                return;
             }
-            _ => {
-                let calls = sending.iter().map(|p| p.input.clone()).collect();
-                let input = LitRegistry::batchCall { calls }.abi_encode().into();
-                match self.send_input(taken, input, deadline).await {
-                    Ok(written) => answer_each(sending, &written),
-                    Err(error) => answer_all(sending, Err(error)),
-                }
+            let payer = &self.pool.payers[taken.index];
+            let inputs = calls.iter().map(|p| p.input.clone()).collect();
+            let input = LitRegistry::batchCall { calls: inputs }.abi_encode().into();
+            let request = self.request_from(taken.index, input);
+            if self.sizing.stale() {
+                self.read_block_gas(payer, deadline).await;
             }
+            let gas = match deadline.run(self.simulate(payer, &request)).await {
+                Some(Ok(gas)) => gas,
+                Some(Err(error)) => return answer_all(calls, Err(error)),
+                None => return answer_all(calls, Err(unavailable("the chain did not answer in time (estimating the batch's gas)"))),
+            };
+            if let Some(cap) = self.sizing.gas_cap().filter(|cap| gas > *cap) {
+                let keep = (calls.len() as u64 * cap / gas) as usize;
+                let rest = calls.split_off(keep.clamp(1, calls.len() - 1));
+                let later = async {
+                    match deadline.run(self.pool.take()).await {
+                        Some(next) => self.send_calls(next, rest, deadline).await,
+                        None => answer_all(rest, Err(self.payers_busy())),
+                    }
+                };
+                futures_util::join!(self.send_calls(taken, calls, deadline), later);
+                return;
+            }
+            self.sizing.measured(gas, calls.len());
+            metrics::histogram!("lit_node_batch_calls").record(calls.len() as f64);
+            match self.send_simulated(taken, request, gas, deadline).await {
+                Ok(written) => answer_each(calls, &written),
+                Err(error) => answer_all(calls, Err(error)),
+            }
+        })
+    }
+
+    /// Reads the chain's block gas limit into the batch sizing (left as it was on failure).
+    async fn read_block_gas(&self, payer: &super::Payer, deadline: Deadline) {
+        let latest = payer.provider.get_block_by_number(BlockNumberOrTag::Latest);
+        match deadline.run(latest).await {
+            Some(Ok(Some(block))) => {
+                *self.sizing.block_gas.lock().expect("not poisoned") =
+                    Some((Instant::now(), block.header.gas_limit));
+            }
+            Some(Err(error)) => {
+                tracing::debug!(%error, "cannot read the block gas limit; batches keep their size")
+            }
+            _ => {}
         }
     }
 }

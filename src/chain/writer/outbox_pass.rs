@@ -36,8 +36,8 @@ impl ChainWriter {
         }
     }
 
-    /// One pass over the outbox. An unmined transaction is followed (re-sent if stuck) holding
-    /// its payer; a mined one is only looked at — forgotten once `reorg_depth` deep, or, when
+    /// One pass over the outbox. An unmined transaction is followed (re-sent if stuck or
+    /// dropped); a mined one is only looked at — forgotten once `reorg_depth` deep, or, when
     /// reorged out, sent again (same nonce, holding the payer) and followed. Returns how many
     /// transactions it stopped following (deep, mined with nothing to watch, or replaced).
     pub async fn follow_outbox_once(&self) -> usize {
@@ -83,8 +83,8 @@ impl ChainWriter {
                 }
                 continue;
             }
-            let taken = self.pool.take_index(index).await;
-            // A live write may have finished with it while we waited for the payer.
+            // Followed without holding the payer (a payer's later nonces go out meanwhile);
+            // a live write may be following it too, and may have finished with it already.
             let Ok(Some(entry)) = store.sent_transaction(&entry.payer, nonce) else {
                 continue;
             };
@@ -92,7 +92,6 @@ impl ChainWriter {
                 continue;
             }
             let followed = self.follow(payer, entry, deadline).await;
-            drop(taken);
             if self.report_followed(payer, nonce, followed) {
                 settled += 1;
             }
@@ -155,6 +154,7 @@ impl ChainWriter {
             }
             None => return false,
         }
+        drop(taken);
         let followed = self.follow(payer, entry, deadline).await;
         self.report_followed(payer, nonce, followed)
     }

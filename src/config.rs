@@ -256,7 +256,7 @@ impl Default for ChainConfig {
             top_up_below_gwei: 0,
             top_up_amount_gwei: 0,
             balance_check_interval_ms: 30_000,
-            max_batch_calls: 16,
+            max_batch_calls: 64,
         }
     }
 }

@@ -275,3 +275,61 @@ async fn a_write_is_mirrored_at_once_without_waiting_for_a_poll() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test]
+async fn two_nodes_sharing_payers_write_concurrently_without_an_error() {
+    // A (dev) and B (serve) share a root secret, so they send from the same payers, each reading
+    // the payer's nonce from the chain; both gather writes into batches and keep several
+    // transactions in flight per payer. 64 writes at once, half through each node.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, _) = serve_beside_dev(dir.path(), &[]).await;
+    let mut accounts = Vec::new();
+    for (n, node) in [&a, &b, &a, &b].into_iter().enumerate() {
+        accounts.push(
+            common::new_account(&node.base_url, &format!("n{n}"))
+                .await
+                .0,
+        );
+    }
+    let writes: Vec<_> = (0..64)
+        .map(|i| {
+            let url = if i % 2 == 0 { &a.base_url } else { &b.base_url }.clone();
+            let key = accounts[i % 4].clone();
+            tokio::spawn(async move {
+                let body = serde_json::json!({"group_name": format!("g{i}"), "group_description": "", "pkp_ids_permitted": [], "cid_hashes_permitted": []});
+                common::api(&url, "POST", "add_group", Some(&key), body).await
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for (i, write) in writes.into_iter().enumerate() {
+        let (status, body) = write.await.unwrap();
+        if status != 200 {
+            failures.push((i, status, body));
+        }
+    }
+    assert!(failures.is_empty(), "writes failed: {failures:?}");
+    // Read-your-writes on the node that answered, and both mirrors end with every group.
+    for node in [&a, &b] {
+        for key in &accounts {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let groups = common::api_ok(
+                    &node.base_url,
+                    "GET",
+                    "list_groups?page_number=0&page_size=100",
+                    Some(key),
+                    Value::Null,
+                )
+                .await;
+                if groups.as_array().unwrap().len() == 16 {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{groups}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    b.stop().await;
+    a.stop().await;
+}

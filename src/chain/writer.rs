@@ -407,7 +407,7 @@ impl ChainWriter {
                 .ok_or_else(|| too_slow("estimating fees"))??;
             let ready = request
                 .clone()
-                .with_gas_limit(gas + gas / 5)
+                .with_gas_limit(gas_limit_for(gas))
                 .with_max_fee_per_gas(max_fee)
                 .with_max_priority_fee_per_gas(priority_fee);
             let sent = self.send_fresh(payer, ready, deadline).await?;
@@ -787,6 +787,12 @@ impl ChainWriter {
             }
         }
     }
+}
+
+/// The gas limit a transaction is sent with: its estimate and a fifth more (the state may change
+/// between simulation and mining).
+fn gas_limit_for(estimate: u64) -> u64 {
+    estimate + estimate / 5
 }
 
 /// Errors a node gives when the nonce was just used by another transaction.

@@ -3,6 +3,7 @@
 //! when its handle drops.
 #![allow(dead_code)]
 
+pub mod chain_writer;
 pub mod fake_stripe;
 
 use std::path::{Path, PathBuf};

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use alloy::eips::BlockNumberOrTag;
 use alloy::network::TransactionBuilder;
 use alloy::primitives::Bytes;
-use alloy::eips::BlockNumberOrTag;
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolEventInterface, SolInterface};
@@ -27,7 +27,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{
-    unavailable, ChainWriter, Deadline, LitRegistryErrors, TakenPayer, WriteError, Written,
+    gas_limit_for, unavailable, ChainWriter, Deadline, LitRegistryErrors, TakenPayer, WriteError,
+    Written,
 };
 use crate::chain::bindings::LitRegistry;
 
@@ -42,7 +43,8 @@ const BLOCK_GAS_TTL: Duration = Duration::from_secs(60);
 pub(super) struct Sizing {
     /// (when read, block gas limit).
     block_gas: Mutex<Option<(Instant, u64)>>,
-    /// A moving average of the gas one call of a batch needs; 0 until a batch was estimated.
+    /// A moving average of the gas (limit) one call of a batch needs; 0 until a batch was
+    /// estimated.
     gas_per_call: AtomicU64,
 }
 
@@ -66,7 +68,11 @@ impl Sizing {
     fn measured(&self, gas: u64, calls: usize) {
         let sample = gas / calls.max(1) as u64;
         let old = self.gas_per_call.load(Ordering::Relaxed);
-        let new = if old == 0 { sample } else { (old * 3 + sample) / 4 };
+        let new = if old == 0 {
+            sample
+        } else {
+            (old * 3 + sample) / 4
+        };
         self.gas_per_call.store(new, Ordering::Relaxed);
     }
 
@@ -153,12 +159,10 @@ impl ChainWriter {
             taken = deadline.run(self.pool.take()) => taken,
             answered = &mut answer => return answered.unwrap_or_else(|_| Err(abandoned())),
         };
-        let group = taken
-            .as_ref()
-            .and_then(|_| {
-                let cap = self.sizing.calls_cap(self.config.max_batch_calls);
-                self.waiting.take_with(id, cap)
-            });
+        let group = taken.as_ref().and_then(|_| {
+            let cap = self.sizing.calls_cap(self.config.max_batch_calls);
+            self.waiting.take_with(id, cap)
+        });
         let (Some(taken), Some(group)) = (taken, group) else {
             // No payer in time, or another write took this one along: its answer comes from there.
             if self.waiting.leave(id) {
@@ -174,46 +178,67 @@ impl ChainWriter {
         answer.await.unwrap_or_else(|_| Err(abandoned()))
     }
 
-    /// Sends `group` in one `batch` transaction and answers every write of it.
-    async fn send_batch(&self, taken: TakenPayer<'_>, group: Vec<Pending>, deadline: Deadline) {
-        let payer = &self.pool.payers[taken.index];
-        let inputs: Vec<Bytes> = group.iter().map(|p| p.input.clone()).collect();
-        let simulated = TransactionRequest::default()
-            .with_from(payer.address)
-            .with_to(self.registry)
-            .with_input(LitRegistry::batchCall { calls: inputs }.abi_encode());
-        let outcomes = match deadline.run(payer.provider.call(simulated)).await {
-            Some(Ok(output)) => match LitRegistry::batchCall::abi_decode_returns(&output) {
-                Ok(results) => results,
-                Err(e) => {
+    /// Sends `group` in one `batch` transaction and answers every write of it. A group the
+    /// chain cannot even simulate as a whole (more gas than a block holds) is halved, the second
+    /// half going out from the next free payer.
+    fn send_batch<'a>(
+        &'a self,
+        taken: TakenPayer<'a>,
+        mut group: Vec<Pending>,
+        deadline: Deadline,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let payer = &self.pool.payers[taken.index];
+            let inputs: Vec<Bytes> = group.iter().map(|p| p.input.clone()).collect();
+            let simulated = TransactionRequest::default()
+                .with_from(payer.address)
+                .with_to(self.registry)
+                .with_input(LitRegistry::batchCall { calls: inputs }.abi_encode());
+            let outcomes = match deadline.run(payer.provider.call(simulated)).await {
+                Some(Ok(output)) => match LitRegistry::batchCall::abi_decode_returns(&output) {
+                    Ok(results) => results,
+                    Err(e) => {
+                        return answer_all(
+                            group,
+                            Err(unavailable(format!("undecodable batch result: {e}"))),
+                        )
+                    }
+                },
+                Some(Err(e)) if e.is_error_resp() && group.len() > 1 => {
+                    tracing::debug!(calls = group.len(), error = %e, "the batch cannot be simulated whole; halving it");
+                    let rest = group.split_off(group.len() / 2);
+                    let later = async {
+                        match deadline.run(self.pool.take()).await {
+                            Some(next) => self.send_batch(next, rest, deadline).await,
+                            None => answer_all(rest, Err(self.payers_busy())),
+                        }
+                    };
+                    futures_util::join!(self.send_batch(taken, group, deadline), later);
+                    return;
+                }
+                Some(Err(e)) => return answer_all(group, Err(unavailable(e))),
+                None => {
                     return answer_all(
                         group,
-                        Err(unavailable(format!("undecodable batch result: {e}"))),
+                        Err(unavailable(
+                            "the chain did not answer in time (simulating the batch)",
+                        )),
                     )
                 }
-            },
-            Some(Err(e)) => return answer_all(group, Err(unavailable(e))),
-            None => {
-                return answer_all(
-                    group,
-                    Err(unavailable(
-                        "the chain did not answer in time (simulating the batch)",
-                    )),
-                )
+            };
+            // Refused now: answered at once, never sent.
+            let mut sending = Vec::with_capacity(group.len());
+            for (pending, outcome) in group.into_iter().zip(outcomes) {
+                if outcome.success {
+                    sending.push(pending);
+                } else {
+                    let _ = pending.reply.send(Err(refusal(&outcome.data)));
+                }
             }
-        };
-        // Refused now: answered at once, never sent.
-        let mut sending = Vec::with_capacity(group.len());
-        for (pending, outcome) in group.into_iter().zip(outcomes) {
-            if outcome.success {
-                sending.push(pending);
-            } else {
-                let _ = pending.reply.send(Err(refusal(&outcome.data)));
+            if !sending.is_empty() {
+                self.send_calls(taken, sending, deadline).await;
             }
-        }
-        if !sending.is_empty() {
-            self.send_calls(taken, sending, deadline).await;
-        }
+        })
     }
 
     /// Sends `calls` (each simulated to succeed) from the taken payer: one alone as itself,
@@ -243,10 +268,18 @@ impl ChainWriter {
             let gas = match deadline.run(self.simulate(payer, &request)).await {
                 Some(Ok(gas)) => gas,
                 Some(Err(error)) => return answer_all(calls, Err(error)),
-                None => return answer_all(calls, Err(unavailable("the chain did not answer in time (estimating the batch's gas)"))),
+                None => {
+                    return answer_all(
+                        calls,
+                        Err(unavailable(
+                            "the chain did not answer in time (estimating the batch's gas)",
+                        )),
+                    )
+                }
             };
-            if let Some(cap) = self.sizing.gas_cap().filter(|cap| gas > *cap) {
-                let keep = (calls.len() as u64 * cap / gas) as usize;
+            let limit = gas_limit_for(gas);
+            if let Some(cap) = self.sizing.gas_cap().filter(|cap| limit > *cap) {
+                let keep = (calls.len() as u64 * cap / limit) as usize;
                 let rest = calls.split_off(keep.clamp(1, calls.len() - 1));
                 let later = async {
                     match deadline.run(self.pool.take()).await {
@@ -257,7 +290,7 @@ impl ChainWriter {
                 futures_util::join!(self.send_calls(taken, calls, deadline), later);
                 return;
             }
-            self.sizing.measured(gas, calls.len());
+            self.sizing.measured(limit, calls.len());
             metrics::histogram!("lit_node_batch_calls").record(calls.len() as f64);
             match self.send_simulated(taken, request, gas, deadline).await {
                 Ok(written) => answer_each(calls, &written),

@@ -190,6 +190,9 @@ pub struct ChainConfig {
     /// Writes waiting for a payer are sent together, up to this many per transaction
     /// (`LitRegistry.batch`); 1 sends every write alone.
     pub max_batch_calls: usize,
+    /// Transactions a payer may have sent and not yet mined (consecutive nonces); 1 keeps a payer
+    /// from sending again until its transaction is mined.
+    pub max_in_flight_per_payer: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,6 +260,7 @@ impl Default for ChainConfig {
             top_up_amount_gwei: 0,
             balance_check_interval_ms: 30_000,
             max_batch_calls: 64,
+            max_in_flight_per_payer: 16,
         }
     }
 }

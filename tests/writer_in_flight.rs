@@ -1,5 +1,5 @@
 //! A payer's transactions in flight, against a real anvil that mines only when told to: a payer
-//! carries several transactions at once (consecutive nonces), a batch transaction the chain node
+//! carries several transactions at once (consecutive nonces, up to `max_in_flight`), a batch transaction the chain node
 //! drops is sent again at once (not after the re-send time), and a writer restarted while batches
 //! were in flight follows them from the outbox so that no write is lost or applied twice, and
 //! batches are kept within the chain's block gas limit.
@@ -185,6 +185,31 @@ async fn a_payer_has_several_transactions_in_flight_with_consecutive_nonces() {
         provider.get_transaction_count(payer).await.unwrap(),
         nonce_before + 3
     );
+}
+
+#[tokio::test]
+async fn a_payers_transactions_in_flight_are_capped() {
+    let config = WriterConfig {
+        max_in_flight: 2,
+        ..WriterConfig::default()
+    };
+    let s = Arc::new(setup(1, true, config).await);
+    let provider = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
+    let payer = signer(&s.anvil, 1).address();
+    provider.anvil_set_auto_mine(false).await.unwrap();
+
+    let writes = spawn_writes(&s, 20..23);
+    // Two go out; the third waits for one of them to be mined.
+    let pooled = until_pooled(&provider, payer, 2).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(pool_of(&provider, payer).await.len(), 2, "{pooled:?}");
+    provider.anvil_mine(Some(1), None).await.unwrap();
+    until_pooled(&provider, payer, 1).await;
+    provider.anvil_mine(Some(1), None).await.unwrap();
+    for write in writes {
+        write.await.unwrap().unwrap();
+    }
+    until_mirrored(&s, 20..23).await;
 }
 
 #[tokio::test]

@@ -85,6 +85,10 @@ pub struct WriterConfig {
     /// Writes waiting for a payer are sent together, up to this many in one `batch` transaction
     /// (see `writer/gather.rs`); 1 sends every write alone.
     pub max_batch_calls: usize,
+    /// Transactions one payer may have sent and not yet seen mined (consecutive nonces); 1 holds
+    /// a payer from sending until its receipt. Chain nodes cap an account's pending transactions
+    /// (geth: 16 by default).
+    pub max_in_flight: usize,
 }
 
 impl Default for WriterConfig {
@@ -96,6 +100,7 @@ impl Default for WriterConfig {
             deadline: Duration::from_secs(115),
             reorg_depth: 0,
             max_batch_calls: 1,
+            max_in_flight: 16,
         }
     }
 }
@@ -129,6 +134,8 @@ struct Payer {
     address: Address,
     wallet: EthereumWallet,
     provider: DynProvider,
+    /// A permit per transaction sent and not yet mined (or given up on).
+    in_flight: Semaphore,
 }
 
 /// Payers not currently sending; a permit of `available` is held while one is taken.
@@ -138,11 +145,20 @@ struct PayerPool {
     available: Semaphore,
 }
 
-/// A payer taken from the pool; returned on drop.
+/// A payer taken from the pool, with room for one more transaction in flight; returned on drop.
 struct TakenPayer<'a> {
     pool: &'a PayerPool,
     index: usize,
     _permit: tokio::sync::SemaphorePermit<'a>,
+    /// The in-flight slot the next transaction uses ([`TakenPayer::send_slot`]).
+    slot: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+impl<'a> TakenPayer<'a> {
+    /// The slot a transaction about to be sent holds until it is mined (or given up on).
+    fn send_slot(&mut self) -> Option<tokio::sync::SemaphorePermit<'a>> {
+        self.slot.take()
+    }
 }
 
 impl Drop for TakenPayer<'_> {
@@ -164,20 +180,34 @@ impl PayerPool {
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            {
+            let found = {
                 let mut idle = self.idle.lock().expect("not poisoned");
-                if let Some(position) = idle.iter().position(|i| *i == index) {
-                    idle.remove(position);
-                    return TakenPayer {
-                        pool: self,
-                        index,
-                        _permit: permit,
-                    };
-                }
+                let position = idle.iter().position(|i| *i == index);
+                position.map(|position| idle.remove(position)).is_some()
+            };
+            if found {
+                let taken = TakenPayer {
+                    pool: self,
+                    index,
+                    _permit: permit,
+                    slot: None,
+                };
+                return self.with_slot(taken).await;
             }
             drop(permit);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Waits (holding the payer) until it has room for one more transaction in flight.
+    async fn with_slot<'a>(&'a self, mut taken: TakenPayer<'a>) -> TakenPayer<'a> {
+        let slot = self.payers[taken.index]
+            .in_flight
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        taken.slot = Some(slot);
+        taken
     }
 
     async fn take(&self) -> TakenPayer<'_> {
@@ -192,11 +222,13 @@ impl PayerPool {
             .expect("not poisoned")
             .pop()
             .expect("a permit means an idle payer");
-        TakenPayer {
+        let taken = TakenPayer {
             pool: self,
             index,
             _permit: permit,
-        }
+            slot: None,
+        };
+        self.with_slot(taken).await
     }
 }
 
@@ -298,6 +330,7 @@ impl ChainWriter {
                     .disable_recommended_fillers()
                     .connect_http(url.clone())
                     .erased(),
+                in_flight: Semaphore::new(config.max_in_flight.max(1)),
             })
             .collect();
         let count = payers.len();
@@ -387,7 +420,7 @@ impl ChainWriter {
         // with the same nonce; it was then never mined, so the write is done again.
         let mut attempt = 1;
         let receipt = loop {
-            let holding = match taken.take() {
+            let mut holding = match taken.take() {
                 Some(holding) => holding,
                 None => {
                     let holding = deadline
@@ -410,6 +443,7 @@ impl ChainWriter {
                 .with_gas_limit(gas_limit_for(gas))
                 .with_max_fee_per_gas(max_fee)
                 .with_max_priority_fee_per_gas(priority_fee);
+            let _slot = holding.send_slot();
             let sent = self.send_fresh(payer, ready, deadline).await?;
             drop(holding);
             match self.follow(payer, sent, deadline).await? {

@@ -163,6 +163,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         mirror.clone(),
         WriterConfig {
             max_batch_calls: config.chain.max_batch_calls.clamp(1, 256),
+            max_in_flight: config.chain.max_in_flight_per_payer.clamp(1, 1024),
             ..WriterConfig::for_node(
                 Duration::from_secs(config.http.request_timeout_secs),
                 config.mirror.reorg_depth,

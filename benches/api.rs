@@ -1,7 +1,8 @@
 //! Management API benchmark (`cargo bench --bench api`): concurrent writes per second on anvil
 //! (automine) through three nodes in the same run — one payer and 8 payers sending one
-//! transaction per write (`chain.max_batch_calls = 1`, the path before batching), and 8 payers
-//! sharing transactions (batches of up to 16 writes) — and read endpoints (`list_groups`,
+//! transaction per write and waiting for its receipt (`chain.max_batch_calls = 1`,
+//! `chain.max_in_flight_per_payer = 1`, the path before batching), and 8 payers as configured by
+//! default (writes gathered into `batch` transactions, several in flight per payer) — and read endpoints (`list_groups`,
 //! `account_exists`) requests/s and p50/p99 at 64 concurrent clients. Targets: 8 payers vs 1 ≥ 4×,
 //! or batched vs one transaction per write ≥ 4× (at 64 writers); reads ≥ 10k req/s.
 //!
@@ -60,24 +61,26 @@ async fn main() -> Result<()> {
     let dir_single = tempfile::tempdir()?;
     let dir_batched = tempfile::tempdir()?;
     let unbatched = ("LIT_NODE_CHAIN__MAX_BATCH_CALLS", "1");
+    let one_in_flight = ("LIT_NODE_CHAIN__MAX_IN_FLIGHT_PER_PAYER", "1");
     let pool = start_node(
         dir_pool.path(),
-        &[("LIT_NODE_CHAIN__PAYER_COUNT", "8"), unbatched],
+        &[
+            ("LIT_NODE_CHAIN__PAYER_COUNT", "8"),
+            unbatched,
+            one_in_flight,
+        ],
     )
     .await?;
     let single = start_node(
         dir_single.path(),
-        &[("LIT_NODE_CHAIN__PAYER_COUNT", "1"), unbatched],
-    )
-    .await?;
-    let batched = start_node(
-        dir_batched.path(),
         &[
-            ("LIT_NODE_CHAIN__PAYER_COUNT", "8"),
-            ("LIT_NODE_CHAIN__MAX_BATCH_CALLS", "16"),
+            ("LIT_NODE_CHAIN__PAYER_COUNT", "1"),
+            unbatched,
+            one_in_flight,
         ],
     )
     .await?;
+    let batched = start_node(dir_batched.path(), &[("LIT_NODE_CHAIN__PAYER_COUNT", "8")]).await?;
 
     println!("\nmanagement API benchmark: {cores} cores; anvil automine; {writers} writing clients, {readers} reading clients");
     println!(

@@ -68,7 +68,10 @@ pub async fn start_node(data_dir: &Path, envs: &[(&str, &str)]) -> Result<Server
     command
         .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .env("LIT_NODE_LOG", "warn")
+        .env(
+            "LIT_NODE_LOG",
+            std::env::var("BENCH_NODE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .env("LIT_NODE_RATE_LIMIT__PER_KEY_PER_SECOND", "1000000")
         .env("LIT_NODE_RATE_LIMIT__PER_KEY_BURST", "1000000")
         .env(
@@ -102,6 +105,7 @@ pub async fn new_account_key(client: &reqwest::Client, url: &str) -> Result<Stri
 pub struct Load {
     pub requests_per_second: f64,
     pub p50_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     /// Requests that failed at the transport level (connection refused or reset); counted,
     /// not in the throughput. Wrong replies abort the measurement instead.
@@ -201,6 +205,7 @@ pub fn summarize(mut latencies: Vec<Duration>, elapsed: Duration) -> Load {
     Load {
         requests_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50_ms: at(0.50),
+        p95_ms: at(0.95),
         p99_ms: at(0.99),
         transport_errors: 0,
     }

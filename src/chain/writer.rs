@@ -22,6 +22,7 @@
 //! it is [`WriterConfig::reorg_depth`] deep — a transaction reorged out before that is sent again.
 //! Nonces are read from the chain per send, since nodes sharing a root secret share payers.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ use crate::store::outbox::{MinedAt, SentTransaction};
 use crate::store::Store;
 
 mod balances;
+mod gas_budget;
 mod gather;
 mod outbox_pass;
 
@@ -136,6 +138,8 @@ struct Payer {
     provider: DynProvider,
     /// A permit per transaction sent and not yet mined (or given up on).
     in_flight: Semaphore,
+    /// The nonce after the last one this node broadcast for the payer (0: none yet).
+    next_nonce: AtomicU64,
 }
 
 /// Payers not currently sending; a permit of `available` is held while one is taken.
@@ -152,6 +156,8 @@ struct TakenPayer<'a> {
     _permit: tokio::sync::SemaphorePermit<'a>,
     /// The in-flight slot the next transaction uses ([`TakenPayer::send_slot`]).
     slot: Option<tokio::sync::SemaphorePermit<'a>>,
+    /// Gas reserved for the next transaction while the payer waited for room in the block.
+    gas: Option<gas_budget::Reservation<'a>>,
 }
 
 impl<'a> TakenPayer<'a> {
@@ -191,6 +197,7 @@ impl PayerPool {
                     index,
                     _permit: permit,
                     slot: None,
+                    gas: None,
                 };
                 return self.with_slot(taken).await;
             }
@@ -227,6 +234,7 @@ impl PayerPool {
             index,
             _permit: permit,
             slot: None,
+            gas: None,
         };
         self.with_slot(taken).await
     }
@@ -276,6 +284,8 @@ pub struct ChainWriter {
     waiting: gather::Waiting,
     /// What sizes batches (block gas limit, gas per call).
     sizing: gather::Sizing,
+    /// Gas of the transactions in flight (see `writer/gas_budget.rs`).
+    gas_budget: gas_budget::GasBudget,
 }
 
 /// Where an unmined transaction is ([`ChainWriter::whereabouts`]).
@@ -331,6 +341,7 @@ impl ChainWriter {
                     .connect_http(url.clone())
                     .erased(),
                 in_flight: Semaphore::new(config.max_in_flight.max(1)),
+                next_nonce: AtomicU64::new(0),
             })
             .collect();
         let count = payers.len();
@@ -349,6 +360,7 @@ impl ChainWriter {
             top_up: None,
             waiting: gather::Waiting::default(),
             sizing: gather::Sizing::default(),
+            gas_budget: gas_budget::GasBudget::default(),
         })
     }
 
@@ -444,6 +456,13 @@ impl ChainWriter {
                 .with_max_fee_per_gas(max_fee)
                 .with_max_priority_fee_per_gas(priority_fee);
             let _slot = holding.send_slot();
+            let _gas = match holding.gas.take() {
+                Some(mut reserved) => {
+                    reserved.resize(gas_limit_for(gas));
+                    reserved
+                }
+                None => self.gas_budget.reserve(gas_limit_for(gas)),
+            };
             let sent = self.send_fresh(payer, ready, deadline).await?;
             drop(holding);
             match self.follow(payer, sent, deadline).await? {
@@ -552,7 +571,7 @@ impl ChainWriter {
     ) -> Result<SentTransaction, WriteError> {
         const ATTEMPTS: u32 = 5;
         for attempt in 1..=ATTEMPTS {
-            let nonce = deadline
+            let on_chain = deadline
                 .run(retry_pruned_state(|| {
                     payer
                         .provider
@@ -562,9 +581,17 @@ impl ChainWriter {
                 .await
                 .ok_or_else(|| too_slow("reading the payer's nonce"))?
                 .map_err(unavailable)?;
-            if self.resend_lost(payer, nonce, deadline).await {
+            // The chain's pending count can lag our own transactions in flight (anvil, as it
+            // mines a block, briefly counts neither the pool nor the block), so the nonce never
+            // goes below what this node sent.
+            let sent_up_to = payer.next_nonce.load(Ordering::Relaxed);
+            if self
+                .resend_lost(payer, on_chain, on_chain < sent_up_to, deadline)
+                .await
+            {
                 continue;
             }
+            let nonce = on_chain.max(sent_up_to);
             let signed = deadline
                 .run(self.sign(payer, request.clone().with_nonce(nonce)))
                 .await
@@ -583,7 +610,11 @@ impl ChainWriter {
                 return Err(WriteError::NotMined(sent.hashes[0]));
             };
             let error = match broadcast {
-                Ok(_) => return Ok(sent),
+                Ok(_) => {
+                    tracing::debug!(payer = %payer.address, nonce, on_chain, sent_up_to, tx = %sent.hashes[0], "sent");
+                    payer.next_nonce.fetch_max(nonce + 1, Ordering::Relaxed);
+                    return Ok(sent);
+                }
                 Err(error) => error,
             };
             if !error.is_error_resp() {
@@ -608,16 +639,36 @@ impl ChainWriter {
         ))
     }
 
-    /// If the outbox holds a transaction of the payer at `nonce` — the payer's pending nonce, so
-    /// the chain no longer has it — sends it again (bumped fees) and returns true; the outbox
-    /// pass follows it from there.
-    async fn resend_lost(&self, payer: &Payer, nonce: u64, deadline: Deadline) -> bool {
+    /// If the outbox holds a transaction of the payer at `nonce` — the payer's pending nonce on
+    /// chain — that the chain node does not know any more (reorged out, or lost before a
+    /// restart), sends it again (bumped fees) and returns true; the outbox pass follows it from
+    /// there. `lagging`: this node has sent past `nonce` (the count lags, see `send_fresh`).
+    async fn resend_lost(
+        &self,
+        payer: &Payer,
+        nonce: u64,
+        lagging: bool,
+        deadline: Deadline,
+    ) -> bool {
         let Some(store) = &self.outbox else {
             return false;
         };
         let Ok(Some(mut lost)) = store.sent_transaction(&payer.address, nonce) else {
             return false;
         };
+        // Sent by this node and not seen mined yet: its write (or the outbox pass) follows it and
+        // sends it again if the chain node dropped it.
+        if lost.mined.is_none() && lagging {
+            return false;
+        }
+        // The pending count may just lag a transaction being mined: lost only if the chain node
+        // knows none of its hashes (neither mined nor in its pool).
+        if !matches!(
+            deadline.run(self.known_to_chain(payer, &lost)).await,
+            Some(Ok(false))
+        ) {
+            return false;
+        }
         tracing::warn!(payer = %payer.address, nonce, "a transaction of ours at this nonce is no longer on chain (reorged out or dropped); sending it again first");
         lost.mined = None;
         match deadline.run(self.resend(payer, &mut lost, 0)).await {
@@ -625,6 +676,8 @@ impl ChainWriter {
             Some(Err(error)) => {
                 tracing::error!(payer = %payer.address, nonce, %error, "cannot send a lost transaction again; it is given up");
                 self.forget(&lost);
+                // Its nonce is free again: the next transaction takes it, leaving no gap.
+                payer.next_nonce.fetch_min(nonce, Ordering::Relaxed);
                 true
             }
         }
@@ -648,6 +701,8 @@ impl ChainWriter {
         let mut resend_at = Instant::now() + self.config.resend_after;
         let mut pause = Duration::from_millis(10);
         let mut nonce_check_at = Instant::now() + NONCE_CHECK_AFTER;
+        // The last check found none of our transactions known to the chain node.
+        let mut unknown = false;
         let not_mined = |sent: &SentTransaction| {
             WriteError::NotMined(*sent.hashes.last().expect("at least one was sent"))
         };
@@ -664,7 +719,12 @@ impl ChainWriter {
                 }
             }
             if Instant::now() >= nonce_check_at {
-                match deadline.run(self.whereabouts(payer, &sent)).await {
+                let whereabouts = deadline.run(self.whereabouts(payer, &sent)).await;
+                let unknown_before = std::mem::replace(
+                    &mut unknown,
+                    matches!(whereabouts, Some(Ok(Whereabouts::Dropped))),
+                );
+                match whereabouts {
                     None => return Err(not_mined(&sent)),
                     Some(Ok(Whereabouts::Pending)) => {}
                     Some(Ok(Whereabouts::Replaced)) => {
@@ -673,7 +733,10 @@ impl ChainWriter {
                     }
                     // Dropped from the chain node's pool: it would hold up the payer's later
                     // nonces, so it is sent again at once rather than at `resend_after`.
-                    Some(Ok(Whereabouts::Dropped)) => resend_at = Instant::now(),
+                    // (Seen twice in a row: anvil briefly knows neither the pool's nor the
+                    // block's copy of a transaction it is mining.)
+                    Some(Ok(Whereabouts::Dropped)) if unknown_before => resend_at = Instant::now(),
+                    Some(Ok(Whereabouts::Dropped)) => {}
                     Some(Err(error)) => {
                         tracing::debug!(payer = %payer.address, %error, "cannot check the payer's nonce; retrying")
                     }
@@ -762,6 +825,19 @@ impl ChainWriter {
                 Whereabouts::Pending // mined meanwhile: the next receipt poll finds it
             });
         }
+        Ok(if self.known_to_chain(payer, sent).await? {
+            Whereabouts::Pending
+        } else {
+            Whereabouts::Dropped
+        })
+    }
+
+    /// Whether the chain node knows any transaction sent for the nonce, mined or in its pool.
+    async fn known_to_chain(
+        &self,
+        payer: &Payer,
+        sent: &SentTransaction,
+    ) -> Result<bool, WriteError> {
         for hash in sent.hashes.iter().rev() {
             let known = payer
                 .provider
@@ -769,10 +845,10 @@ impl ChainWriter {
                 .await
                 .map_err(unavailable)?;
             if known.is_some() {
-                return Ok(Whereabouts::Pending);
+                return Ok(true);
             }
         }
-        Ok(Whereabouts::Dropped)
+        Ok(false)
     }
 
     /// Replaces the stuck (or lost) transaction: same nonce and gas, fees × 1.25 (+1 wei) each

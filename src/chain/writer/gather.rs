@@ -76,6 +76,13 @@ impl Sizing {
         self.gas_per_call.store(new, Ordering::Relaxed);
     }
 
+    /// (gas per call, block gas limit) once both are known: what the gas budget is counted in.
+    fn block_budget(&self) -> Option<(u64, u64)> {
+        let per_call = self.gas_per_call.load(Ordering::Relaxed);
+        let block = self.gas_cap()? * BLOCK_GAS_SHARE;
+        (per_call > 0).then_some((per_call, block))
+    }
+
     fn stale(&self) -> bool {
         let cached = *self.block_gas.lock().expect("not poisoned");
         cached.is_none_or(|(at, _)| at.elapsed() >= BLOCK_GAS_TTL)
@@ -159,10 +166,29 @@ impl ChainWriter {
             taken = deadline.run(self.pool.take()) => taken,
             answered = &mut answer => return answered.unwrap_or_else(|_| Err(abandoned())),
         };
-        let group = taken.as_ref().and_then(|_| {
-            let cap = self.sizing.calls_cap(self.config.max_batch_calls);
-            self.waiting.take_with(id, cap)
-        });
+        // With the payer, wait for room in the block beside what is in flight, and take as many
+        // waiting writes as fit: writes arriving meanwhile join this batch (or another leader
+        // takes this write along).
+        let most_calls = self.sizing.calls_cap(self.config.max_batch_calls);
+        let (taken, calls) = match (taken, self.sizing.block_budget()) {
+            (Some(mut taken), Some((per_call, block))) => {
+                let room = deadline.run(self.gas_budget.room_for(per_call, most_calls, block));
+                tokio::select! {
+                    room = room => match room {
+                        Some((reserved, calls)) => {
+                            taken.gas = Some(reserved);
+                            (Some(taken), calls)
+                        }
+                        None => (None, 0),
+                    },
+                    answered = &mut answer => return answered.unwrap_or_else(|_| Err(abandoned())),
+                }
+            }
+            (taken, _) => (taken, most_calls),
+        };
+        let group = taken
+            .as_ref()
+            .and_then(|_| self.waiting.take_with(id, calls));
         let (Some(taken), Some(group)) = (taken, group) else {
             // No payer in time, or another write took this one along: its answer comes from there.
             if self.waiting.leave(id) {

@@ -433,7 +433,14 @@ async fn two_removals_of_one_group_mined_together_are_one_success_and_one_confli
         let put_back = async {
             let hashes = wait_for_pool(1).await;
             assert!(!hashes.contains(&held), "the second removal was not sent");
-            let _resent = provider.send_raw_transaction(&signed).await.unwrap();
+            // (The writer itself sends a dropped transaction again, with higher fees, after two
+            // checks a second apart: if it was first, the pool refuses this copy.)
+            if let Err(error) = provider.send_raw_transaction(&signed).await {
+                assert!(
+                    error.to_string().contains("replacement transaction underpriced"),
+                    "{error}"
+                );
+            }
             wait_for_pool(2).await;
             provider.anvil_mine(Some(1), None).await.unwrap();
             provider.anvil_set_auto_mine(true).await.unwrap();

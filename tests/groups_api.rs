@@ -437,7 +437,9 @@ async fn two_removals_of_one_group_mined_together_are_one_success_and_one_confli
             // checks a second apart: if it was first, the pool refuses this copy.)
             if let Err(error) = provider.send_raw_transaction(&signed).await {
                 assert!(
-                    error.to_string().contains("replacement transaction underpriced"),
+                    error
+                        .to_string()
+                        .contains("replacement transaction underpriced"),
                     "{error}"
                 );
             }

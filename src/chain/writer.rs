@@ -140,6 +140,8 @@ struct Payer {
     in_flight: Semaphore,
     /// The nonce after the last one this node broadcast for the payer (0: none yet).
     next_nonce: AtomicU64,
+    /// When this node last broadcast a new transaction for the payer.
+    last_sent: Mutex<Instant>,
 }
 
 /// Payers not currently sending; a permit of `available` is held while one is taken.
@@ -147,6 +149,8 @@ struct PayerPool {
     payers: Vec<Payer>,
     idle: Mutex<Vec<usize>>,
     available: Semaphore,
+    /// [`WriterConfig::max_in_flight`].
+    max_in_flight: usize,
 }
 
 /// A payer taken from the pool, with room for one more transaction in flight; returned on drop.
@@ -206,9 +210,23 @@ impl PayerPool {
         }
     }
 
-    /// Waits (holding the payer) until it has room for one more transaction in flight.
+    /// Waits (holding the payer) until it has room for one more transaction in flight. A payer
+    /// with transactions in flight sends the next one only once its last has waited
+    /// [`PIPELINE_AFTER`] unmined (or when all of them are mined): on a chain that mines at once,
+    /// waiting for the receipt gathers more writes into the next batch; on one with slow blocks,
+    /// the payer goes on sending meanwhile.
     async fn with_slot<'a>(&'a self, mut taken: TakenPayer<'a>) -> TakenPayer<'a> {
-        let slot = self.payers[taken.index]
+        let payer = &self.payers[taken.index];
+        let busy = payer.in_flight.available_permits() < self.max_in_flight;
+        if busy {
+            let pipeline_at = *payer.last_sent.lock().expect("not poisoned") + PIPELINE_AFTER;
+            let all = self.max_in_flight as u32;
+            tokio::select! {
+                all_mined = payer.in_flight.acquire_many(all) => drop(all_mined),
+                _ = tokio::time::sleep_until(pipeline_at) => {}
+            }
+        }
+        let slot = payer
             .in_flight
             .acquire()
             .await
@@ -300,6 +318,10 @@ const MAX_DROPPED_ATTEMPTS: u32 = 3;
 /// How often, while waiting for a receipt, to check whether another sender took the nonce.
 const NONCE_CHECK_AFTER: Duration = Duration::from_secs(1);
 
+/// How long a payer's last transaction waits unmined before the payer sends the next one
+/// ([`PayerPool::with_slot`]).
+const PIPELINE_AFTER: Duration = Duration::from_millis(250);
+
 /// How long a fee estimate is reused.
 const FEES_TTL: Duration = Duration::from_secs(1);
 
@@ -342,6 +364,7 @@ impl ChainWriter {
                     .erased(),
                 in_flight: Semaphore::new(config.max_in_flight.max(1)),
                 next_nonce: AtomicU64::new(0),
+                last_sent: Mutex::new(Instant::now()),
             })
             .collect();
         let count = payers.len();
@@ -349,6 +372,7 @@ impl ChainWriter {
             pool: PayerPool {
                 idle: Mutex::new((0..count).rev().collect()),
                 available: Semaphore::new(count),
+                max_in_flight: config.max_in_flight.max(1),
                 payers,
             },
             registry,
@@ -613,6 +637,7 @@ impl ChainWriter {
                 Ok(_) => {
                     tracing::debug!(payer = %payer.address, nonce, on_chain, sent_up_to, tx = %sent.hashes[0], "sent");
                     payer.next_nonce.fetch_max(nonce + 1, Ordering::Relaxed);
+                    *payer.last_sent.lock().expect("not poisoned") = Instant::now();
                     return Ok(sent);
                 }
                 Err(error) => error,

@@ -12,7 +12,9 @@ use alloy::consensus::Transaction as _;
 use alloy::primitives::{keccak256, Address};
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::{Provider, ProviderBuilder};
-use common::chain_writer::{new_account, pending_in_pool, quick_resends, setup, signer, Setup};
+use common::chain_writer::{
+    new_account, pending_in_pool, quick_resends, restarted_writer, setup, signer, Setup,
+};
 use lit_node::chain::bindings::LitRegistry::{self, LitRegistryErrors};
 use lit_node::chain::writer::{ChainWriter, WriteError, WriterConfig, Written};
 use lit_node::store::Store;
@@ -266,17 +268,7 @@ async fn a_restarted_writer_follows_what_it_sent_before() {
 
     // A new writer on the same store (the restarted node) follows it: still unmined after its
     // re-send deadline, it re-sends with higher fees (replacing it in the pool)…
-    let restarted = Arc::new(
-        ChainWriter::new(
-            &s.anvil.endpoint(),
-            vec![signer(&s.anvil, 1)],
-            s.registry,
-            s.mirror.clone(),
-            quick_resends(),
-        )
-        .unwrap()
-        .with_outbox(s.store.clone()),
-    );
+    let restarted = Arc::new(restarted_writer(&s, 1, quick_resends()));
     let following = tokio::spawn({
         let restarted = restarted.clone();
         async move { restarted.follow_outbox_once().await }

@@ -14,9 +14,9 @@ use alloy::primitives::{Address, TxHash};
 use alloy::providers::ext::AnvilApi;
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::sol_types::SolCall;
-use common::chain_writer::{new_account, setup, setup_on, signer, Setup};
+use common::chain_writer::{new_account, restarted_writer, setup, setup_on, signer, Setup};
 use lit_node::chain::bindings::LitRegistry;
-use lit_node::chain::writer::{ChainWriter, WriteError, WriterConfig, Written};
+use lit_node::chain::writer::{WriteError, WriterConfig, Written};
 
 /// A transaction in the chain node's pool.
 #[derive(Debug, Clone)]
@@ -294,20 +294,11 @@ async fn a_writer_restarted_with_batches_in_flight_loses_and_repeats_no_write() 
 
     // A new writer on the same store follows both from the outbox; once mined, both are
     // forgotten, each mined once, and all six accounts exist.
-    let restarted = Arc::new(
-        ChainWriter::new(
-            &s.anvil.endpoint(),
-            vec![signer(&s.anvil, 1)],
-            s.registry,
-            s.mirror.clone(),
-            WriterConfig {
-                max_batch_calls: 16,
-                ..WriterConfig::default()
-            },
-        )
-        .unwrap()
-        .with_outbox(s.store.clone()),
-    );
+    let config = WriterConfig {
+        max_batch_calls: 16,
+        ..WriterConfig::default()
+    };
+    let restarted = Arc::new(restarted_writer(&s, 1, config));
     let following = tokio::spawn({
         let restarted = restarted.clone();
         async move { restarted.follow_outbox_once().await }

@@ -196,17 +196,25 @@ impl PayerPool {
                 position.map(|position| idle.remove(position)).is_some()
             };
             if found {
-                let taken = TakenPayer {
-                    pool: self,
-                    index,
-                    _permit: permit,
-                    slot: None,
-                    gas: None,
-                };
-                return self.with_slot(taken).await;
+                return self.with_slot(self.taken(index, permit)).await;
             }
             drop(permit);
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The payer at `index`, just taken from the idle list under `permit`.
+    fn taken<'a>(
+        &'a self,
+        index: usize,
+        permit: tokio::sync::SemaphorePermit<'a>,
+    ) -> TakenPayer<'a> {
+        TakenPayer {
+            pool: self,
+            index,
+            _permit: permit,
+            slot: None,
+            gas: None,
         }
     }
 
@@ -247,14 +255,7 @@ impl PayerPool {
             .expect("not poisoned")
             .pop()
             .expect("a permit means an idle payer");
-        let taken = TakenPayer {
-            pool: self,
-            index,
-            _permit: permit,
-            slot: None,
-            gas: None,
-        };
-        self.with_slot(taken).await
+        self.with_slot(self.taken(index, permit)).await
     }
 }
 

@@ -146,3 +146,17 @@ pub async fn pending_in_pool(provider: &impl Provider) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// A second writer on `s`'s chain, store and mirror — the node restarted — sending from the
+/// given payer (dev account `payer`).
+pub fn restarted_writer(s: &Setup, payer: usize, config: WriterConfig) -> ChainWriter {
+    ChainWriter::new(
+        &s.anvil.endpoint(),
+        vec![signer(&s.anvil, payer)],
+        s.registry,
+        s.mirror.clone(),
+        config,
+    )
+    .unwrap()
+    .with_outbox(s.store.clone())
+}

@@ -233,14 +233,9 @@ impl ChainWriter {
                 Some(Err(e)) if e.is_error_resp() && group.len() > 1 => {
                     tracing::debug!(calls = group.len(), error = %e, "the batch cannot be simulated whole; halving it");
                     let rest = group.split_off(group.len() / 2);
-                    let later = async {
-                        match deadline.run(self.pool.take()).await {
-                            Some(next) => self.send_batch(next, rest, deadline).await,
-                            None => answer_all(rest, Err(self.payers_busy())),
-                        }
-                    };
-                    futures_util::join!(self.send_batch(taken, group, deadline), later);
-                    return;
+                    return self
+                        .in_two(taken, group, rest, deadline, Self::send_batch)
+                        .await;
                 }
                 Some(Err(e)) => return answer_all(group, Err(unavailable(e))),
                 None => {
@@ -307,14 +302,9 @@ impl ChainWriter {
             if let Some(cap) = self.sizing.gas_cap().filter(|cap| limit > *cap) {
                 let keep = (calls.len() as u64 * cap / limit) as usize;
                 let rest = calls.split_off(keep.clamp(1, calls.len() - 1));
-                let later = async {
-                    match deadline.run(self.pool.take()).await {
-                        Some(next) => self.send_calls(next, rest, deadline).await,
-                        None => answer_all(rest, Err(self.payers_busy())),
-                    }
-                };
-                futures_util::join!(self.send_calls(taken, calls, deadline), later);
-                return;
+                return self
+                    .in_two(taken, calls, rest, deadline, Self::send_calls)
+                    .await;
             }
             self.sizing.measured(limit, calls.len());
             metrics::histogram!("lit_node_batch_calls").record(calls.len() as f64);
@@ -323,6 +313,24 @@ impl ChainWriter {
                 Err(error) => answer_all(calls, Err(error)),
             }
         })
+    }
+
+    /// Sends `first` from the taken payer and `rest` from the next free payer, both with `send`.
+    async fn in_two<'a>(
+        &'a self,
+        taken: TakenPayer<'a>,
+        first: Vec<Pending>,
+        rest: Vec<Pending>,
+        deadline: Deadline,
+        send: fn(&'a Self, TakenPayer<'a>, Vec<Pending>, Deadline) -> BoxFuture<'a, ()>,
+    ) {
+        let later = async {
+            match deadline.run(self.pool.take()).await {
+                Some(next) => send(self, next, rest, deadline).await,
+                None => answer_all(rest, Err(self.payers_busy())),
+            }
+        };
+        futures_util::join!(send(self, taken, first, deadline), later);
     }
 
     /// Reads the chain's block gas limit into the batch sizing (left as it was on failure).

@@ -7,7 +7,8 @@
 //! or batched vs one transaction per write ≥ 4× (at 64 writers); reads ≥ 10k req/s.
 //!
 //! Environment: `BENCH_SECONDS` per measurement (default 10 for writes, 5 for reads),
-//! `BENCH_WRITERS` concurrent writing clients (default 16), `BENCH_READERS` (default 64).
+//! `BENCH_WRITERS` concurrent writing clients (default 16), `BENCH_READERS` (default 64),
+//! `BENCH_BATCHED_PAYERS` payers of the default node (default 8).
 
 mod support;
 
@@ -80,7 +81,12 @@ async fn main() -> Result<()> {
         ],
     )
     .await?;
-    let batched = start_node(dir_batched.path(), &[("LIT_NODE_CHAIN__PAYER_COUNT", "8")]).await?;
+    let batched_payers = env_f64("BENCH_BATCHED_PAYERS", 8.0).to_string();
+    let batched = start_node(
+        dir_batched.path(),
+        &[("LIT_NODE_CHAIN__PAYER_COUNT", batched_payers.as_str())],
+    )
+    .await?;
 
     println!("\nmanagement API benchmark: {cores} cores; anvil automine; {writers} writing clients, {readers} reading clients");
     println!(

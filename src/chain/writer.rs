@@ -162,6 +162,8 @@ struct TakenPayer<'a> {
     slot: Option<tokio::sync::SemaphorePermit<'a>>,
     /// Gas reserved for the next transaction while the payer waited for room in the block.
     gas: Option<gas_budget::Reservation<'a>>,
+    /// The node's turn to prepare a batch (see `writer/gather.rs`), given back with the payer.
+    turn: Option<tokio::sync::MutexGuard<'a, ()>>,
 }
 
 impl<'a> TakenPayer<'a> {
@@ -215,6 +217,7 @@ impl PayerPool {
             _permit: permit,
             slot: None,
             gas: None,
+            turn: None,
         }
     }
 
@@ -249,12 +252,16 @@ impl PayerPool {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let index = self
-            .idle
-            .lock()
-            .expect("not poisoned")
-            .pop()
-            .expect("a permit means an idle payer");
+        // The most recently returned payer with nothing in flight, else the most recently
+        // returned one (which then waits in `with_slot`).
+        let index = {
+            let mut idle = self.idle.lock().expect("not poisoned");
+            let free = idle
+                .iter()
+                .rposition(|&i| self.payers[i].in_flight.available_permits() == self.max_in_flight);
+            let at = free.unwrap_or(idle.len() - 1);
+            idle.remove(at)
+        };
         self.with_slot(self.taken(index, permit)).await
     }
 }
@@ -305,6 +312,8 @@ pub struct ChainWriter {
     sizing: gather::Sizing,
     /// Gas of the transactions in flight (see `writer/gas_budget.rs`).
     gas_budget: gas_budget::GasBudget,
+    /// Held by the write preparing a batch, from taking a payer to broadcasting.
+    preparing: tokio::sync::Mutex<()>,
 }
 
 /// Where an unmined transaction is ([`ChainWriter::whereabouts`]).
@@ -386,6 +395,7 @@ impl ChainWriter {
             waiting: gather::Waiting::default(),
             sizing: gather::Sizing::default(),
             gas_budget: gas_budget::GasBudget::default(),
+            preparing: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -1,8 +1,10 @@
-//! Gathering concurrent writes into one transaction. Every write joins a waiting list and asks
-//! for a payer. The write that gets one takes itself and the writes waiting behind it (up to
-//! `max_batch_calls`) and sends them together through `LitRegistry.batch`; the others stop
-//! waiting for a payer and get their answers from it. So a lone write on an idle chain is sent at
-//! once and alone, as before, and under load one payer carries many writes per transaction.
+//! Gathering concurrent writes into one transaction. Every write joins a waiting list and waits
+//! for the node's turn to prepare a batch (one at a time) and a payer. The write that gets both
+//! takes itself and the writes waiting behind it (up to `max_batch_calls`, and what fits in the
+//! block's gas) and sends them together through `LitRegistry.batch`, giving the turn back once the
+//! transaction is broadcast; the others stop waiting and get their answers from it. So a lone
+//! write on an idle chain is sent at once and alone, as before, and under load each transaction
+//! carries every write that arrived while the previous one was being prepared.
 //!
 //! A batch is first run with `eth_call`: calls the registry would refuse are answered at once
 //! (their decoded error, nothing sent) and left out. The rest go in one transaction, sent and
@@ -162,9 +164,21 @@ impl ChainWriter {
             return self.send_input(taken, input, deadline).await;
         }
         let (id, mut answer) = self.waiting.join(input);
-        let taken = tokio::select! {
-            taken = deadline.run(self.pool.take()) => taken,
+        // One batch is prepared at a time: the writes arriving while it is simulated and sent
+        // gather for the next one (or are taken along by it).
+        let turn = tokio::select! {
+            turn = deadline.run(self.preparing.lock()) => turn,
             answered = &mut answer => return answered.unwrap_or_else(|_| Err(abandoned())),
+        };
+        let taken = match turn {
+            Some(turn) => tokio::select! {
+                taken = deadline.run(self.pool.take()) => taken.map(|mut taken| {
+                    taken.turn = Some(turn);
+                    taken
+                }),
+                answered = &mut answer => return answered.unwrap_or_else(|_| Err(abandoned())),
+            },
+            None => None,
         };
         // With the payer, wait for room in the block beside what is in flight, and take as many
         // waiting writes as fit: writes arriving meanwhile join this batch (or another leader

@@ -8,64 +8,16 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{keccak256, Address, B256, I256};
 use alloy::providers::ProviderBuilder;
-use alloy::signers::local::PrivateKeySigner;
 use lit_node::billing::settle::settle_once;
 use lit_node::billing::Meter;
 use lit_node::chain::bindings::LitRegistry;
-use lit_node::chain::deploy::deploy_contracts;
-use lit_node::chain::writer::{ChainWriter, WriterConfig};
-use lit_node::indexer::{Contracts, Indexer, IndexerConfig};
+use lit_node::chain::writer::WriterConfig;
 use lit_node::store::journal::SettlementBatch;
-use lit_node::store::permissions::Permissions;
-use lit_node::store::Store;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn a_refused_batch_does_not_keep_later_batches_from_settling() {
-    let anvil = common::start_anvil(31337);
-    let key = |i: usize| -> PrivateKeySigner { anvil.keys()[i].clone().into() };
-    let deployment = deploy_contracts(
-        &anvil.endpoint(),
-        key(0),
-        key(9).address(),
-        &[key(1).address()],
-        &[],
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let indexer = Indexer::new(
-        store.clone(),
-        Permissions::new(store.clone()),
-        IndexerConfig {
-            rpc_url: anvil.endpoint(),
-            ws_url: None,
-            contracts: Contracts {
-                registry: deployment.contract_address,
-                node_config: deployment.node_config().unwrap(),
-            },
-            deployment_block: deployment.deployment_block,
-            reorg_depth: 64,
-            poll_interval: Duration::from_millis(100),
-            range_blocks: 2000,
-            max_lag_blocks: 20,
-            max_rpc_silence: Duration::from_secs(5),
-        },
-    )
-    .unwrap();
-    let writer = ChainWriter::new(
-        &anvil.endpoint(),
-        vec![key(1)],
-        deployment.contract_address,
-        indexer.handle(),
-        WriterConfig::default(),
-    )
-    .unwrap()
-    .with_outbox(store.clone());
-    let shutdown = CancellationToken::new();
-    let _stop = shutdown.clone().drop_guard();
-    tokio::spawn(indexer.run(shutdown.clone()));
+    let s = common::chain_writer::setup(1, true, WriterConfig::default()).await;
+    let (store, writer) = (&s.store, &s.writer);
 
     // One account exists on chain (and in the mirror); another exists nowhere on chain.
     let known = keccak256("billed account");
@@ -99,11 +51,11 @@ async fn a_refused_batch_does_not_keep_later_batches_from_settling() {
     );
     let meter = Meter::open(store.clone()).unwrap();
 
-    let outcome = settle_once(&meter, &store, &writer, 200).await;
+    let outcome = settle_once(&meter, store, writer, 200).await;
 
     // The good batch is on chain and forgotten; the refused one waits for the next round.
-    let chain = ProviderBuilder::new().connect_http(anvil.endpoint().parse().unwrap());
-    let registry = LitRegistry::new(deployment.contract_address, &chain);
+    let chain = ProviderBuilder::new().connect_http(s.anvil.endpoint().parse().unwrap());
+    let registry = LitRegistry::new(s.registry, &chain);
     assert!(
         registry.settlementApplied(good.id).call().await.unwrap(),
         "the batch after the refused one was not settled ({outcome:?})"

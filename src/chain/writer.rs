@@ -158,19 +158,12 @@ struct TakenPayer<'a> {
     pool: &'a PayerPool,
     index: usize,
     _permit: tokio::sync::SemaphorePermit<'a>,
-    /// The in-flight slot the next transaction uses ([`TakenPayer::send_slot`]).
+    /// The in-flight slot the next transaction holds until it is mined (or given up on).
     slot: Option<tokio::sync::SemaphorePermit<'a>>,
     /// Gas reserved for the next transaction while the payer waited for room in the block.
     gas: Option<gas_budget::Reservation<'a>>,
     /// The node's turn to prepare a batch (see `writer/gather.rs`), given back with the payer.
     turn: Option<tokio::sync::MutexGuard<'a, ()>>,
-}
-
-impl<'a> TakenPayer<'a> {
-    /// The slot a transaction about to be sent holds until it is mined (or given up on).
-    fn send_slot(&mut self) -> Option<tokio::sync::SemaphorePermit<'a>> {
-        self.slot.take()
-    }
 }
 
 impl Drop for TakenPayer<'_> {
@@ -490,7 +483,7 @@ impl ChainWriter {
                 .with_gas_limit(gas_limit_for(gas))
                 .with_max_fee_per_gas(max_fee)
                 .with_max_priority_fee_per_gas(priority_fee);
-            let _slot = holding.send_slot();
+            let _slot = holding.slot.take();
             let _gas = match holding.gas.take() {
                 Some(mut reserved) => {
                     reserved.resize(gas_limit_for(gas));

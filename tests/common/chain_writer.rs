@@ -1,6 +1,6 @@
 //! The chain writer's test harness: a real anvil with the contracts deployed, a store with a
-//! running mirror, and a `ChainWriter` over them (used by `tests/writer.rs` and
-//! `tests/writer_in_flight.rs`).
+//! running mirror, and a `ChainWriter` over them (used by `tests/writer.rs`,
+//! `tests/writer_in_flight.rs` and `tests/settlement.rs`).
 
 use std::time::Duration;
 

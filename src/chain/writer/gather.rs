@@ -164,41 +164,26 @@ impl ChainWriter {
             return self.send_input(taken, input, deadline).await;
         }
         let (id, mut answer) = self.waiting.join(input);
-        // One batch is prepared at a time: the writes arriving while it is simulated and sent
-        // gather for the next one (or are taken along by it).
-        let turn = tokio::select! {
-            turn = deadline.run(self.preparing.lock()) => turn,
+        // To lead a batch, a write waits for the node's turn (one batch is prepared at a time:
+        // the writes arriving while it is simulated and sent gather for the next one), a payer,
+        // and room in the block beside what is in flight; then it takes as many waiting writes
+        // as fit. Meanwhile another leader may take it along: its answer then comes from there.
+        let lead = async {
+            let turn = deadline.run(self.preparing.lock()).await?;
+            let mut taken = deadline.run(self.pool.take()).await?;
+            taken.turn = Some(turn);
+            let most_calls = self.sizing.calls_cap(self.config.max_batch_calls);
+            let Some((per_call, block)) = self.sizing.block_budget() else {
+                return Some((taken, most_calls));
+            };
+            let room = self.gas_budget.room_for(per_call, most_calls, block);
+            let (reserved, calls) = deadline.run(room).await?;
+            taken.gas = Some(reserved);
+            Some((taken, calls))
+        };
+        let (taken, calls) = tokio::select! {
+            led = lead => led.map_or((None, 0), |(taken, calls)| (Some(taken), calls)),
             answered = &mut answer => return answered.unwrap_or_else(|_| Err(abandoned())),
-        };
-        let taken = match turn {
-            Some(turn) => tokio::select! {
-                taken = deadline.run(self.pool.take()) => taken.map(|mut taken| {
-                    taken.turn = Some(turn);
-                    taken
-                }),
-                answered = &mut answer => return answered.unwrap_or_else(|_| Err(abandoned())),
-            },
-            None => None,
-        };
-        // With the payer, wait for room in the block beside what is in flight, and take as many
-        // waiting writes as fit: writes arriving meanwhile join this batch (or another leader
-        // takes this write along).
-        let most_calls = self.sizing.calls_cap(self.config.max_batch_calls);
-        let (taken, calls) = match (taken, self.sizing.block_budget()) {
-            (Some(mut taken), Some((per_call, block))) => {
-                let room = deadline.run(self.gas_budget.room_for(per_call, most_calls, block));
-                tokio::select! {
-                    room = room => match room {
-                        Some((reserved, calls)) => {
-                            taken.gas = Some(reserved);
-                            (Some(taken), calls)
-                        }
-                        None => (None, 0),
-                    },
-                    answered = &mut answer => return answered.unwrap_or_else(|_| Err(abandoned())),
-                }
-            }
-            (taken, _) => (taken, most_calls),
         };
         let group = taken
             .as_ref()

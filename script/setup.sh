@@ -4,7 +4,7 @@
 #   - Debian packages the Rust build needs (libclang-dev for rocksdb's bindgen),
 #   - Foundry (forge, anvil, cast), solcjs, OpenZeppelin and test-only JS packages from the npm
 #     registry, pinned by script/tools/package-lock.json, into .tools/ (git-ignored),
-#   - Python test tools (the OpenAPI validator), pinned by script/tools/requirements.txt.
+#   - Python test tools (the OpenAPI validator, schemathesis), pinned by script/tools/requirements.txt.
 # forge compiles through script/solc, a solc-compatible front for solcjs, so nothing is downloaded
 # from outside the package registries.
 set -euo pipefail
@@ -49,7 +49,7 @@ done
 # --- Python tools (pinned by script/tools/requirements.txt) --------------------------------------
 venv="$tools/venv"
 if ! cmp -s "$root/script/tools/requirements.txt" "$venv/requirements.txt" \
-  || [ ! -x "$venv/bin/openapi-spec-validator" ]; then
+  || [ ! -x "$venv/bin/openapi-spec-validator" ] || [ ! -x "$venv/bin/schemathesis" ]; then
   say "installing pinned Python tools into .tools/venv"
   rm -rf "$venv"
   python3 -m venv "$venv"

@@ -1,5 +1,5 @@
 //! The state every request handler shares: what the node publishes about its chain, its payers,
-//! its store and its key deriver. Built once at start by `node::{dev, serve}`.
+//! its store and its key deriver. Built once at start by `node` (the `dev` and `serve` commands).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub struct AppContext {
     /// Renders `/metrics`; `None` when no recorder is installed (library use).
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub max_body_bytes: usize,
-    pub rate_limits: crate::api::rate_limit::RateLimitConfig,
+    pub rate_limits: crate::config::RateLimitConfig,
     pub request_timeout: std::time::Duration,
     /// Bytes of action code the node keeps per account (`actions.code_quota_bytes`).
     pub code_quota_bytes: u64,

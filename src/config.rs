@@ -4,11 +4,15 @@
 //! typo never silently falls back to a default. Secrets are not part of this struct: the root
 //! secret comes from a file or `LIT_NODE_ROOT_SECRET` (see `keys::root_secret`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+
+/// `http.max_body_bytes` unless configured: 10 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 /// Environment variables read directly (not part of the layered config).
@@ -33,7 +37,7 @@ pub struct Config {
     pub chain: ChainConfig,
     pub mirror: MirrorConfig,
     pub http: HttpConfig,
-    pub rate_limit: crate::api::rate_limit::RateLimitConfig,
+    pub rate_limit: RateLimitConfig,
     pub actions: ActionsConfig,
     pub billing: BillingConfig,
     pub dev: DevConfig,
@@ -268,7 +272,7 @@ impl Default for ChainConfig {
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
-            max_body_bytes: 10 * 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout_secs: 120,
             header_read_timeout_ms: 10_000,
             max_connections: 1024,
@@ -344,6 +348,76 @@ impl Config {
         self.root_secret_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("root-secret"))
+    }
+}
+
+/// Per-key and per-IP request limits (`rate_limit.*`), enforced by `api::rate_limit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second allowed for one API key…
+    pub per_key_per_second: u32,
+    /// …with bursts up to this many.
+    pub per_key_burst: u32,
+    /// `new_account` calls per minute allowed from one IP address…
+    pub new_account_per_ip_per_minute: u32,
+    /// …with bursts up to this many.
+    pub new_account_burst: u32,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client for
+    /// the per-IP limit. Empty (the default): the TCP peer is the client, the header is ignored.
+    pub trusted_proxies: Vec<TrustedProxy>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_key_per_second: 200,
+            per_key_burst: 400,
+            new_account_per_ip_per_minute: 120,
+            new_account_burst: 60,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// One trusted proxy in the configuration: an address (`10.0.0.7`, `::1`) or a CIDR block
+/// (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TrustedProxy(IpNet);
+
+impl TryFrom<String> for TrustedProxy {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let text = text.trim();
+        text.parse::<IpNet>()
+            .map(|net| Self(net.trunc()))
+            .or_else(|_| text.parse::<IpAddr>().map(|ip| Self(IpNet::from(ip.to_canonical()))))
+            .map_err(|_| {
+                format!(
+                    "trusted proxy `{text}` is not an IP address or CIDR block (e.g. `10.0.0.7` or `10.0.0.0/8`)"
+                )
+            })
+    }
+}
+
+impl From<TrustedProxy> for String {
+    fn from(proxy: TrustedProxy) -> Self {
+        proxy.to_string()
+    }
+}
+
+impl std::fmt::Display for TrustedProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl TrustedProxy {
+    /// The proxy's address block.
+    pub fn net(&self) -> IpNet {
+        self.0
     }
 }
 

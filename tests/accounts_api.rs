@@ -273,6 +273,11 @@ async fn bad_input_is_a_4xx_naming_the_problem() {
             "account_name",
         ),
         (json!("just a string"), "invalid"),
+        // The limit counts characters (as the document's maxLength does), not bytes.
+        (
+            json!({"account_name": "é".repeat(1025), "account_description": "x"}),
+            "1025 characters",
+        ),
     ];
     for (body, needle) in cases {
         let (status, answer) = n.post("new_account", body.clone()).await;
@@ -282,6 +287,10 @@ async fn bad_input_is_a_4xx_naming_the_problem() {
             "{body} → {answer}"
         );
     }
+    let at_limit =
+        json!({"account_name": "é".repeat(1024), "account_description": "😀".repeat(1024)});
+    let (status, answer) = n.post("new_account", at_limit).await;
+    assert_eq!(status, 200, "1024 two- and four-byte characters: {answer}");
     for (query, needle) in [
         ("page_size=10", "page_number"),
         ("page_number=0", "page_size"),
@@ -384,7 +393,7 @@ async fn every_list_pages_exactly_past_page_zero() {
     }
     let mut hashed_cids = Vec::new();
     for i in 0..5 {
-        let cid = lit_node::actions::cid::cid_v0(format!("action {i}").as_bytes());
+        let cid = lit_node::cid::cid_v0(format!("action {i}").as_bytes());
         common::api_ok(
             base,
             "POST",

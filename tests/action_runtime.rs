@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::B256;
 use lit_node::actions::fetch::Fetcher;
-use lit_node::actions::host::cid_hash;
 use lit_node::actions::{
     run_action, ActionLimits, ActionOutcome, ActionWorker, RunInput, Services,
 };
+use lit_node::cid::cid_hash;
 use lit_node::config::ActionsConfig;
 use lit_node::keys::{KeyDeriver, RootSecret};
 use lit_node::store::permissions::Permissions;
@@ -138,7 +138,7 @@ fn harness() -> &'static Harness {
 }
 
 fn input(code: &str, params: Option<Value>, limits: ActionLimits) -> RunInput {
-    let cid = lit_node::actions::cid::cid_v0(code.as_bytes());
+    let cid = lit_node::cid::cid_v0(code.as_bytes());
     RunInput {
         code: Arc::from(code),
         cid_hash: cid_hash(&cid),
@@ -810,7 +810,7 @@ fn action_keys_are_stable_and_consistent() {
         const wallet = new ethers.Wallet(key);
         return { address: wallet.address.toLowerCase(), public: ethers.utils.computePublicKey(wallet.publicKey, true) };
     }"#;
-    let cid = lit_node::actions::cid::cid_v0(code.as_bytes());
+    let cid = lit_node::cid::cid_v0(code.as_bytes());
     let own = ok(code);
     let check = ok(&format!(
         r#"async function main() {{ return {{ address: await Lit.Actions.getLitActionWalletAddress({{ ipfsId: "{cid}" }}), public: await Lit.Actions.getLitActionPublicKey({{ ipfsId: "{cid}" }}) }}; }}"#

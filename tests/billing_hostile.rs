@@ -217,7 +217,7 @@ async fn a_run_refused_for_lack_of_credit_stores_nothing() {
     )
     .await;
     assert_eq!(status, 402, "{reply}");
-    let cid = lit_node::actions::cid::cid_v0(code.as_bytes());
+    let cid = lit_node::cid::cid_v0(code.as_bytes());
     let (status, reply) = common::api(
         &node.base_url,
         "POST",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use lit_node::actions::cid::cid_v0;
+use lit_node::cid::cid_v0;
 
 /// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
 fn content(len: usize, seed: u64) -> Vec<u8> {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use alloy::primitives::B256;
 use lit_node::actions::fetch::Fetcher;
-use lit_node::actions::host::cid_hash;
 use lit_node::actions::{run_action, ActionLimits, RunInput, Services};
+use lit_node::cid::cid_hash;
 use lit_node::config::ActionsConfig;
 use lit_node::keys::{KeyDeriver, RootSecret};
 use lit_node::store::permissions::Permissions;
@@ -84,7 +84,7 @@ fn fifty_concurrent_ten_mib_fetches_stay_within_the_runs_memory_limit() {
             return {{ read, refused, other: results.length - read - refused, others }};
         }}"#
     );
-    let cid = lit_node::actions::cid::cid_v0(code.as_bytes());
+    let cid = lit_node::cid::cid_v0(code.as_bytes());
     let input = RunInput {
         code: Arc::from(code.as_str()),
         cid_hash: cid_hash(&cid),

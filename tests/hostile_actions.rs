@@ -246,7 +246,7 @@ async fn refused_runs_store_no_code_and_each_account_keeps_at_most_its_quota() {
         code.push_str(&"x".repeat(size - code.len()));
         code
     };
-    let cid_of = |code: &str| lit_node::actions::cid::cid_v0(code.as_bytes());
+    let cid_of = |code: &str| lit_node::cid::cid_v0(code.as_bytes());
 
     // A usage key without any execute right: every run is refused, and its code is not kept.
     let usage = n

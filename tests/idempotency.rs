@@ -113,6 +113,18 @@ async fn retries_get_the_first_reply_and_write_nothing_twice() {
     .await;
     assert_eq!(status, 422, "{reply}");
     assert_eq!(reply["code"], json!("idempotency_key_reused"));
+    // A method the route does not take is a 405 whatever the key: the idempotency layer wraps
+    // the route's own methods only.
+    for method in ["GET", "PUT", "TRACE"] {
+        let response = http()
+            .request(method.parse().unwrap(), node.url("/core/v1/add_group"))
+            .header("x-api-key", &key)
+            .header("Idempotency-Key", "group-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{method}");
+    }
     let (status, _, reply) = post(
         &node,
         "remove_group",

@@ -93,7 +93,7 @@ impl Node {
 }
 
 fn cid(code: &str) -> String {
-    lit_node::actions::cid::cid_v0(code.as_bytes())
+    lit_node::cid::cid_v0(code.as_bytes())
 }
 
 fn hashed(cid: &str) -> String {

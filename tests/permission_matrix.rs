@@ -8,7 +8,7 @@ mod common;
 
 use alloy::primitives::keccak256;
 use common::{http, NodeProcess};
-use lit_node::actions::cid::cid_v0;
+use lit_node::cid::cid_v0;
 use serde_json::{json, Value};
 
 /// How an endpoint is authorised (spec/api.md "Keys and scopes").

@@ -389,7 +389,7 @@ async fn no_api_key_or_derived_key_in_the_logs_or_the_data_dir() {
         .as_str()
         .unwrap()
         .to_string();
-    let action_cid = lit_node::actions::cid::cid_v0(KEY_ACTION.as_bytes());
+    let action_cid = lit_node::cid::cid_v0(KEY_ACTION.as_bytes());
     common::api_ok(
         &base,
         "POST",

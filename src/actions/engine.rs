@@ -702,10 +702,10 @@ mod tests {
     }
 
     fn input(code: &str) -> RunInput {
-        let cid = super::super::cid::cid_v0(code.as_bytes());
+        let cid = crate::cid::cid_v0(code.as_bytes());
         RunInput {
             code: Arc::from(code),
-            cid_hash: super::super::host::cid_hash(&cid),
+            cid_hash: crate::cid::cid_hash(&cid),
             cid,
             key_hash: alloy::primitives::B256::repeat_byte(1),
             account: alloy::primitives::B256::repeat_byte(2),

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use alloy::primitives::{keccak256, Address, B256};
+use alloy::primitives::{Address, B256};
 use rquickjs::function::Opt;
 use rquickjs::{Ctx, Exception, Object, TypedArray, Value};
 use sha2::Digest;
@@ -851,9 +851,4 @@ fn key_natives<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Object<
     );
 
     Ok(object)
-}
-
-/// keccak256 of the CID string: the form permission checks use.
-pub fn cid_hash(cid: &str) -> B256 {
-    keccak256(cid.as_bytes())
 }

@@ -34,7 +34,6 @@ macro_rules! native {
 }
 
 pub mod bytecode;
-pub mod cid;
 pub mod engine;
 pub mod ethers;
 pub mod fetch;

@@ -7,18 +7,18 @@ use serde::{Deserialize, Serialize};
 use super::auth::ApiKey;
 use super::error::ApiError;
 use super::extract::ApiJson;
+use super::fields::check_text;
 use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
 use crate::keys::api_key::NewApiKey;
-
-/// Longest accepted name / description (bytes); longer → 400.
-pub const MAX_TEXT_LEN: usize = 1024;
 
 /// `POST new_account` `{account_name, account_description, email?}`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccountRequest {
+    #[schema(schema_with = super::wire_schema::text)]
     pub account_name: String,
+    #[schema(schema_with = super::wire_schema::text)]
     pub account_description: String,
     #[serde(default)]
     pub email: Option<String>,
@@ -30,20 +30,6 @@ pub struct NewAccountResponse {
     #[schema(value_type = String)]
     pub api_key: NewApiKey,
     pub wallet_address: String,
-}
-
-/// Rejects text fields that are too long, naming the field.
-pub fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
-    if value.len() > MAX_TEXT_LEN {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            format!(
-                "`{field}` is {} bytes; the limit is {MAX_TEXT_LEN}",
-                value.len()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Creates the account on chain with its default wallet, in one transaction.
@@ -88,8 +74,10 @@ pub async fn new_account(
     path = "/core/v1/account_exists",
     tag = "accounts",
     summary = "Whether the key belongs to an account",
-    responses((status = 200, description = "success", body = bool)),
-    security(("api_key" = []), ("bearer" = []))
+    description = "Any key may ask: `true` when it is the account key or a usage key of an \
+                   account, `false` for any other key. Only a request without a key is refused (401).",
+    responses((status = 200, description = "success", body = bool, content_type = "application/json")),
+    security((), ("api_key" = []), ("bearer" = []))
 )]
 pub async fn account_exists(
     State(ctx): State<SharedContext>,

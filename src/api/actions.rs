@@ -4,35 +4,24 @@
 
 use std::collections::HashMap;
 
-use alloy::primitives::{keccak256, U256};
+use alloy::primitives::U256;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::accounts::check_text;
 use super::auth::{Caller, GroupScope};
 use super::error::ApiError;
 use super::extract::ApiJson;
-use super::groups::{require_group, Success, SUCCESS};
+use super::fields::{check_cid, check_text};
 use super::ids::{group_id_query, GroupId, HashedCid};
+use super::ownership::require_group;
 use super::pagination::PageQuery;
+use super::replies::{Success, SUCCESS};
 use super::self_managed::Manager;
-use crate::actions::cid::cid_v0;
 use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
+use crate::cid::cid_v0;
 use crate::store::code::Kept;
-
-/// A CIDv0 (`Qm…`, base58btc sha2-256 multihash).
-fn check_cid(field: &str, cid: &str) -> Result<(), ApiError> {
-    match cid::Cid::try_from(cid) {
-        Ok(parsed) if parsed.version() == cid::Version::V0 => Ok(()),
-        _ => Err(ApiError::bad_request(
-            "invalid_body",
-            format!("`{field}` is not a CIDv0 (Qm…): {cid:?}"),
-        )),
-    }
-}
 
 fn code_quota_exceeded(quota: u64) -> ApiError {
     ApiError::payload_too_large(format!(
@@ -49,19 +38,21 @@ fn require_action(
 ) -> Result<(), ApiError> {
     match ctx.store.action(&caller.account, &cid_hash.0)? {
         Some(_) => Ok(()),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("action {:#x} does not exist in this account", cid_hash.0),
-        )),
+        None => Err(ApiError::not_found(format!(
+            "action {:#x} does not exist in this account",
+            cid_hash.0
+        ))),
     }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddActionRequest {
+    #[schema(schema_with = super::wire_schema::cid_v0)]
     pub action_ipfs_cid: String,
+    #[schema(schema_with = super::wire_schema::text)]
     pub name: String,
+    #[schema(schema_with = super::wire_schema::text)]
     pub description: String,
     /// The action's code; must hash to `action_ipfs_cid`. Kept so the action can be run by CID.
     #[serde(default)]
@@ -105,7 +96,7 @@ pub async fn add_action(
             return Err(code_quota_exceeded(ctx.code_quota_bytes));
         }
     }
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::addActionCall {
@@ -131,7 +122,6 @@ pub async fn add_action(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteActionRequest {
-    #[schema(value_type = String)]
     pub hashed_cid: HashedCid,
 }
 
@@ -152,7 +142,7 @@ pub async fn delete_action(
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("delete actions")?;
     require_action(&ctx, &caller, &request.hashed_cid)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::deleteActionCall {
@@ -167,9 +157,10 @@ pub async fn delete_action(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionMetadataRequest {
-    #[schema(value_type = String)]
     pub hashed_cid: HashedCid,
+    #[schema(schema_with = super::wire_schema::text)]
     pub name: String,
+    #[schema(schema_with = super::wire_schema::text)]
     pub description: String,
 }
 
@@ -191,7 +182,7 @@ pub async fn update_action_metadata(
     require_action(&ctx, &caller, &request.hashed_cid)?;
     check_text("name", &request.name)?;
     check_text("description", &request.description)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::updateActionMetadataCall {
@@ -208,8 +199,8 @@ pub async fn update_action_metadata(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddActionToGroupRequest {
-    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
+    #[schema(schema_with = super::wire_schema::cid_v0)]
     pub action_ipfs_cid: String,
 }
 
@@ -231,13 +222,13 @@ pub async fn add_action_to_group(
     caller.require_group_scope(GroupScope::ManageIpfsIds, group)?;
     check_cid("action_ipfs_cid", &request.action_ipfs_cid)?;
     require_group(&ctx, &caller, group)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::addActionToGroupCall {
             callerKeyHash: caller.key_hash,
             groupId: U256::from(group),
-            cidHash: keccak256(request.action_ipfs_cid.as_bytes()),
+            cidHash: crate::cid::cid_hash(&request.action_ipfs_cid),
         },
     )
     .await?;
@@ -247,9 +238,7 @@ pub async fn add_action_to_group(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveActionFromGroupRequest {
-    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
-    #[schema(value_type = String)]
     pub hashed_cid: HashedCid,
 }
 
@@ -270,7 +259,7 @@ pub async fn remove_action_from_group(
     let group = request.group_id.0;
     caller.require_group_scope(GroupScope::ManageIpfsIds, group)?;
     require_group(&ctx, &caller, group)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::removeActionFromGroupCall {
@@ -298,7 +287,7 @@ pub struct ActionItem {
     path = "/core/v1/list_actions",
     tag = "actions",
     summary = "The account's (or a group's) actions",
-    params(("group_id" = Option<String>, Query, description = "omit or 0 for all actions"), ("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    params(("group_id" = Option<String>, Query, description = "omit or 0 for all actions"), super::pagination::PageParams),
     responses((status = 200, description = "success", body = Vec<ActionItem>)),
     security(("api_key" = []), ("bearer" = []))
 )]

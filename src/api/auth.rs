@@ -4,10 +4,11 @@
 //! [`ApiKey`] only reads the key (for `account_exists`, which answers `false` for unknown keys);
 //! [`Caller`] also resolves it through the mirror and answers 401 when it belongs to no account.
 
-use alloy::primitives::{keccak256, B256};
+use crate::keys::api_key::key_hash;
+use alloy::primitives::B256;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 
 use super::error::ApiError;
 use crate::app::SharedContext;
@@ -32,10 +33,6 @@ impl Caller {
     }
 }
 
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-}
-
 /// The API key a request carries — the one reading of the auth headers for the whole node (auth,
 /// rate limits, anything else that needs the key): `X-Api-Key: <key>` unless it is blank, else
 /// `Authorization: Bearer <key>` (scheme case-insensitive, any spacing). Surrounding whitespace
@@ -57,7 +54,7 @@ pub fn api_key(headers: &HeaderMap) -> Option<&str> {
 
 /// The keccak256 hash of the request's API key ([`api_key`]): the only form the node stores.
 pub fn api_key_hash(headers: &HeaderMap) -> Option<B256> {
-    api_key(headers).map(|key| keccak256(key.as_bytes()))
+    api_key(headers).map(key_hash)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
@@ -65,7 +62,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiKey {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         api_key_hash(&parts.headers).map(ApiKey).ok_or_else(|| {
-            unauthorized(
+            ApiError::unauthorized(
                 "missing API key: send it as `X-Api-Key: <key>` or `Authorization: Bearer <key>`",
             )
         })
@@ -78,11 +75,11 @@ impl FromRequestParts<SharedContext> for Caller {
     async fn from_request_parts(parts: &mut Parts, ctx: &SharedContext) -> Result<Self, ApiError> {
         let ApiKey(key_hash) = ApiKey::from_request_parts(parts, ctx).await?;
         let record = ctx.store.key(&key_hash)?.ok_or_else(|| {
-            unauthorized("unknown API key: it belongs to no account (or was removed); create an account with POST /core/v1/new_account")
+            ApiError::unauthorized("unknown API key: it belongs to no account (or was removed); create an account with POST /core/v1/new_account")
         })?;
         if let Some(usage) = &record.usage {
             if usage.expiration != 0 && usage.expiration <= super::unix_now() {
-                return Err(unauthorized(
+                return Err(ApiError::unauthorized(
                     "this API key has expired; ask the account owner for a new one",
                 ));
             }
@@ -93,10 +90,6 @@ impl FromRequestParts<SharedContext> for Caller {
             usage: record.usage,
         })
     }
-}
-
-fn forbidden(message: String) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
 }
 
 /// The group-scoped usage-key scopes.
@@ -113,7 +106,7 @@ impl Caller {
         if self.is_account_key() {
             Ok(())
         } else {
-            Err(forbidden(format!(
+            Err(ApiError::forbidden(format!(
                 "only the account key may {what}; usage keys cannot"
             )))
         }
@@ -126,9 +119,9 @@ impl Caller {
         granted: impl Fn(&UsageKeyRecord) -> bool,
     ) -> Result<(), ApiError> {
         match &self.usage {
-            Some(usage) if !granted(usage) => {
-                Err(forbidden(format!("this API key lacks the `{name}` scope")))
-            }
+            Some(usage) if !granted(usage) => Err(ApiError::forbidden(format!(
+                "this API key lacks the `{name}` scope"
+            ))),
             _ => Ok(()),
         }
     }
@@ -150,7 +143,7 @@ impl Caller {
         if list.contains(&0) || list.contains(&group) {
             Ok(())
         } else {
-            Err(forbidden(format!(
+            Err(ApiError::forbidden(format!(
                 "this API key may not change group {group} (not in its `{name}`)"
             )))
         }
@@ -160,6 +153,7 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::primitives::keccak256;
     use axum::http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

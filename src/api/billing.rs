@@ -2,7 +2,6 @@
 //! [`charged_write`] is how every management write reaches the chain, so none escapes its price.
 
 use alloy::primitives::{keccak256, B256};
-use alloy::sol_types::SolCall;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -12,10 +11,8 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::app::{AppContext, SharedContext};
-use crate::billing::payments::{self, PaymentError};
-use crate::billing::stripe::StripeError;
-use crate::billing::{display_balance, EnabledBilling, MeterError};
-use crate::chain::writer::Written;
+use crate::billing::payments;
+use crate::billing::{display_balance, EnabledBilling};
 
 const DISABLED: &str = "billing is not enabled on this node";
 
@@ -27,92 +24,6 @@ fn enabled(ctx: &AppContext) -> Result<&EnabledBilling, ApiError> {
     ctx.billing
         .enabled()
         .ok_or_else(|| disabled(StatusCode::BAD_REQUEST))
-}
-
-/// Sends a management write for `caller`'s account, charging its price: refused with 402 before
-/// anything is sent when the account cannot pay, journaled before the response once a
-/// transaction was sent (it succeeded, or it was sent and reverted or is still pending: the chain
-/// did the work either way). Write endpoints run detached from the client (see `detach`), so a
-/// client that disconnects or times out is charged too.
-pub async fn charged_write<C: SolCall>(
-    ctx: &AppContext,
-    caller: &Caller,
-    call: &C,
-) -> Result<Written, ApiError> {
-    let hold = ctx.billing.reserve_write(&caller.account)?;
-    let written = ctx.writer.write(call).await.map_err(ApiError::from);
-    let sent = match &written {
-        Ok(_) => true,
-        Err(error) => error.transaction_sent,
-    };
-    if let (Some(hold), true) = (hold, sent) {
-        let cents = hold.cents();
-        hold.commit_async(cents).await?;
-    }
-    written
-}
-
-impl From<MeterError> for ApiError {
-    fn from(error: MeterError) -> Self {
-        match error {
-            MeterError::NoCredit {
-                available_cents,
-                needed_cents,
-            } => ApiError::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "no_credit",
-                format!(
-                    "this account has no credit for this ({}; it costs {needed_cents} cent{}): add funds \
-                     with POST /core/v1/billing/create_payment_intent, pay it, then POST \
-                     /core/v1/billing/confirm_payment",
-                    display_balance(available_cents),
-                    if needed_cents == 1 { "" } else { "s" }
-                ),
-            ),
-            MeterError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<PaymentError> for ApiError {
-    fn from(error: PaymentError) -> Self {
-        match error {
-            PaymentError::Invalid(message) => ApiError::bad_request("invalid_body", message),
-            PaymentError::NotFound(message) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-            }
-            PaymentError::NotPaid(message) => {
-                ApiError::bad_request("payment_not_succeeded", message)
-            }
-            PaymentError::Stripe(StripeError::Refused(message)) => ApiError::bad_request(
-                "payment_refused",
-                format!("Stripe refused the payment: {message}"),
-            ),
-            PaymentError::Stripe(StripeError::NotFound(message)) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-            }
-            PaymentError::Stripe(StripeError::Unauthorized) => {
-                tracing::error!(
-                    "Stripe refused this node's secret key: check billing configuration"
-                );
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "payments_unavailable",
-                    "payments are unavailable: this node's payment provider configuration is being fixed; retry later",
-                )
-            }
-            PaymentError::Stripe(StripeError::Unavailable(reason)) => {
-                tracing::warn!(%reason, "Stripe unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "payments_unavailable",
-                    "the payment provider (Stripe) is unreachable; retry later",
-                )
-            }
-            PaymentError::Chain(e) => e.into(),
-            PaymentError::Store(e) => e.into(),
-        }
-    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -128,7 +39,7 @@ pub struct StripeConfigResponse {
     summary = "Stripe publishable key (404 when billing is off)",
     responses(
         (status = 200, description = "success", body = StripeConfigResponse),
-        (status = 404, description = "billing is not enabled on this node (code `billing_disabled`): no payments needed", body = super::openapi::ErrorResponse)
+        (status = 404, description = "billing is not enabled on this node (code `billing_disabled`): no payments needed", body = super::error::ErrorResponse)
     )
 )]
 pub async fn stripe_config(
@@ -186,9 +97,17 @@ pub async fn balance(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentIntentRequest {
-    /// At least 500 (the node's minimum top-up).
+    /// At least the node's minimum top-up (`billing.min_payment_cents`, 500 unless configured),
+    /// at most 99,999,999 (Stripe's limit).
+    #[schema(maximum = 99_999_999)]
+    #[serde(deserialize_with = "super::ids::count")]
     pub amount_cents: u64,
 }
+
+const _: () = assert!(
+    payments::MAX_PAYMENT_CENTS == 99_999_999,
+    "update amount_cents' maximum"
+);
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatePaymentIntentResponse {
@@ -204,7 +123,6 @@ pub struct CreatePaymentIntentResponse {
     tag = "billing",
     summary = "Start a top-up (Stripe PaymentIntent)",
     request_body = CreatePaymentIntentRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the same intent")),
     responses((status = 200, description = "success", body = CreatePaymentIntentResponse)),
     security(("api_key" = []), ("bearer" = []))
 )]

@@ -3,48 +3,14 @@
 //! itself a trusted proxy (addresses further left were written by the client and prove nothing).
 //! Clients are bucketed by address, IPv6 ones by their /64 (one host usually holds a whole /64).
 
-use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
+
+pub use crate::config::TrustedProxy;
 
 pub const X_FORWARDED_FOR: &str = "x-forwarded-for";
-
-/// One trusted proxy in the configuration: an address (`10.0.0.7`, `::1`) or a CIDR block
-/// (`10.0.0.0/8`, `fd00::/8`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TrustedProxy(IpNet);
-
-impl TryFrom<String> for TrustedProxy {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        let text = text.trim();
-        text.parse::<IpNet>()
-            .map(|net| Self(net.trunc()))
-            .or_else(|_| text.parse::<IpAddr>().map(|ip| Self(IpNet::from(ip.to_canonical()))))
-            .map_err(|_| {
-                format!(
-                    "trusted proxy `{text}` is not an IP address or CIDR block (e.g. `10.0.0.7` or `10.0.0.0/8`)"
-                )
-            })
-    }
-}
-
-impl From<TrustedProxy> for String {
-    fn from(proxy: TrustedProxy) -> Self {
-        proxy.to_string()
-    }
-}
-
-impl fmt::Display for TrustedProxy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// The configured trusted proxies, ready to answer "who is the client?".
 #[derive(Debug, Clone, Default)]
@@ -55,7 +21,7 @@ pub struct ClientResolver {
 impl ClientResolver {
     pub fn new(proxies: &[TrustedProxy]) -> Self {
         Self {
-            proxies: proxies.iter().map(|p| p.0).collect(),
+            proxies: proxies.iter().map(|p| p.net()).collect(),
         }
     }
 

@@ -21,10 +21,40 @@ pub struct ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct TransactionSent;
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    code: &'a str,
+/// The body of every error response (its wire shape, and its schema in the OpenAPI document).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorResponse {
+    /// What was wrong and what to do.
+    pub error: String,
+    /// Stable snake_case code, e.g. `invalid_body`, `unauthorized`, `forbidden`, `not_found`.
+    pub code: &'static str,
+}
+
+/// The node's request-body limit (`http.max_body_bytes`), carried in each request's extensions
+/// so that every 413 names the configured figure.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl Default for BodyLimit {
+    fn default() -> Self {
+        BodyLimit(crate::config::DEFAULT_MAX_BODY_BYTES)
+    }
+}
+
+impl BodyLimit {
+    pub fn exceeded(self) -> ApiError {
+        ApiError::payload_too_large(format!("request body is too large; the limit is {self}"))
+    }
+}
+
+impl std::fmt::Display for BodyLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            bytes if bytes % (1 << 20) == 0 => write!(f, "{} MiB", bytes >> 20),
+            bytes if bytes % (1 << 10) == 0 => write!(f, "{} KiB", bytes >> 10),
+            bytes => write!(f, "{bytes} bytes"),
+        }
+    }
 }
 
 impl ApiError {
@@ -46,6 +76,21 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// 401 `unauthorized`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404 `not_found`: the object does not exist (in the caller's account).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
     pub fn payload_too_large(message: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
@@ -55,7 +100,7 @@ impl ApiError {
     }
 
     /// The status's generic error, for responses produced outside our handlers (routing, limits).
-    pub fn from_status(status: StatusCode, method: &str, path: &str) -> Self {
+    pub fn from_status(status: StatusCode, method: &str, path: &str, limit: BodyLimit) -> Self {
         match status {
             StatusCode::NOT_FOUND => Self::new(
                 status,
@@ -67,9 +112,7 @@ impl ApiError {
                 "method_not_allowed",
                 format!("{path} does not accept {method}; see /core/v1/openapi.json"),
             ),
-            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(
-                "request body is too large; the limit is 10 MiB".to_string(),
-            ),
+            StatusCode::PAYLOAD_TOO_LARGE => limit.exceeded(),
             StatusCode::REQUEST_TIMEOUT => Self::new(
                 status,
                 "timeout",
@@ -109,12 +152,13 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(code = self.code, "{}", self.message);
         }
-        let body = ErrorBody {
-            error: &self.message,
+        let transaction_sent = self.transaction_sent;
+        let body = ErrorResponse {
+            error: self.message,
             code: self.code,
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.transaction_sent {
+        if transaction_sent {
             response.extensions_mut().insert(TransactionSent);
         }
         response
@@ -225,6 +269,77 @@ impl From<crate::chain::writer::WriteError> for ApiError {
                 "transaction {tx} was mined in block {block}, but this node has not caught up yet; retry the read shortly"
             ))
             .after_sending(),
+        }
+    }
+}
+
+impl From<crate::billing::MeterError> for ApiError {
+    fn from(error: crate::billing::MeterError) -> Self {
+        match error {
+            crate::billing::MeterError::NoCredit {
+                available_cents,
+                needed_cents,
+            } => ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "no_credit",
+                format!(
+                    "this account has no credit for this ({}; it costs {needed_cents} cent{}): add funds \
+                     with POST /core/v1/billing/create_payment_intent, pay it, then POST \
+                     /core/v1/billing/confirm_payment",
+                    crate::billing::display_balance(available_cents),
+                    if needed_cents == 1 { "" } else { "s" }
+                ),
+            ),
+            crate::billing::MeterError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::billing::payments::PaymentError> for ApiError {
+    fn from(error: crate::billing::payments::PaymentError) -> Self {
+        match error {
+            crate::billing::payments::PaymentError::Invalid(message) => {
+                ApiError::bad_request("invalid_body", message)
+            }
+            crate::billing::payments::PaymentError::NotFound(message) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+            }
+            crate::billing::payments::PaymentError::NotPaid(message) => {
+                ApiError::bad_request("payment_not_succeeded", message)
+            }
+            crate::billing::payments::PaymentError::Stripe(
+                crate::billing::stripe::StripeError::Refused(message),
+            ) => ApiError::bad_request(
+                "payment_refused",
+                format!("Stripe refused the payment: {message}"),
+            ),
+            crate::billing::payments::PaymentError::Stripe(
+                crate::billing::stripe::StripeError::NotFound(message),
+            ) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            crate::billing::payments::PaymentError::Stripe(
+                crate::billing::stripe::StripeError::Unauthorized,
+            ) => {
+                tracing::error!(
+                    "Stripe refused this node's secret key: check billing configuration"
+                );
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "payments_unavailable",
+                    "payments are unavailable: this node's payment provider configuration is being fixed; retry later",
+                )
+            }
+            crate::billing::payments::PaymentError::Stripe(
+                crate::billing::stripe::StripeError::Unavailable(reason),
+            ) => {
+                tracing::warn!(%reason, "Stripe unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "payments_unavailable",
+                    "the payment provider (Stripe) is unreachable; retry later",
+                )
+            }
+            crate::billing::payments::PaymentError::Chain(e) => e.into(),
+            crate::billing::payments::PaymentError::Store(e) => e.into(),
         }
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::error::{ApiError, BodyLimit};
 
 pub struct ApiJson<T>(pub T);
 
@@ -19,14 +19,21 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .copied()
+            .unwrap_or_default();
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| body_error(rejection, limit))?;
         parse_json(&bytes).map(ApiJson)
     }
 }
 
-fn body_error(rejection: BytesRejection) -> ApiError {
+fn body_error(rejection: BytesRejection, limit: BodyLimit) -> ApiError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::payload_too_large("request body is too large; the limit is 10 MiB")
+        limit.exceeded()
     } else {
         ApiError::bad_request(
             "invalid_body",

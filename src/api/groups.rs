@@ -4,66 +4,24 @@
 
 use std::collections::HashMap;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{B256, U256};
 use alloy::sol_types::SolEvent;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::accounts::check_text;
 use super::auth::{Caller, GroupScope};
 use super::error::ApiError;
 use super::extract::ApiJson;
+use super::fields::check_text;
 use super::ids::{group_id_query, GroupId, HashedCid, PkpId};
+use super::ownership::{require_group, require_wallets};
 use super::pagination::PageQuery;
+use super::replies::{Success, WalletItem, SUCCESS};
 use super::self_managed::Manager;
-use super::wallets::WalletItem;
 use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
 use crate::store::keys::group_id_u64;
-
-/// `{success: true}`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Success {
-    pub success: bool,
-}
-
-pub const SUCCESS: Json<Success> = Json(Success { success: true });
-
-fn not_found(message: String) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-}
-
-/// The group must exist in the caller's account (404 otherwise).
-pub fn require_group(ctx: &SharedContext, caller: &Caller, group: u64) -> Result<(), ApiError> {
-    match ctx.store.group(&caller.account, group)? {
-        Some(_) => Ok(()),
-        None => Err(not_found(format!(
-            "group {group} does not exist in this account"
-        ))),
-    }
-}
-
-/// Every wallet must belong to the caller's account (the zero address = any wallet).
-fn require_wallets(
-    ctx: &SharedContext,
-    caller: &Caller,
-    wallets: &[PkpId],
-) -> Result<Vec<Address>, ApiError> {
-    wallets
-        .iter()
-        .map(|PkpId(wallet)| {
-            if wallet.is_zero() || ctx.store.wallet_of(&caller.account, wallet)?.is_some() {
-                Ok(*wallet)
-            } else {
-                Err(not_found(format!(
-                    "wallet {wallet:#x} does not exist in this account"
-                )))
-            }
-        })
-        .collect()
-}
 
 fn hashes(cids: &[HashedCid]) -> Vec<B256> {
     cids.iter().map(|c| c.0).collect()
@@ -72,13 +30,13 @@ fn hashes(cids: &[HashedCid]) -> Vec<B256> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddGroupRequest {
+    #[schema(schema_with = super::wire_schema::text)]
     pub group_name: String,
+    #[schema(schema_with = super::wire_schema::text)]
     pub group_description: String,
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
     pub pkp_ids_permitted: Vec<PkpId>,
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
     pub cid_hashes_permitted: Vec<HashedCid>,
 }
 
@@ -106,7 +64,7 @@ pub async fn add_group(
     check_text("group_name", &request.group_name)?;
     check_text("group_description", &request.group_description)?;
     let wallets = require_wallets(&ctx, &caller, &request.pkp_ids_permitted)?;
-    let written = super::billing::charged_write(
+    let written = super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::addGroupCall {
@@ -135,7 +93,6 @@ pub async fn add_group(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupRequest {
-    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
 }
 
@@ -156,7 +113,7 @@ pub async fn remove_group(
     caller.require_flag("can_delete_groups", |u| u.can_delete_groups)?;
     let group = request.group_id.0;
     require_group(&ctx, &caller, group)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::removeGroupCall {
@@ -171,15 +128,14 @@ pub async fn remove_group(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroupRequest {
-    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
+    #[schema(schema_with = super::wire_schema::text)]
     pub name: String,
+    #[schema(schema_with = super::wire_schema::text)]
     pub description: String,
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
     pub pkp_ids_permitted: Vec<PkpId>,
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
     pub cid_hashes_permitted: Vec<HashedCid>,
 }
 
@@ -204,7 +160,7 @@ pub async fn update_group(
     check_text("name", &request.name)?;
     check_text("description", &request.description)?;
     let wallets = require_wallets(&ctx, &caller, &request.pkp_ids_permitted)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::updateGroupCall {
@@ -223,9 +179,7 @@ pub async fn update_group(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupWalletRequest {
-    #[schema(value_type = String, example = "1")]
     pub group_id: GroupId,
-    #[schema(value_type = String, example = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")]
     pub pkp_id: PkpId,
 }
 
@@ -247,7 +201,7 @@ pub async fn add_pkp_to_group(
     caller.require_group_scope(GroupScope::AddPkp, group)?;
     require_group(&ctx, &caller, group)?;
     let wallet = require_wallets(&ctx, &caller, &[request.pkp_id])?[0];
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::addWalletToGroupCall {
@@ -278,7 +232,7 @@ pub async fn remove_pkp_from_group(
     caller.require_group_scope(GroupScope::RemovePkp, group)?;
     require_group(&ctx, &caller, group)?;
     let wallet = require_wallets(&ctx, &caller, &[request.pkp_id])?[0];
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::removeWalletFromGroupCall {
@@ -304,7 +258,7 @@ pub struct GroupItem {
     path = "/core/v1/list_groups",
     tag = "groups",
     summary = "The account's groups",
-    params(("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    params(super::pagination::PageParams),
     responses((status = 200, description = "success", body = Vec<GroupItem>)),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -333,7 +287,7 @@ pub async fn list_groups(
     path = "/core/v1/list_wallets_in_group",
     tag = "groups",
     summary = "Wallets in a group",
-    params(("group_id" = String, Query, description = "number, decimal or 0x hex"), ("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    params(("group_id" = String, Query, description = "number, decimal or 0x hex"), super::pagination::PageParams),
     responses((status = 200, description = "success", body = Vec<WalletItem>)),
     security(("api_key" = []), ("bearer" = []))
 )]

@@ -2,9 +2,10 @@
 //! group id as a JSON number, decimal string or `0x` hex string; API keys as plaintext or their
 //! keccak256 hash; wallet (PKP) ids in any letter case; hashed CIDs as `0x` + 64 hex.
 
+use crate::keys::api_key::key_hash;
 use std::str::FromStr;
 
-use alloy::primitives::{keccak256, Address, B256};
+use alloy::primitives::{Address, B256};
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
@@ -36,13 +37,52 @@ impl<'de> Deserialize<'de> for GroupId {
             Text(String),
         }
         match Wire::deserialize(deserializer)? {
-            Wire::Number(n) => n.as_u64().map(GroupId).ok_or_else(|| {
+            Wire::Number(n) => whole_number(&n).map(GroupId).ok_or_else(|| {
                 de::Error::custom(format!("invalid group id {n}: use a non-negative integer"))
             }),
             Wire::Text(text) => GroupId::parse(&text).map_err(de::Error::custom),
         }
     }
 }
+
+/// A JSON number that is a whole number in u64's range: `7`, and also `7.0` or `7e0`, which JSON
+/// Schema (and so the API document) counts as integers too.
+fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    if let Some(n) = n.as_u64() {
+        return Some(n);
+    }
+    // Every f64 from 2^53 up is whole, and 2^64 is the first one past u64::MAX.
+    let f = n.as_f64()?;
+    (f >= 0.0 && f.fract() == 0.0 && f < 18_446_744_073_709_551_616.0).then_some(f as u64)
+}
+
+/// `#[serde(deserialize_with = "count")]` for a non-negative integer field: any JSON number that
+/// is a whole number in u64's range (see [`whole_number`]).
+pub fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let n = serde_json::Number::deserialize(deserializer)?;
+    whole_number(&n)
+        .ok_or_else(|| de::Error::custom(format!("{n} is not a non-negative whole number")))
+}
+
+/// Schemas for the OpenAPI document, from `wire_schema` (exactly what the parsers take).
+macro_rules! wire_schema {
+    ($type:ty, $name:literal, $schema:path) => {
+        impl utoipa::PartialSchema for $type {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $schema()
+            }
+        }
+        impl utoipa::ToSchema for $type {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($name)
+            }
+        }
+    };
+}
+wire_schema!(GroupId, "GroupId", super::wire_schema::group_id);
+wire_schema!(KeyRef, "ApiKeyRef", super::wire_schema::key_ref);
+wire_schema!(PkpId, "WalletId", super::wire_schema::wallet_id);
+wire_schema!(HashedCid, "HashedCid", super::wire_schema::hashed_cid);
 
 /// An API key given as its plaintext or as its hash (`0x` + 64 hex); always compared by hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +96,7 @@ impl KeyRef {
             text.strip_prefix("0x").and_then(|h| B256::from_str(h).ok()),
         ) {
             (66, Some(hash)) => KeyRef(hash),
-            _ => KeyRef(keccak256(text.as_bytes())),
+            _ => KeyRef(key_hash(text)),
         }
     }
 }
@@ -131,6 +171,7 @@ pub fn group_id_query(value: Option<&str>) -> Result<GroupId, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::primitives::keccak256;
 
     #[test]
     fn group_ids_in_every_form() {
@@ -140,6 +181,9 @@ mod tests {
             ("\"0x0a\"", 10),
             ("\" 7 \"", 7),
             ("0", 0),
+            ("7.0", 7),
+            ("7e0", 7),
+            ("1e19", 10_000_000_000_000_000_000),
         ] {
             assert_eq!(
                 serde_json::from_str::<GroupId>(wire).unwrap(),
@@ -154,6 +198,9 @@ mod tests {
             "\"0xzz\"",
             "\"-2\"",
             "18446744073709551616",
+            "18446744073709551616.0",
+            "1.5e0",
+            "-0.5",
             "null",
             "true",
         ] {
@@ -161,6 +208,24 @@ mod tests {
                 serde_json::from_str::<GroupId>(bad).is_err(),
                 "{bad} accepted"
             );
+        }
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_however_written() {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(deserialize_with = "count")]
+            n: u64,
+        }
+        let n =
+            |json: &str| serde_json::from_str::<Body>(&format!("{{\"n\":{json}}}")).map(|b| b.n);
+        assert_eq!(n("500").unwrap(), 500);
+        assert_eq!(n("500.0").unwrap(), 500);
+        assert_eq!(n("5e2").unwrap(), 500);
+        assert_eq!(n("1872132667678053.0").unwrap(), 1_872_132_667_678_053);
+        for bad in ["500.5", "-1", "\"500\"", "1e20", "null"] {
+            assert!(n(bad).is_err(), "{bad} accepted");
         }
     }
 

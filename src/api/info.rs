@@ -14,6 +14,8 @@ pub struct VersionResponse {
     pub name: &'static str,
     pub version: &'static str,
     pub commit_version: &'static str,
+    /// `[name, version]` pairs.
+    #[schema(schema_with = super::wire_schema::name_version_pairs)]
     pub submodule_versions: Vec<(String, String)>,
 }
 
@@ -113,7 +115,7 @@ pub async fn get_api_payers(State(ctx): State<SharedContext>) -> Json<Vec<String
     path = "/core/v1/get_admin_api_payer",
     tag = "node",
     summary = "The address that manages the payer set",
-    responses((status = 200, description = "success", body = String))
+    responses((status = 200, description = "success: the address", body = String, content_type = "application/json"))
 )]
 pub async fn get_admin_api_payer(State(ctx): State<SharedContext>) -> Json<String> {
     Json(format!("{:#x}", ctx.admin_payer))

@@ -5,15 +5,15 @@ use axum::Json;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
-use crate::actions::cid::cid_v0;
+use crate::cid::cid_v0;
 
 #[utoipa::path(
     post,
     path = "/core/v1/get_lit_action_ipfs_id",
     tag = "actions",
     summary = "CIDv0 of the given code",
-    request_body = String,
-    responses((status = 200, description = "success", body = String))
+    request_body(content = String, content_type = "application/json", description = "the action's code as a JSON string"),
+    responses((status = 200, description = "success: the CIDv0", body = String, content_type = "application/json"))
 )]
 pub async fn get_lit_action_ipfs_id(
     ApiJson(body): ApiJson<serde_json::Value>,

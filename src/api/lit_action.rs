@@ -18,13 +18,14 @@ use super::detach::Abandoned;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::middleware::{CorrelationId, RequestId};
-use crate::actions::cid::cid_v0;
-use crate::actions::host::cid_hash;
 use crate::actions::{ActionLimits, ActionOutcome, PoolError, RunInput};
 use crate::app::SharedContext;
+use crate::cid::cid_hash;
+use crate::cid::cid_v0;
 use crate::store::code::Kept;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// `{code?, ipfs_id?, js_params?}`: the code inline or by CID (its schema: `wire_schema`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LitActionRequest {
     /// The action's JavaScript source. Takes precedence over `ipfs_id`.
@@ -35,14 +36,21 @@ pub struct LitActionRequest {
     pub ipfs_id: Option<String>,
     /// Passed to `main(js_params)`; absent → `null`.
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub js_params: Option<serde_json::Value>,
 }
+
+impl utoipa::PartialSchema for LitActionRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::wire_schema::lit_action_request()
+    }
+}
+impl utoipa::ToSchema for LitActionRequest {}
 
 /// `{response, logs, has_error}`.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct LitActionResponse {
-    #[schema(value_type = Object)]
+    /// What the action returned (any JSON value).
+    #[schema(schema_with = super::wire_schema::any_value)]
     pub response: serde_json::Value,
     pub logs: String,
     pub has_error: bool,
@@ -152,10 +160,7 @@ pub async fn lit_action(
     let (code, cid, inline) = resolve_code(&ctx, &request, &limits)?;
     let hashed = cid_hash(&cid);
     if !ctx.permissions.can_execute(&caller.key_hash, &hashed)? {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("this API key may not execute the action {cid}: add the action to a group in the key's execute_in_groups, or use the account key"),
+        return Err(ApiError::forbidden(format!("this API key may not execute the action {cid}: add the action to a group in the key's execute_in_groups, or use the account key"),
         ));
     }
     let mut headers = vec![("x-request-id".to_string(), request_id.0)];

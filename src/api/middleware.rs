@@ -2,12 +2,12 @@
 //! echoed non-empty `X-Correlation-Id`, and error responses produced outside our handlers
 //! (unknown route, wrong method, body limit, timeout) rewritten into the one JSON error shape.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, BodyLimit};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub static X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
@@ -46,7 +46,7 @@ pub async fn request_ids(mut request: Request, next: Next) -> Response {
     response
 }
 
-pub async fn json_errors(request: Request, next: Next) -> Response {
+pub async fn json_errors(State(limit): State<BodyLimit>, request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;
@@ -57,7 +57,7 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if (status.is_client_error() || status.is_server_error()) && !is_json {
-        let mut rewritten = ApiError::from_status(status, &method, &path).into_response();
+        let mut rewritten = ApiError::from_status(status, &method, &path, limit).into_response();
         if let Some(allow) = response.headers().get(header::ALLOW) {
             rewritten.headers_mut().insert(header::ALLOW, allow.clone());
         }

@@ -5,10 +5,12 @@ mod accounts;
 mod actions;
 pub mod auth;
 pub mod billing;
+mod charged_write;
 pub mod client_ip;
 pub mod detach;
 pub mod error;
 pub mod extract;
+mod fields;
 mod groups;
 mod health;
 pub mod idempotency;
@@ -18,17 +20,20 @@ mod ipfs;
 mod lit_action;
 pub mod middleware;
 pub mod openapi;
+mod ownership;
 mod pagination;
 pub mod rate_limit;
+mod replies;
 mod self_custody;
 pub mod self_managed;
 mod usage_keys;
 pub mod wallet_message;
 mod wallets;
+pub mod wire_schema;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, Method};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -36,6 +41,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::SharedContext;
+use error::BodyLimit;
 use middleware::{X_CORRELATION_ID, X_REQUEST_ID};
 
 /// The wall clock in unix seconds (0 before 1970), for expiries and time windows.
@@ -49,7 +55,10 @@ pub fn unix_now() -> u64 {
 pub fn metrics_router(ctx: SharedContext) -> Router {
     Router::new()
         .route("/metrics", get(health::metrics))
-        .layer(axum::middleware::from_fn(middleware::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            BodyLimit(ctx.max_body_bytes),
+            middleware::json_errors,
+        ))
         .with_state(ctx)
 }
 
@@ -86,56 +95,70 @@ pub fn router(ctx: SharedContext, with_metrics: bool) -> Router {
             post(self_custody::create_wallet_with_signature),
         );
     // Writes: finished (and charged) even when the client goes away, and idempotent under an
-    // `Idempotency-Key` header.
+    // `Idempotency-Key` header. The layers wrap each method's handler, so a request with another
+    // method gets its 405 whatever its Idempotency-Key.
+    let idempotency = idempotency::Idempotency::new(ctx.clone());
+    let write = |route: MethodRouter<SharedContext>| {
+        route
+            .route_layer(axum::middleware::from_fn_with_state(
+                idempotency.clone(),
+                idempotency::replay,
+            ))
+            .route_layer(axum::middleware::from_fn(detach::detach))
+    };
     let writes = Router::new()
-        .route("/new_account", post(accounts::new_account))
-        .route("/create_wallet", get(wallets::create_wallet))
-        .route("/add_group", post(groups::add_group))
-        .route("/remove_group", post(groups::remove_group))
-        .route("/update_group", post(groups::update_group))
-        .route("/add_pkp_to_group", post(groups::add_pkp_to_group))
+        .route("/new_account", write(post(accounts::new_account)))
+        .route("/create_wallet", write(get(wallets::create_wallet)))
+        .route("/add_group", write(post(groups::add_group)))
+        .route("/remove_group", write(post(groups::remove_group)))
+        .route("/update_group", write(post(groups::update_group)))
+        .route("/add_pkp_to_group", write(post(groups::add_pkp_to_group)))
         .route(
             "/remove_pkp_from_group",
-            post(groups::remove_pkp_from_group),
+            write(post(groups::remove_pkp_from_group)),
         )
-        .route("/add_usage_api_key", post(usage_keys::add_usage_api_key))
+        .route(
+            "/add_usage_api_key",
+            write(post(usage_keys::add_usage_api_key)),
+        )
         .route(
             "/update_usage_api_key",
-            post(usage_keys::update_usage_api_key),
+            write(post(usage_keys::update_usage_api_key)),
         )
         .route(
             "/remove_usage_api_key",
-            post(usage_keys::remove_usage_api_key),
+            write(post(usage_keys::remove_usage_api_key)),
         )
         .route(
             "/update_usage_api_key_metadata",
-            post(usage_keys::update_usage_api_key_metadata),
+            write(post(usage_keys::update_usage_api_key_metadata)),
         )
-        .route("/add_action", post(actions::add_action))
-        .route("/delete_action", post(actions::delete_action))
+        .route("/add_action", write(post(actions::add_action)))
+        .route("/delete_action", write(post(actions::delete_action)))
         .route(
             "/update_action_metadata",
-            post(actions::update_action_metadata),
+            write(post(actions::update_action_metadata)),
         )
-        .route("/add_action_to_group", post(actions::add_action_to_group))
+        .route(
+            "/add_action_to_group",
+            write(post(actions::add_action_to_group)),
+        )
         .route(
             "/remove_action_from_group",
-            post(actions::remove_action_from_group),
+            write(post(actions::remove_action_from_group)),
         )
         .route(
             "/billing/create_payment_intent",
-            post(billing::create_payment_intent),
+            write(post(billing::create_payment_intent)),
         )
-        .route("/billing/confirm_payment", post(billing::confirm_payment))
+        .route(
+            "/billing/confirm_payment",
+            write(post(billing::confirm_payment)),
+        )
         .route(
             "/convert_to_chain_secured_account",
-            post(self_custody::convert_to_chain_secured_account),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
-            idempotency::Idempotency::new(ctx.clone()),
-            idempotency::replay,
-        ))
-        .route_layer(axum::middleware::from_fn(detach::detach));
+            write(post(self_custody::convert_to_chain_secured_account)),
+        );
     // Action runs: charged for the time they used even when the client goes away (and stopped).
     let runs = Router::new()
         .route("/lit_action", post(lit_action::lit_action))
@@ -183,19 +206,29 @@ pub fn router(ctx: SharedContext, with_metrics: bool) -> Router {
         routes = routes.route("/metrics", get(health::metrics));
     }
     routes
-        .merge(openapi::routes())
+        .merge(openapi::routes(openapi::NodeFacts {
+            body_limit: BodyLimit(ctx.max_body_bytes),
+            min_payment_cents: ctx.billing.enabled().map_or(
+                crate::config::BillingConfig::default().min_payment_cents,
+                |b| b.config.min_payment_cents,
+            ),
+        }))
         .layer(axum::middleware::from_fn_with_state(
             rate_limit::RateLimits::new(&ctx.rate_limits, ctx.permissions.clone()),
             rate_limit::enforce,
         ))
         .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(ctx.max_body_bytes))
+        .layer(axum::Extension(BodyLimit(ctx.max_body_bytes)))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             ctx.request_timeout,
         ))
         .route_layer(axum::middleware::from_fn(middleware::record_metrics))
-        .layer(axum::middleware::from_fn(middleware::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            BodyLimit(ctx.max_body_bytes),
+            middleware::json_errors,
+        ))
         .layer(trace)
         .layer(axum::middleware::from_fn(middleware::request_ids))
         .layer(cors)

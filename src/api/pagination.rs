@@ -10,7 +10,21 @@ use crate::store::query::Page;
 
 pub const MAX_PAGE_SIZE: u64 = 1000;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// The two parameters as the OpenAPI document describes them (`PageQuery` parses them).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the OpenAPI derive only
+pub struct PageParams {
+    /// 0-based page.
+    page_number: u64,
+    /// Items per page, 1 to 1000.
+    #[param(minimum = 1, maximum = 1000)]
+    page_size: u64,
+}
+
+const _: () = assert!(MAX_PAGE_SIZE == 1000, "update PageParams' maximum");
+
+#[derive(Debug, Deserialize)]
 struct RawPage {
     page_number: Option<String>,
     page_size: Option<String>,

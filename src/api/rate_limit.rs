@@ -21,43 +21,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::{Deserialize, Serialize};
 
 use super::auth;
 use super::client_ip::{self, ClientResolver};
 use super::error::ApiError;
+use crate::config::RateLimitConfig;
 use crate::store::permissions::Permissions;
 
 /// How often idle buckets are dropped (on the request path, by whichever request comes first).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitConfig {
-    /// Sustained requests per second allowed for one API key…
-    pub per_key_per_second: u32,
-    /// …with bursts up to this many.
-    pub per_key_burst: u32,
-    /// `new_account` calls per minute allowed from one IP address…
-    pub new_account_per_ip_per_minute: u32,
-    /// …with bursts up to this many.
-    pub new_account_burst: u32,
-    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client for
-    /// the per-IP limit. Empty (the default): the TCP peer is the client, the header is ignored.
-    pub trusted_proxies: Vec<super::client_ip::TrustedProxy>,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            per_key_per_second: 200,
-            per_key_burst: 400,
-            new_account_per_ip_per_minute: 120,
-            new_account_burst: 60,
-            trusted_proxies: Vec::new(),
-        }
-    }
-}
 
 /// The limiters shared by all requests.
 pub struct RateLimits {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::extract::ApiJson;
-use super::groups::{Success, SUCCESS};
+use super::replies::{Success, SUCCESS};
 use super::self_managed::{registry_function, Manager};
 use super::wallet_message::{self, parse_address};
 use crate::app::SharedContext;
@@ -73,10 +73,7 @@ fn account_for(
         None => match ctx.store.self_managed_accounts_of(&admin, ACCOUNT_LOOKUP_LIMIT)?[..] {
             [account] => account,
             [] => {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    format!(
+                return Err(ApiError::not_found(format!(
                         "wallet {admin:#x} administers no self-managed account this node knows (create one with \
                          LitRegistry.newSelfManagedAccount, then wait for the mirror)"
                     ),
@@ -93,13 +90,9 @@ fn account_for(
         },
     };
     let record = ctx.store.account(&account)?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!(
-                "account {account:#x} does not exist (or this node's mirror has not seen it yet)"
-            ),
-        )
+        ApiError::not_found(format!(
+            "account {account:#x} does not exist (or this node's mirror has not seen it yet)"
+        ))
     })?;
     if !record.self_managed {
         return Err(ApiError::new(
@@ -130,10 +123,10 @@ fn account_for(
     request_body = SignedMessageRequest,
     responses(
         (status = 200, description = "success", body = CreateWalletWithSignatureResponse),
-        (status = 401, description = "the signature is not the Address's, or the message was used already", body = super::openapi::ErrorResponse),
-        (status = 403, description = "the account is node-managed, or the Address is not its admin", body = super::openapi::ErrorResponse),
-        (status = 404, description = "no such self-managed account", body = super::openapi::ErrorResponse),
-        (status = 503, description = "the chain cannot be asked about a contract wallet's signature", body = super::openapi::ErrorResponse),
+        (status = 401, description = "the signature is not the Address's, or the message was used already", body = super::error::ErrorResponse),
+        (status = 403, description = "the account is node-managed, or the Address is not its admin", body = super::error::ErrorResponse),
+        (status = 404, description = "no such self-managed account", body = super::error::ErrorResponse),
+        (status = 503, description = "the chain cannot be asked about a contract wallet's signature", body = super::error::ErrorResponse),
     )
 )]
 pub async fn create_wallet_with_signature(
@@ -199,7 +192,7 @@ pub struct ConvertRequest {
     request_body = ConvertRequest,
     responses(
         (status = 200, description = "success", body = Success),
-        (status = 401, description = "no/unknown API key, a signature that is not the new admin's, or a message used already", body = super::openapi::ErrorResponse),
+        (status = 401, description = "no/unknown API key, a signature that is not the new admin's, or a message used already", body = super::error::ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -230,7 +223,7 @@ pub async fn convert_to_chain_secured_account(
         ));
     }
     wallet_message::consume(&ctx, &message)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::convertToSelfManagedCall {
@@ -257,7 +250,7 @@ static REGISTRY_ABI: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLoc
     path = "/core/v1/registry_abi",
     tag = "self-custody",
     summary = "The LitRegistry contract's ABI (JSON)",
-    responses((status = 200, description = "the ABI: a JSON array", body = Object))
+    responses((status = 200, description = "the ABI: a JSON array", body = Vec<Object>))
 )]
 pub async fn registry_abi() -> impl IntoResponse {
     Json(REGISTRY_ABI.clone())

@@ -5,17 +5,16 @@
 
 use alloy::primitives::U256;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::accounts::check_text;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::ApiJson;
-use super::groups::{Success, SUCCESS};
+use super::fields::check_text;
 use super::ids::{GroupId, KeyRef};
 use super::pagination::PageQuery;
+use super::replies::{Success, SUCCESS};
 use super::self_managed::Manager;
 use crate::app::SharedContext;
 use crate::chain::bindings::{ILitRegistry, LitRegistry};
@@ -25,18 +24,16 @@ use crate::store::keys::group_id_u64;
 /// The scopes of a usage key, as `add_usage_api_key` / `update_usage_api_key` take them.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Scopes {
+    #[schema(schema_with = super::wire_schema::text)]
     pub name: String,
+    #[schema(schema_with = super::wire_schema::text)]
     pub description: String,
     pub can_create_groups: bool,
     pub can_delete_groups: bool,
     pub can_create_pkps: bool,
-    #[schema(value_type = Vec<u64>)]
     pub manage_ipfs_ids_in_groups: Vec<GroupId>,
-    #[schema(value_type = Vec<u64>)]
     pub add_pkp_to_groups: Vec<GroupId>,
-    #[schema(value_type = Vec<u64>)]
     pub remove_pkp_from_groups: Vec<GroupId>,
-    #[schema(value_type = Vec<u64>)]
     pub execute_in_groups: Vec<GroupId>,
 }
 
@@ -79,14 +76,10 @@ fn require_listed_groups(
     for (list, ids) in lists {
         for id in ids.iter().map(|id| group_id_u64(*id)) {
             if id != 0 && ctx.store.group(&caller.account, id)?.is_none() {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    format!(
-                        "{list} names group {id}, which does not exist in this account; create \
+                return Err(ApiError::not_found(format!(
+                    "{list} names group {id}, which does not exist in this account; create \
                          the group first, or use 0 for every group"
-                    ),
-                ));
+                )));
             }
         }
     }
@@ -104,9 +97,7 @@ pub struct AddUsageKeyResponse {
 fn require_usage_key(ctx: &SharedContext, caller: &Caller, key: KeyRef) -> Result<(), ApiError> {
     match ctx.store.key(&key.0)? {
         Some(record) if record.account == caller.account && record.usage.is_some() => Ok(()),
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+        _ => Err(ApiError::not_found(
             "that usage key does not exist in this account",
         )),
     }
@@ -130,7 +121,7 @@ pub async fn add_usage_api_key(
     let key = scopes.on_chain()?;
     require_listed_groups(&ctx, &caller, &key)?;
     let usage_api_key = NewApiKey::generate();
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::addUsageKeyCall {
@@ -148,7 +139,6 @@ pub async fn add_usage_api_key(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateUsageKeyRequest {
-    #[schema(value_type = String)]
     pub usage_api_key: KeyRef,
     #[serde(flatten)]
     pub scopes: Scopes,
@@ -173,7 +163,7 @@ pub async fn update_usage_api_key(
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
     let key = request.scopes.on_chain()?;
     require_listed_groups(&ctx, &caller, &key)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::updateUsageKeyCall {
@@ -189,7 +179,6 @@ pub async fn update_usage_api_key(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveUsageKeyRequest {
-    #[schema(value_type = String)]
     pub usage_api_key: KeyRef,
 }
 
@@ -210,7 +199,7 @@ pub async fn remove_usage_api_key(
 ) -> Result<Json<Success>, ApiError> {
     caller.require_account_key("remove usage keys")?;
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::removeUsageKeyCall {
@@ -225,9 +214,10 @@ pub async fn remove_usage_api_key(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UsageKeyMetadataRequest {
-    #[schema(value_type = String)]
     pub usage_api_key: KeyRef,
+    #[schema(schema_with = super::wire_schema::text)]
     pub name: String,
+    #[schema(schema_with = super::wire_schema::text)]
     pub description: String,
 }
 
@@ -249,7 +239,7 @@ pub async fn update_usage_api_key_metadata(
     require_usage_key(&ctx, &caller, request.usage_api_key)?;
     check_text("name", &request.name)?;
     check_text("description", &request.description)?;
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::updateUsageKeyMetadataCall {
@@ -287,7 +277,7 @@ pub struct ApiKeyItem {
     path = "/core/v1/list_api_keys",
     tag = "keys",
     summary = "The account's usage keys (hashes only)",
-    params(("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    params(super::pagination::PageParams),
     responses((status = 200, description = "success", body = Vec<ApiKeyItem>)),
     security(("api_key" = []), ("bearer" = []))
 )]

@@ -1,53 +1,38 @@
 //! Wallets (PKPs): `GET create_wallet` and `GET list_wallets`.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::accounts::check_text;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::fields::check_text;
 use super::pagination::PageQuery;
+use super::replies::WalletItem;
 use super::self_managed::Manager;
 use crate::app::SharedContext;
 use crate::chain::bindings::LitRegistry;
 
 /// Optional query of `create_wallet`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CreateWalletQuery {
     #[serde(default)]
+    #[param(max_length = 1024)]
     pub name: Option<String>,
     #[serde(default)]
+    #[param(max_length = 1024)]
     pub description: Option<String>,
 }
+
+const _: () = assert!(
+    super::fields::MAX_TEXT_CHARS == 1024,
+    "update CreateWalletQuery's max_length"
+);
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreateWalletResponse {
     pub wallet_address: String,
-}
-
-/// One wallet of `list_wallets`: `id` is its 1-based ordinal in the account.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct WalletItem {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub wallet_address: String,
-}
-
-impl WalletItem {
-    pub fn new(
-        address: alloy::primitives::Address,
-        record: crate::store::records::WalletRecord,
-    ) -> Self {
-        Self {
-            id: record.ordinal.to_string(),
-            name: record.name,
-            description: record.description,
-            wallet_address: format!("{address:#x}"),
-        }
-    }
 }
 
 /// Mints a PKP: a random derivation id registered on chain; the address of the key it derives.
@@ -57,7 +42,7 @@ impl WalletItem {
     path = "/core/v1/create_wallet",
     tag = "wallets",
     summary = "Mint a wallet (PKP)",
-    params(("name" = Option<String>, Query), ("description" = Option<String>, Query)),
+    params(CreateWalletQuery),
     responses((status = 200, description = "success", body = CreateWalletResponse)),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -68,9 +53,7 @@ pub async fn create_wallet(
 ) -> Result<Json<CreateWalletResponse>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     if caller.usage.as_ref().is_some_and(|u| !u.can_create_pkps) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(ApiError::forbidden(
             "this usage key may not create wallets (it lacks can_create_pkps)",
         ));
     }
@@ -79,7 +62,7 @@ pub async fn create_wallet(
     check_text("name", &name)?;
     check_text("description", &description)?;
     let (derivation_id, wallet) = ctx.keys.mint_wallet();
-    super::billing::charged_write(
+    super::charged_write::charged_write(
         &ctx,
         &caller,
         &LitRegistry::registerWalletCall {
@@ -102,7 +85,7 @@ pub async fn create_wallet(
     path = "/core/v1/list_wallets",
     tag = "wallets",
     summary = "The account's wallets",
-    params(("page_number" = u64, Query, description = "0-based page"), ("page_size" = u64, Query, description = "1..=1000")),
+    params(super::pagination::PageParams),
     responses((status = 200, description = "success", body = Vec<WalletItem>)),
     security(("api_key" = []), ("bearer" = []))
 )]

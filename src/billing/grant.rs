@@ -3,7 +3,8 @@
 //! node's payers under a fresh random payment id. Refused on any other chain: there, credit
 //! comes only from confirmed payments.
 
-use alloy::primitives::{keccak256, TxHash, B256, U256};
+use crate::keys::api_key::key_hash;
+use alloy::primitives::{TxHash, B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 
@@ -17,7 +18,7 @@ pub fn parse_account(text: &str) -> B256 {
             return hash;
         }
     }
-    keccak256(text.as_bytes())
+    key_hash(text)
 }
 
 /// Credits `cents` to `account` on the dev chain at `rpc_url`; returns the transaction hash.
@@ -81,6 +82,7 @@ pub async fn grant_dev_credit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::primitives::keccak256;
 
     #[test]
     fn accounts_are_given_as_key_or_hash() {

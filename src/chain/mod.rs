@@ -1,6 +1,7 @@
 //! Everything that talks to the EVM chain: contract bindings, the deployment file, deploying the
 //! registry (dev mode), and checks that a configured chain is the one the deployment describes.
 
+pub mod applied_blocks;
 pub mod bindings;
 pub mod config_keys;
 pub mod deploy;

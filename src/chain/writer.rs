@@ -23,21 +23,21 @@
 //! Nonces are read from the chain per send, since nodes sharing a root secret share payers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy::consensus::TxEnvelope;
 use alloy::network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder};
 use alloy::primitives::{Address, TxHash};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
+use super::applied_blocks::AppliedBlocks;
 use super::bindings::LitRegistry::LitRegistryErrors;
-use crate::indexer::MirrorHandle;
 use crate::store::outbox::{MinedAt, SentTransaction};
 use crate::store::Store;
 
@@ -45,6 +45,9 @@ mod balances;
 mod gas_budget;
 mod gather;
 mod outbox_pass;
+mod payer_pool;
+
+use payer_pool::{Payer, PayerPool, TakenPayer};
 
 pub use balances::TopUp;
 
@@ -132,133 +135,6 @@ pub struct Written {
     pub logs: Vec<alloy::rpc::types::Log>,
 }
 
-struct Payer {
-    address: Address,
-    wallet: EthereumWallet,
-    provider: DynProvider,
-    /// A permit per transaction sent and not yet mined (or given up on).
-    in_flight: Semaphore,
-    /// The nonce after the last one this node broadcast for the payer (0: none yet).
-    next_nonce: AtomicU64,
-    /// When this node last broadcast a new transaction for the payer.
-    last_sent: Mutex<Instant>,
-}
-
-/// Payers not currently sending; a permit of `available` is held while one is taken.
-struct PayerPool {
-    payers: Vec<Payer>,
-    idle: Mutex<Vec<usize>>,
-    available: Semaphore,
-    /// [`WriterConfig::max_in_flight`].
-    max_in_flight: usize,
-}
-
-/// A payer taken from the pool, with room for one more transaction in flight; returned on drop.
-struct TakenPayer<'a> {
-    pool: &'a PayerPool,
-    index: usize,
-    _permit: tokio::sync::SemaphorePermit<'a>,
-    /// The in-flight slot the next transaction holds until it is mined (or given up on).
-    slot: Option<tokio::sync::SemaphorePermit<'a>>,
-    /// Gas reserved for the next transaction while the payer waited for room in the block.
-    gas: Option<gas_budget::Reservation<'a>>,
-    /// The node's turn to prepare a batch (see `writer/gather.rs`), given back with the payer.
-    turn: Option<tokio::sync::MutexGuard<'a, ()>>,
-}
-
-impl Drop for TakenPayer<'_> {
-    fn drop(&mut self) {
-        self.pool
-            .idle
-            .lock()
-            .expect("not poisoned")
-            .push(self.index);
-    }
-}
-
-impl PayerPool {
-    /// Waits for the payer at `index` to be idle and takes it.
-    async fn take_index(&self, index: usize) -> TakenPayer<'_> {
-        loop {
-            let permit = self
-                .available
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
-            let found = {
-                let mut idle = self.idle.lock().expect("not poisoned");
-                let position = idle.iter().position(|i| *i == index);
-                position.map(|position| idle.remove(position)).is_some()
-            };
-            if found {
-                return self.with_slot(self.taken(index, permit)).await;
-            }
-            drop(permit);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// The payer at `index`, just taken from the idle list under `permit`.
-    fn taken<'a>(
-        &'a self,
-        index: usize,
-        permit: tokio::sync::SemaphorePermit<'a>,
-    ) -> TakenPayer<'a> {
-        TakenPayer {
-            pool: self,
-            index,
-            _permit: permit,
-            slot: None,
-            gas: None,
-            turn: None,
-        }
-    }
-
-    /// Waits (holding the payer) until it has room for one more transaction in flight. A payer
-    /// with transactions in flight sends the next one only once its last has waited
-    /// [`PIPELINE_AFTER`] unmined (or when all of them are mined): on a chain that mines at once,
-    /// waiting for the receipt gathers more writes into the next batch; on one with slow blocks,
-    /// the payer goes on sending meanwhile.
-    async fn with_slot<'a>(&'a self, mut taken: TakenPayer<'a>) -> TakenPayer<'a> {
-        let payer = &self.payers[taken.index];
-        let busy = payer.in_flight.available_permits() < self.max_in_flight;
-        if busy {
-            let pipeline_at = *payer.last_sent.lock().expect("not poisoned") + PIPELINE_AFTER;
-            let all = self.max_in_flight as u32;
-            tokio::select! {
-                all_mined = payer.in_flight.acquire_many(all) => drop(all_mined),
-                _ = tokio::time::sleep_until(pipeline_at) => {}
-            }
-        }
-        let slot = payer
-            .in_flight
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        taken.slot = Some(slot);
-        taken
-    }
-
-    async fn take(&self) -> TakenPayer<'_> {
-        let permit = self
-            .available
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        // The most recently returned payer with nothing in flight, else the most recently
-        // returned one (which then waits in `with_slot`).
-        let index = {
-            let mut idle = self.idle.lock().expect("not poisoned");
-            let free = idle
-                .iter()
-                .rposition(|&i| self.payers[i].in_flight.available_permits() == self.max_in_flight);
-            let at = free.unwrap_or(idle.len() - 1);
-            idle.remove(at)
-        };
-        self.with_slot(self.taken(index, permit)).await
-    }
-}
-
 /// When a write (or one outbox pass over a transaction) must be done.
 #[derive(Debug, Clone, Copy)]
 struct Deadline(Instant);
@@ -290,7 +166,7 @@ enum Followed {
 pub struct ChainWriter {
     pool: PayerPool,
     registry: Address,
-    mirror: MirrorHandle,
+    mirror: Arc<dyn AppliedBlocks>,
     config: WriterConfig,
     chain_id: OnceCell<u64>,
     /// (when fetched, max fee per gas, max priority fee per gas).
@@ -321,10 +197,6 @@ const MAX_DROPPED_ATTEMPTS: u32 = 3;
 /// How often, while waiting for a receipt, to check whether another sender took the nonce.
 const NONCE_CHECK_AFTER: Duration = Duration::from_secs(1);
 
-/// How long a payer's last transaction waits unmined before the payer sends the next one
-/// ([`PayerPool::with_slot`]).
-const PIPELINE_AFTER: Duration = Duration::from_millis(250);
-
 /// How long a fee estimate is reused.
 const FEES_TTL: Duration = Duration::from_secs(1);
 
@@ -344,7 +216,7 @@ impl ChainWriter {
         rpc_url: &str,
         payers: Vec<PrivateKeySigner>,
         registry: Address,
-        mirror: MirrorHandle,
+        mirror: impl AppliedBlocks,
         config: WriterConfig,
     ) -> Result<Self, WriteError> {
         let url: alloy::transports::http::reqwest::Url = rpc_url.parse().map_err(|e| {
@@ -379,7 +251,7 @@ impl ChainWriter {
                 payers,
             },
             registry,
-            mirror,
+            mirror: Arc::new(mirror),
             config,
             chain_id: OnceCell::new(),
             fees: Mutex::new(None),

@@ -155,6 +155,16 @@ impl MirrorHandle {
     }
 }
 
+impl crate::chain::applied_blocks::AppliedBlocks for MirrorHandle {
+    fn wait_until_applied(
+        &self,
+        block: u64,
+        timeout: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(MirrorHandle::wait_until_applied(self, block, timeout))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,12 @@ use alloy::primitives::{keccak256, B256};
 use rand::RngCore;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+/// The hash of an API key's text: keccak256 of its UTF-8 bytes, the only form of a key the node
+/// stores or compares (spec/api.md, "Identifiers on the wire"). The one place keys are hashed.
+pub fn key_hash(key: &str) -> B256 {
+    keccak256(key.as_bytes())
+}
+
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct NewApiKey(String);
 
@@ -25,7 +31,7 @@ impl NewApiKey {
 
     /// The keccak256 hash the registry knows the key by.
     pub fn hash(&self) -> B256 {
-        keccak256(self.0.as_bytes())
+        key_hash(&self.0)
     }
 }
 

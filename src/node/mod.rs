@@ -3,14 +3,14 @@
 
 mod anvil;
 mod connections;
-mod dev;
-mod serve;
-mod server;
+mod dev_command;
+mod listeners;
+mod serve_command;
 
 use std::net::SocketAddr;
 
-pub use dev::{run_dev, DEV_RPC_URL_FILE};
-pub use serve::run_serve;
+pub use dev_command::{run_dev, DEV_RPC_URL_FILE};
+pub use serve_command::run_serve;
 
 /// The root secret of a configured node: `from_env` (taken from the environment at start-up),
 /// else the configured file (never created here).
@@ -18,7 +18,7 @@ pub fn load_root_secret(
     config: &Config,
     from_env: Option<crate::keys::RootSecret>,
 ) -> Result<crate::keys::RootSecret, NodeError> {
-    serve::load_root_secret(config, from_env, false)
+    serve_command::load_root_secret(config, from_env, false)
 }
 
 use std::sync::Arc;
@@ -252,7 +252,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         contract_wallets: crate::chain::erc1271::ContractWallets::new(&rpc_url)
             .map_err(|e| NodeError::Setup(e.to_string()))?,
     };
-    let result = server::serve(listener, Arc::new(ctx), mode, &config.http).await;
+    let result = listeners::serve(listener, Arc::new(ctx), mode, &config.http).await;
     shutdown.cancel();
     let _ = indexer_task.await;
     let _ = balances_task.await;

@@ -20,12 +20,12 @@
 
 use std::sync::atomic::Ordering;
 
-use alloy::primitives::{keccak256, B256};
+use alloy::primitives::B256;
 use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, CF_CODE};
-use crate::actions::cid::cid_v0;
+use crate::cid::cid_v0;
 
 const HOLDING: u8 = 0x01;
 const HOLDER: u8 = 0x02;
@@ -262,7 +262,7 @@ impl Store {
             }
             let cid =
                 String::from_utf8(key[prefix.len()..].to_vec()).map_err(|e| corrupt(&key, e))?;
-            if self.action(account, &keccak256(cid.as_bytes()))?.is_some() {
+            if self.action(account, &crate::cid::cid_hash(&cid))?.is_some() {
                 continue; // referenced by one of its actions: kept
             }
             let holding: Holding = postcard::from_bytes(&value).map_err(|e| corrupt(&key, e))?;
@@ -396,7 +396,7 @@ mod tests {
             .db
             .put_cf(
                 store.cf(super::super::CF_STATE),
-                super::super::keys::action(&account, &keccak256(cid.as_bytes())),
+                super::super::keys::action(&account, &crate::cid::cid_hash(&cid)),
                 super::super::records::encode(&record),
             )
             .unwrap();

@@ -10,7 +10,7 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 
 use super::anvil::{locate_anvil, AnvilProcess};
-use super::{server, NodeError};
+use super::{listeners, NodeError};
 use crate::chain::deploy::{deploy_contracts, verify_deployment};
 use crate::chain::payers::PayerKeys;
 use crate::chain::{ChainError, Deployment};
@@ -31,8 +31,8 @@ pub const DEV_RPC_URL_FILE: &str = "dev-rpc-url";
 /// (else the data dir's, created on first start).
 pub async fn run_dev(config: Config, root_from_env: Option<RootSecret>) -> Result<(), NodeError> {
     create_private_dir(&config.data_dir)?;
-    let root = super::serve::load_root_secret(&config, root_from_env, true)?;
-    let listener = server::bind(config.listen).await?;
+    let root = super::serve_command::load_root_secret(&config, root_from_env, true)?;
+    let listener = listeners::bind(config.listen).await?;
     let store = Store::open(&config.data_dir.join("store"))?;
 
     let anvil_path = locate_anvil(config.dev.anvil_path.as_deref())?;

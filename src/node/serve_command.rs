@@ -2,7 +2,7 @@
 //! that the RPC is the deployment's chain, the registry has code, and the data dir mirrors this
 //! chain; warns when the node's payers are not registered (its writes would be refused).
 
-use super::{server, NodeError};
+use super::{listeners, NodeError};
 use crate::chain::deploy::{signer_registered, unregistered_payers, verify_deployment};
 use crate::chain::payers::PayerKeys;
 use crate::chain::Deployment;
@@ -49,7 +49,7 @@ pub async fn run_serve(config: Config, root_from_env: Option<RootSecret>) -> Res
         )
     })?;
     let root = load_root_secret(&config, root_from_env, false)?;
-    let listener = server::bind(config.listen).await?;
+    let listener = listeners::bind(config.listen).await?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         NodeError::Setup(format!(
             "cannot create data dir {}: {e}",

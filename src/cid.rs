@@ -2,12 +2,19 @@
 //! go-ipfs defaults: 262144-byte chunks, one dag-pb leaf per chunk whose Data is a UnixFS `File`
 //! message, and for more than one chunk a balanced tree with at most 174 links per node whose
 //! UnixFS data carries the file size and the children's block sizes.
-//! CID = base58btc(multihash(sha2-256, dag-pb bytes of the root)).
+//! CID = base58btc(multihash(sha2-256, dag-pb bytes of the root)). The one place CIDs and their
+//! hashes are computed: the API, the store and the actions runtime all call it.
 
+use alloy::primitives::{keccak256, B256};
 use cid::Cid;
 use multihash::Multihash;
 use prost::Message;
 use sha2::{Digest, Sha256};
+
+/// keccak256 of the CID string: the "hashed CID" groups, permissions and the API use.
+pub fn cid_hash(cid: &str) -> B256 {
+    keccak256(cid.as_bytes())
+}
 
 const CHUNK_SIZE: usize = 262_144;
 const MAX_LINKS: usize = 174;

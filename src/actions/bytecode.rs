@@ -3,12 +3,40 @@
 //! per process to stripped QuickJS bytecode and loaded into a context without parsing. Bytecode is tied to this build's QuickJS, so it is produced at run time and
 //! never stored.
 
+use std::sync::OnceLock;
+
 use rquickjs::{qjs, Context, Ctx, Function, Runtime, Value};
+
+/// The prelude every run loads (`prelude.js`); parsing it per run would cost more than the rest
+/// of a hello-world run.
+pub fn prelude() -> Result<&'static [u8], String> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    compiled_once(&BYTECODE, "lit:prelude", include_str!("prelude.js"))
+}
+
+/// The web classes (`web.js`), loaded into a context on first use.
+pub fn web() -> Result<&'static [u8], String> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    compiled_once(&BYTECODE, "lit:web", include_str!("web.js"))
+}
+
+/// console, crypto, structuredClone and the `Lit` objects (`globals.js`), loaded into a context
+/// on first use.
+pub fn globals() -> Result<&'static [u8], String> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    compiled_once(&BYTECODE, "lit:globals", include_str!("globals.js"))
+}
+
+/// The ethers realm's setup (`realm.js`, see `realm`).
+pub fn realm_setup() -> Result<&'static [u8], String> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    compiled_once(&BYTECODE, "lit:realm", include_str!("realm.js"))
+}
 
 /// `source` compiled by [`compile_script`] the first time it is asked for, kept in `cell` for the
 /// life of the process.
 pub fn compiled_once(
-    cell: &'static std::sync::OnceLock<Result<Vec<u8>, String>>,
+    cell: &'static OnceLock<Result<Vec<u8>, String>>,
     name: &str,
     source: &str,
 ) -> Result<&'static [u8], String> {

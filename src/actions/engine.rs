@@ -13,41 +13,18 @@ use std::mem::ManuallyDrop;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
 use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
 use serde_json::Value as Json;
 
-use super::bytecode::{compiled_once, load_script};
+use super::bytecode::{self, load_script};
 use super::fetch::FetchResponse;
-use super::host::{host_object, uint8_array, FetchDone, Host, RunInput, Services};
+use super::host::{host_object, FetchDone, Host, RunInput, Services};
+use super::js_bytes::uint8_array;
 use super::realm::EthersRealm;
-
-const PRELUDE: &str = include_str!("prelude.js");
-const WEB: &str = include_str!("web.js");
-const GLOBALS: &str = include_str!("globals.js");
-
-/// The prelude as bytecode, compiled on first use (parsing it per run would cost more than the
-/// rest of a hello-world run).
-fn prelude_bytecode() -> Result<&'static [u8], String> {
-    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-    compiled_once(&BYTECODE, "lit:prelude", PRELUDE)
-}
-
-/// The web classes (`web.js`) as bytecode, loaded into a context on first use.
-pub(crate) fn web_bytecode() -> Result<&'static [u8], String> {
-    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-    compiled_once(&BYTECODE, "lit:web", WEB)
-}
-
-/// console, crypto, structuredClone and the `Lit` objects (`globals.js`) as bytecode, loaded into
-/// a context on first use.
-pub(crate) fn globals_bytecode() -> Result<&'static [u8], String> {
-    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-    compiled_once(&BYTECODE, "lit:globals", GLOBALS)
-}
 
 /// QuickJS's own stack limit; worker threads get a larger OS stack (see `pool`).
 pub const JS_STACK_BYTES: usize = 4 * 1024 * 1024;
@@ -103,7 +80,7 @@ impl SpareContext {
     fn new(runtime: &Runtime) -> Result<Self, String> {
         let context = Context::full(runtime).map_err(|e| e.to_string())?;
         let install = context.with(|ctx| {
-            load_script(&ctx, prelude_bytecode()?)
+            load_script(&ctx, bytecode::prelude()?)
                 .map(|install| Persistent::save(&ctx, install))
                 .map_err(|e| exception_text(&ctx, None, e))
         })?;
@@ -816,9 +793,9 @@ mod tests {
     #[test]
     fn runtime_scripts_compile() {
         for (name, bytecode) in [
-            ("prelude", prelude_bytecode()),
-            ("web", web_bytecode()),
-            ("globals", globals_bytecode()),
+            ("prelude", bytecode::prelude()),
+            ("web", bytecode::web()),
+            ("globals", bytecode::globals()),
         ] {
             assert!(
                 matches!(&bytecode, Ok(b) if !b.is_empty()),

@@ -10,7 +10,7 @@ use rquickjs::{Ctx, Exception, Object, TypedArray, Value};
 use super::bytecode::{compile_script, load_script};
 use sha2::Digest;
 
-use super::host::{bytes_of, uint8_array};
+use super::js_bytes::{bytes_of, uint8_array};
 use crate::keys::ecdsa;
 use zeroize::Zeroizing;
 

@@ -39,6 +39,7 @@ pub mod ethers;
 pub mod fetch;
 pub mod guard;
 pub mod host;
+pub mod js_bytes;
 pub mod limits;
 pub mod pool;
 pub mod priority;

@@ -11,20 +11,12 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::OnceLock;
 
 use rand::RngCore;
 use rquickjs::{Context, Ctx, Object, Persistent, Runtime, Value};
 
-use super::bytecode::{compiled_once, load_script};
-use super::host::random_uint8_array;
-
-const SETUP: &str = include_str!("realm.js");
-
-fn setup_bytecode() -> Result<&'static [u8], String> {
-    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-    compiled_once(&BYTECODE, "lit:realm", SETUP)
-}
+use super::bytecode::{self, load_script};
+use super::js_bytes::random_uint8_array;
 
 /// How many of the bundle's modules hand their values to the host (all of ethers' ES modules and
 /// our shims: see `withModuleValues` in js/ethers/build.mjs). The realm checks that all of them
@@ -65,7 +57,7 @@ impl EthersRealm {
         let link = Rc::new(RunLink::default());
         let (ethers, frozen_objects) = context.with(|ctx| {
             let fail = |e: rquickjs::Error| describe(&ctx, e);
-            let setup = load_script(&ctx, setup_bytecode()?).map_err(fail)?;
+            let setup = load_script(&ctx, bytecode::realm_setup()?).map_err(fail)?;
             let factory = load_script(&ctx, ethers_bytecode).map_err(fail)?;
             let native = realm_native(&ctx, &link).map_err(fail)?;
             let built: Object = setup

@@ -6,7 +6,8 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$root"
-step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+step() { printf '\n==> [%dm%02ds] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
 
 step "setup"
 bash script/setup.sh
@@ -27,3 +28,5 @@ cargo clippy --all-targets --quiet -- -D warnings
 
 step "cargo test"
 cargo test --lib --bins --tests
+
+step "done"

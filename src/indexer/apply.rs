@@ -1,19 +1,18 @@
 //! Event → store mutations. Each contract event carries the full new data (chain.md), so applying
-//! one never needs an RPC call: it reads and writes only through the [`StateWriter`].
+//! one never needs an RPC call. Each event becomes one typed mutation of the [`StateWriter`]
+//! (`store/mirror_writes.rs`); no raw store key is built here.
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::Address;
 use alloy::rpc::types::Log;
 use alloy::sol_types::SolEventInterface;
 
 use super::IndexerError;
 use crate::chain::bindings::{LitRegistry, NodeConfig};
-use crate::store::keys::{self, group_id_u64};
+use crate::store::keys::group_id_u64;
 use crate::store::permissions::Touched;
-use crate::store::records::{
-    decode, encode, AccountRecord, ActionRecord, GroupRecord, KeyRecord, UsageKeyRecord,
-    WalletRecord,
-};
+use crate::store::records::{GroupRecord, UsageKeyRecord};
 use crate::store::write::StateWriter;
+use crate::store::StoreError;
 
 /// The contracts whose events are mirrored.
 #[derive(Debug, Clone, Copy)]
@@ -44,34 +43,6 @@ pub fn apply_log(
     }
 }
 
-fn read<T: serde::de::DeserializeOwned>(
-    writer: &StateWriter<'_>,
-    key: &[u8],
-) -> Result<Option<T>, IndexerError> {
-    Ok(writer
-        .get(key)?
-        .map(|bytes| decode(key, &bytes))
-        .transpose()?)
-}
-
-fn must_read<T: serde::de::DeserializeOwned>(
-    writer: &StateWriter<'_>,
-    key: &[u8],
-    what: &str,
-) -> Result<T, IndexerError> {
-    read(writer, key)?.ok_or_else(|| {
-        IndexerError::Inconsistent(format!("{what} {} is not in the mirror", hex::encode(key)))
-    })
-}
-
-fn put<T: serde::Serialize>(
-    writer: &mut StateWriter<'_>,
-    key: Vec<u8>,
-    value: &T,
-) -> Result<(), IndexerError> {
-    Ok(writer.put(key, encode(value))?)
-}
-
 fn groups_u64(ids: &[alloy::primitives::U256]) -> Vec<u64> {
     ids.iter().copied().map(group_id_u64).collect()
 }
@@ -91,23 +62,12 @@ fn usage_record(key: &crate::chain::bindings::ILitRegistry::UsageKey) -> UsageKe
     }
 }
 
-fn replace_group_members(
-    writer: &mut StateWriter<'_>,
-    account: &B256,
-    group: u64,
-    wallets: &[Address],
-    cid_hashes: &[B256],
-) -> Result<(), IndexerError> {
-    for key in writer.keys_with_prefix(&keys::group_members_prefix(account, group))? {
-        writer.delete(key)?;
+/// A missing record means the mirror and the chain disagree.
+fn mirror_error(error: StoreError) -> IndexerError {
+    match error {
+        StoreError::Missing(what) => IndexerError::Inconsistent(what),
+        other => IndexerError::Store(other),
     }
-    for wallet in wallets {
-        writer.put(keys::group_wallet(account, group, wallet), Vec::new())?;
-    }
-    for cid in cid_hashes {
-        writer.put(keys::group_action(account, group, cid), Vec::new())?;
-    }
-    Ok(())
 }
 
 fn apply_registry_event(
@@ -115,236 +75,112 @@ fn apply_registry_event(
     event: LitRegistry::LitRegistryEvents,
     touched: &mut Touched,
 ) -> Result<(), IndexerError> {
+    apply_registry_change(writer, event, touched).map_err(mirror_error)
+}
+
+fn apply_registry_change(
+    writer: &mut StateWriter<'_>,
+    event: LitRegistry::LitRegistryEvents,
+    touched: &mut Touched,
+) -> Result<(), StoreError> {
     use LitRegistry::LitRegistryEvents as E;
     match event {
         E::AccountCreated(e) => {
-            let record = AccountRecord {
-                name: e.name,
-                description: e.description,
-                admin: e.admin,
-                self_managed: e.selfManaged,
-                next_key_seq: 1,
-                wallet_count: 0,
-                next_action_seq: 0,
-                balance_cents: 0,
-            };
-            put(writer, keys::account(&e.account), &record)?;
-            if e.selfManaged {
-                writer.put(keys::admin_account(&e.admin, &e.account), Vec::new())?;
-            }
-            let key = KeyRecord {
-                account: e.account,
-                seq: 0,
-                usage: None,
-            };
-            put(writer, keys::key_record(&e.account), &key)?;
+            writer.create_account(&e.account, e.name, e.description, e.admin, e.selfManaged)?;
             touched.keys.insert(e.account);
             touched.accounts.insert(e.account);
         }
         E::AccountAdminChanged(e) => {
-            let key = keys::account(&e.account);
-            let mut record: AccountRecord = must_read(writer, &key, "account")?;
-            if record.self_managed {
-                writer.delete(keys::admin_account(&record.admin, &e.account))?;
-            }
-            if e.selfManaged {
-                writer.put(keys::admin_account(&e.admin, &e.account), Vec::new())?;
-            }
-            record.admin = e.admin;
-            record.self_managed = e.selfManaged;
-            put(writer, key, &record)?;
+            writer.set_account_admin(&e.account, e.admin, e.selfManaged)?;
         }
         // A batch's per-call marker: for its sender; the calls' own events carry the changes.
         E::BatchCallFinished(_) => {}
         E::AccountKeyRevoked(e) => {
-            // The account key no longer authenticates; the account itself stays.
-            writer.delete(keys::key_record(&e.account))?;
+            writer.revoke_account_key(&e.account)?;
             touched.keys.insert(e.account);
         }
         E::UsageKeyAdded(e) => {
-            let account_key = keys::account(&e.account);
-            let mut account: AccountRecord = must_read(writer, &account_key, "account")?;
-            let seq = account.next_key_seq;
-            account.next_key_seq += 1;
-            put(writer, account_key, &account)?;
-            let record = KeyRecord {
-                account: e.account,
-                seq,
-                usage: Some(usage_record(&e.key)),
-            };
-            put(writer, keys::key_record(&e.keyHash), &record)?;
-            writer.put(keys::account_key(&e.account, seq), e.keyHash.to_vec())?;
+            writer.add_usage_key(&e.account, &e.keyHash, usage_record(&e.key))?;
             touched.keys.insert(e.keyHash);
         }
         E::UsageKeyUpdated(e) => {
-            let key = keys::key_record(&e.keyHash);
-            let mut record: KeyRecord = must_read(writer, &key, "usage key")?;
-            record.usage = Some(usage_record(&e.key));
-            put(writer, key, &record)?;
+            writer.update_usage_key(&e.keyHash, usage_record(&e.key))?;
             touched.keys.insert(e.keyHash);
         }
         E::UsageKeyMetadataUpdated(e) => {
-            let key = keys::key_record(&e.keyHash);
-            let mut record: KeyRecord = must_read(writer, &key, "usage key")?;
-            if let Some(usage) = record.usage.as_mut() {
-                usage.name = e.name;
-                usage.description = e.description;
-            }
-            put(writer, key, &record)?;
+            writer.rename_usage_key(&e.keyHash, e.name, e.description)?;
         }
         E::UsageKeyRemoved(e) => {
-            let key = keys::key_record(&e.keyHash);
-            let record: KeyRecord = must_read(writer, &key, "usage key")?;
-            writer.delete(key)?;
-            writer.delete(keys::account_key(&record.account, record.seq))?;
+            writer.remove_usage_key(&e.keyHash)?;
             touched.keys.insert(e.keyHash);
         }
         E::WalletRegistered(e) => {
-            let account_key = keys::account(&e.account);
-            let mut account: AccountRecord = must_read(writer, &account_key, "account")?;
-            account.wallet_count += 1;
-            let ordinal = account.wallet_count;
-            put(writer, account_key, &account)?;
-            let record = WalletRecord {
-                account: e.account,
-                derivation_id: e.derivationId,
-                name: e.name,
-                description: e.description,
-                ordinal,
-            };
-            put(writer, keys::wallet(&e.wallet), &record)?;
-            writer.put(keys::account_wallet(&e.account, ordinal), e.wallet.to_vec())?;
+            writer.register_wallet(&e.account, &e.wallet, e.derivationId, e.name, e.description)?;
             touched.wallets.insert(e.wallet);
         }
         E::GroupAdded(e) => {
+            let record = GroupRecord {
+                name: e.name,
+                description: e.description,
+            };
             let group = group_id_u64(e.groupId);
-            put(
-                writer,
-                keys::group(&e.account, group),
-                &GroupRecord {
-                    name: e.name,
-                    description: e.description,
-                },
-            )?;
-            replace_group_members(writer, &e.account, group, &e.wallets, &e.cidHashes)?;
+            writer.put_group(&e.account, group, record, &e.wallets, &e.cidHashes)?;
             touched.accounts.insert(e.account);
         }
         E::GroupUpdated(e) => {
+            let record = GroupRecord {
+                name: e.name,
+                description: e.description,
+            };
             let group = group_id_u64(e.groupId);
-            put(
-                writer,
-                keys::group(&e.account, group),
-                &GroupRecord {
-                    name: e.name,
-                    description: e.description,
-                },
-            )?;
-            replace_group_members(writer, &e.account, group, &e.wallets, &e.cidHashes)?;
+            writer.put_group(&e.account, group, record, &e.wallets, &e.cidHashes)?;
             touched.accounts.insert(e.account);
         }
         E::GroupRemoved(e) => {
-            let group = group_id_u64(e.groupId);
-            writer.delete(keys::group(&e.account, group))?;
-            replace_group_members(writer, &e.account, group, &[], &[])?;
+            writer.remove_group(&e.account, group_id_u64(e.groupId))?;
             touched.accounts.insert(e.account);
         }
         E::GroupActionAdded(e) => {
-            writer.put(
-                keys::group_action(&e.account, group_id_u64(e.groupId), &e.cidHash),
-                Vec::new(),
-            )?;
+            writer.add_group_action(&e.account, group_id_u64(e.groupId), &e.cidHash)?;
             touched.accounts.insert(e.account);
         }
         E::GroupActionRemoved(e) => {
-            writer.delete(keys::group_action(
-                &e.account,
-                group_id_u64(e.groupId),
-                &e.cidHash,
-            ))?;
+            writer.remove_group_action(&e.account, group_id_u64(e.groupId), &e.cidHash)?;
             touched.accounts.insert(e.account);
         }
         E::GroupWalletAdded(e) => {
-            writer.put(
-                keys::group_wallet(&e.account, group_id_u64(e.groupId), &e.wallet),
-                Vec::new(),
-            )?;
+            writer.add_group_wallet(&e.account, group_id_u64(e.groupId), &e.wallet)?;
             touched.accounts.insert(e.account);
         }
         E::GroupWalletRemoved(e) => {
-            writer.delete(keys::group_wallet(
-                &e.account,
-                group_id_u64(e.groupId),
-                &e.wallet,
-            ))?;
+            writer.remove_group_wallet(&e.account, group_id_u64(e.groupId), &e.wallet)?;
             touched.accounts.insert(e.account);
         }
         E::ActionSet(e) => {
-            let key = keys::action(&e.account, &e.cidHash);
-            let seq = match read::<ActionRecord>(writer, &key)? {
-                Some(existing) => existing.seq,
-                None => {
-                    let account_key = keys::account(&e.account);
-                    let mut account: AccountRecord = must_read(writer, &account_key, "account")?;
-                    let seq = account.next_action_seq;
-                    account.next_action_seq += 1;
-                    put(writer, account_key, &account)?;
-                    writer.put(keys::account_action(&e.account, seq), e.cidHash.to_vec())?;
-                    seq
-                }
-            };
-            put(
-                writer,
-                key,
-                &ActionRecord {
-                    cid: e.cid,
-                    name: e.name,
-                    description: e.description,
-                    seq,
-                },
-            )?;
+            writer.set_action(&e.account, &e.cidHash, e.cid, e.name, e.description)?;
         }
         E::ActionMetadataUpdated(e) => {
-            let key = keys::action(&e.account, &e.cidHash);
-            let mut record: ActionRecord = must_read(writer, &key, "action")?;
-            record.name = e.name;
-            record.description = e.description;
-            put(writer, key, &record)?;
+            writer.rename_action(&e.account, &e.cidHash, e.name, e.description)?;
         }
         E::ActionRemoved(e) => {
-            let key = keys::action(&e.account, &e.cidHash);
-            let record: ActionRecord = must_read(writer, &key, "action")?;
-            writer.delete(key)?;
-            writer.delete(keys::account_action(&e.account, record.seq))?;
-            let groups_prefix = keys::groups_prefix(&e.account);
-            for group_key in writer.keys_with_prefix(&groups_prefix)? {
-                let group = keys::trailing_u64(&group_key);
-                writer.delete(keys::group_action(&e.account, group, &e.cidHash))?;
-            }
+            writer.remove_action(&e.account, &e.cidHash)?;
             touched.accounts.insert(e.account);
         }
         E::CreditAdded(e) => {
-            set_balance(writer, &e.account, e.newBalance)?;
-            writer.put(keys::payment(&e.paymentId), Vec::new())?;
+            writer.set_balance(&e.account, balance_cents(e.newBalance)?)?;
+            writer.record_payment(&e.paymentId)?;
         }
         E::UsageCharged(e) => {
-            set_balance(writer, &e.account, e.newBalance)?;
-            writer.put(keys::settlement(&e.settlementId), Vec::new())?;
+            writer.set_balance(&e.account, balance_cents(e.newBalance)?)?;
+            writer.record_settlement(&e.settlementId)?;
         }
     }
     Ok(())
 }
 
-fn set_balance(
-    writer: &mut StateWriter<'_>,
-    account: &B256,
-    balance: alloy::primitives::I256,
-) -> Result<(), IndexerError> {
-    let key = keys::account(account);
-    let mut record: AccountRecord = must_read(writer, &key, "account")?;
-    record.balance_cents = i128::try_from(balance).map_err(|_| {
-        IndexerError::Inconsistent(format!("balance {balance} does not fit 128 bits"))
-    })?;
-    put(writer, key, &record)
+fn balance_cents(balance: alloy::primitives::I256) -> Result<i128, StoreError> {
+    i128::try_from(balance)
+        .map_err(|_| StoreError::Missing(format!("balance {balance} does not fit 128 bits")))
 }
 
 fn apply_node_config_event(
@@ -352,28 +188,15 @@ fn apply_node_config_event(
     event: NodeConfig::NodeConfigEvents,
 ) -> Result<(), IndexerError> {
     use NodeConfig::NodeConfigEvents as E;
-    match event {
-        E::OwnershipTransferred(e) => writer.put(keys::operator("owner"), e.newOwner.to_vec())?,
-        E::AdminPayerSet(e) => writer.put(keys::operator("admin_payer"), e.adminPayer.to_vec())?,
-        E::PayerAdded(e) => writer.put(keys::payer(&e.payer), Vec::new())?,
-        E::PayerRemoved(e) => writer.delete(keys::payer(&e.payer))?,
-        E::SignerAdded(e) => writer.put(keys::signer(&e.signer), Vec::new())?,
-        E::SignerRemoved(e) => writer.delete(keys::signer(&e.signer))?,
-        E::ConfigOperatorSet(e) => {
-            let key = keys::operator(&format!("config_operator/{:#x}", e.operator));
-            if e.allowed {
-                writer.put(key, e.operator.to_vec())?
-            } else {
-                writer.delete(key)?
-            }
-        }
-        E::ConfigSet(e) => {
-            if e.value.is_empty() {
-                writer.delete(keys::config(&e.key))?
-            } else {
-                writer.put(keys::config(&e.key), e.value.into_bytes())?
-            }
-        }
-    }
-    Ok(())
+    let applied = match event {
+        E::OwnershipTransferred(e) => writer.set_operator_role("owner", &e.newOwner),
+        E::AdminPayerSet(e) => writer.set_operator_role("admin_payer", &e.adminPayer),
+        E::PayerAdded(e) => writer.set_payer(&e.payer, true),
+        E::PayerRemoved(e) => writer.set_payer(&e.payer, false),
+        E::SignerAdded(e) => writer.set_signer(&e.signer, true),
+        E::SignerRemoved(e) => writer.set_signer(&e.signer, false),
+        E::ConfigOperatorSet(e) => writer.set_config_operator(&e.operator, e.allowed),
+        E::ConfigSet(e) => writer.set_config_value(&e.key, e.value),
+    };
+    applied.map_err(mirror_error)
 }

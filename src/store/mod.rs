@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod journal;
 pub mod keys;
 mod meta;
+mod mirror_writes;
 pub mod outbox;
 pub mod permissions;
 pub mod query;
@@ -66,6 +67,9 @@ pub enum StoreError {
     Db(#[from] rocksdb::Error),
     #[error("the billing journal failed: {0}")]
     Journal(String),
+    /// A record the mirror should hold is missing (the mirror and the chain disagree).
+    #[error("{0}")]
+    Missing(String),
     #[error("store value for {key} is corrupt: {reason}")]
     Corrupt { key: String, reason: String },
     #[error(

@@ -12,24 +12,50 @@ use axum::http::{header, HeaderMap};
 
 use super::error::ApiError;
 use crate::app::SharedContext;
+use std::sync::Arc;
+
+pub use crate::store::permissions::GroupScope;
+use crate::store::permissions::{KeyGrant, KeyState};
 use crate::store::records::UsageKeyRecord;
 
 /// The hash of the request's API key.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiKey(pub B256);
 
-/// A key that belongs to a live account.
+/// A key that belongs to a live account, resolved once per request through the access policy
+/// (`store::permissions`): its grant says what it may do.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub key_hash: B256,
     pub account: B256,
     /// `None` for the account key; the scopes of a usage key otherwise.
     pub usage: Option<UsageKeyRecord>,
+    pub grant: Arc<KeyGrant>,
 }
 
 impl Caller {
     pub fn is_account_key(&self) -> bool {
-        self.usage.is_none()
+        self.grant.is_account_key()
+    }
+
+    /// Only the account key may do `what` (403 for usage keys).
+    pub fn require_account_key(&self, what: &str) -> Result<(), ApiError> {
+        Ok(self.grant.require_account_key(what)?)
+    }
+
+    /// A usage key needs the boolean scope `name` (read by `granted`); the account key always may.
+    pub fn require_flag(
+        &self,
+        name: &str,
+        granted: impl Fn(&UsageKeyRecord) -> bool,
+    ) -> Result<(), ApiError> {
+        Ok(self.grant.require_flag(name, granted)?)
+    }
+
+    /// A usage key needs `group` (or the 0 wildcard) in the group list of `scope`. Checked
+    /// before the group's existence, so a missing scope is a 403 whether or not the group exists.
+    pub fn require_group_scope(&self, scope: GroupScope, group: u64) -> Result<(), ApiError> {
+        Ok(self.grant.require_group_scope(scope, group)?)
     }
 }
 
@@ -73,79 +99,28 @@ impl FromRequestParts<SharedContext> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &SharedContext) -> Result<Self, ApiError> {
-        let ApiKey(key_hash) = ApiKey::from_request_parts(parts, ctx).await?;
-        let record = ctx.store.key(&key_hash)?.ok_or_else(|| {
-            ApiError::unauthorized("unknown API key: it belongs to no account (or was removed); create an account with POST /core/v1/new_account")
-        })?;
-        if let Some(usage) = &record.usage {
-            if usage.expiration != 0 && usage.expiration <= super::unix_now() {
-                return Err(ApiError::unauthorized(
-                    "this API key has expired; ask the account owner for a new one",
-                ));
+        // Resolved by the rate limiter already, when it could (one resolution per request).
+        let resolved = parts.extensions.get::<KeyState>().cloned();
+        let state = match resolved {
+            Some(state) => state,
+            None => {
+                let ApiKey(key_hash) = ApiKey::from_request_parts(parts, ctx).await?;
+                ctx.permissions.resolve(&key_hash)?
             }
-        }
-        Ok(Caller {
-            key_hash,
-            account: record.account,
-            usage: record.usage,
-        })
-    }
-}
-
-/// The group-scoped usage-key scopes.
-#[derive(Debug, Clone, Copy)]
-pub enum GroupScope {
-    ManageIpfsIds,
-    AddPkp,
-    RemovePkp,
-}
-
-impl Caller {
-    /// Only the account key may do `what` (403 for usage keys).
-    pub fn require_account_key(&self, what: &str) -> Result<(), ApiError> {
-        if self.is_account_key() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "only the account key may {what}; usage keys cannot"
-            )))
-        }
-    }
-
-    /// A usage key needs the boolean scope `name` (read by `granted`); the account key always may.
-    pub fn require_flag(
-        &self,
-        name: &str,
-        granted: impl Fn(&UsageKeyRecord) -> bool,
-    ) -> Result<(), ApiError> {
-        match &self.usage {
-            Some(usage) if !granted(usage) => Err(ApiError::forbidden(format!(
-                "this API key lacks the `{name}` scope"
-            ))),
-            _ => Ok(()),
-        }
-    }
-
-    /// A usage key needs `group` (or the 0 wildcard) in the group list of `scope`. Checked
-    /// before the group's existence, so a missing scope is a 403 whether or not the group exists.
-    pub fn require_group_scope(&self, scope: GroupScope, group: u64) -> Result<(), ApiError> {
-        let Some(usage) = &self.usage else {
-            return Ok(());
         };
-        let (list, name) = match scope {
-            GroupScope::ManageIpfsIds => (
-                &usage.manage_ipfs_ids_in_groups,
-                "manage_ipfs_ids_in_groups",
-            ),
-            GroupScope::AddPkp => (&usage.add_pkp_to_groups, "add_pkp_to_groups"),
-            GroupScope::RemovePkp => (&usage.remove_pkp_from_groups, "remove_pkp_from_groups"),
-        };
-        if list.contains(&0) || list.contains(&group) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "this API key may not change group {group} (not in its `{name}`)"
-            )))
+        match state {
+            KeyState::Live(grant) => Ok(Caller {
+                key_hash: grant.key_hash,
+                account: grant.account,
+                usage: grant.usage.clone(),
+                grant,
+            }),
+            KeyState::Expired => Err(ApiError::unauthorized(
+                "this API key has expired; ask the account owner for a new one",
+            )),
+            KeyState::Unknown => Err(ApiError::unauthorized(
+                "unknown API key: it belongs to no account (or was removed); create an account with POST /core/v1/new_account",
+            )),
         }
     }
 }

@@ -343,3 +343,9 @@ impl From<crate::billing::payments::PaymentError> for ApiError {
         }
     }
 }
+
+impl From<crate::store::permissions::Denied> for ApiError {
+    fn from(denied: crate::store::permissions::Denied) -> Self {
+        ApiError::forbidden(denied.0)
+    }
+}

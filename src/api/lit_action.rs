@@ -159,7 +159,7 @@ pub async fn lit_action(
     let limits = ActionLimits::current(&ctx.store)?;
     let (code, cid, inline) = resolve_code(&ctx, &request, &limits)?;
     let hashed = cid_hash(&cid);
-    if !ctx.permissions.can_execute(&caller.key_hash, &hashed)? {
+    if !ctx.permissions.grant_can_execute(&caller.grant, &hashed)? {
         return Err(ApiError::forbidden(format!("this API key may not execute the action {cid}: add the action to a group in the key's execute_in_groups, or use the account key"),
         ));
     }

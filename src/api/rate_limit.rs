@@ -26,7 +26,7 @@ use super::auth;
 use super::client_ip::{self, ClientResolver};
 use super::error::ApiError;
 use crate::config::RateLimitConfig;
-use crate::store::permissions::Permissions;
+use crate::store::permissions::{KeyState, Permissions};
 
 /// How often idle buckets are dropped (on the request path, by whichever request comes first).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -81,15 +81,28 @@ impl RateLimits {
     /// The per-key limit. `Err` holds how long to wait. Requests without a key, or with a key
     /// the mirror does not know (or that expired), pass untracked: auth answers them.
     pub fn check_key(&self, headers: &HeaderMap) -> Result<(), Duration> {
-        match auth::api_key_hash(headers) {
-            Some(key_hash) => self.check_key_hash(&key_hash),
-            None => Ok(()),
-        }
+        self.check_request_key(headers).0
     }
 
     /// [`Self::check_key`] for a key already read and hashed.
     pub fn check_key_hash(&self, key_hash: &B256) -> Result<(), Duration> {
-        if !matches!(self.permissions.key_account(key_hash), Ok(Some(_))) {
+        let state = self.permissions.resolve(key_hash).ok();
+        self.limit(key_hash, state.as_ref())
+    }
+
+    /// [`Self::check_key`], also giving what the key resolved to (for the request's auth, so
+    /// the key is resolved once per request).
+    fn check_request_key(&self, headers: &HeaderMap) -> (Result<(), Duration>, Option<KeyState>) {
+        let Some(key_hash) = auth::api_key_hash(headers) else {
+            return (Ok(()), None);
+        };
+        let state = self.permissions.resolve(&key_hash).ok();
+        (self.limit(&key_hash, state.as_ref()), state)
+    }
+
+    /// Only live keys have a bucket.
+    fn limit(&self, key_hash: &B256, state: Option<&KeyState>) -> Result<(), Duration> {
+        if !matches!(state, Some(KeyState::Live(_))) {
             return Ok(());
         }
         self.per_key
@@ -154,7 +167,7 @@ fn too_many(wait: Duration, what: &str) -> Response {
 
 pub async fn enforce(
     State(limits): State<Arc<RateLimits>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     limits.prune_idle_when_due();
@@ -169,8 +182,12 @@ pub async fn enforce(
             return too_many(wait, "unauthenticated writes from this address");
         }
     }
-    if let Err(wait) = limits.check_key(request.headers()) {
+    let (verdict, state) = limits.check_request_key(request.headers());
+    if let Err(wait) = verdict {
         return too_many(wait, "for this API key");
+    }
+    if let Some(state) = state {
+        request.extensions_mut().insert(state);
     }
     next.run(request).await
 }

@@ -109,6 +109,8 @@ fn apply_registry_change(
         }
         E::UsageKeyMetadataUpdated(e) => {
             writer.rename_usage_key(&e.keyHash, e.name, e.description)?;
+            // The cached grant holds the key's record, metadata included.
+            touched.keys.insert(e.keyHash);
         }
         E::UsageKeyRemoved(e) => {
             writer.remove_usage_key(&e.keyHash)?;

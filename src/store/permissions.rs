@@ -1,5 +1,7 @@
-//! Permission checks of spec/actions.md ("Permissions"), answered from the store plus in-memory
-//! caches. There is no time-to-live: the indexer calls [`Permissions::invalidate`] with what each
+//! The access policy, in one place: what a key is (live, expired or unknown), its scopes
+//! (spec/api.md, "Keys and scopes"), and the execute and wallet rights of spec/actions.md
+//! ("Permissions"), answered from the store plus in-memory caches. The API's auth and the actions
+//! host both ask here; nothing else reads a key's record to decide what it may do. There is no time-to-live: the indexer calls [`Permissions::invalidate`] with what each
 //! applied range touched. A version counter, bumped by every invalidation, keeps a reader that
 //! loaded from the store before a change from caching the stale result afterwards; a reader's
 //! version check and insert happen under a shared lock that invalidation takes exclusively, so
@@ -15,19 +17,98 @@ use alloy::primitives::{Address, B256};
 use moka::sync::Cache;
 
 use super::query::Page;
+use super::records::UsageKeyRecord;
 use super::{Store, StoreError};
 
 const CACHE_CAPACITY: u64 = 1_000_000;
 
-/// What a key may execute: resolved once per key and cached.
+/// What a key is and may do: resolved once per key and cached (a request resolves it once).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct KeyGrant {
-    account: B256,
-    is_account_key: bool,
+pub struct KeyGrant {
+    pub key_hash: B256,
+    pub account: B256,
+    /// `None` for the account key; the scopes of a usage key otherwise.
+    pub usage: Option<UsageKeyRecord>,
     expiration: u64,
     /// `execute_in_groups` contains 0 (every group).
     every_group: bool,
     groups: Vec<u64>,
+}
+
+/// What a presented key turned out to be.
+#[derive(Debug, Clone)]
+pub enum KeyState {
+    Live(Arc<KeyGrant>),
+    /// A usage key past its expiration.
+    Expired,
+    /// No account has it (never registered, or removed).
+    Unknown,
+}
+
+/// Why a key may not do something (the API answers 403 with it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied(pub String);
+
+/// The group-scoped usage-key scopes.
+#[derive(Debug, Clone, Copy)]
+pub enum GroupScope {
+    ManageIpfsIds,
+    AddPkp,
+    RemovePkp,
+}
+
+impl KeyGrant {
+    pub fn is_account_key(&self) -> bool {
+        self.usage.is_none()
+    }
+
+    /// Only the account key may do `what`.
+    pub fn require_account_key(&self, what: &str) -> Result<(), Denied> {
+        if self.is_account_key() {
+            Ok(())
+        } else {
+            Err(Denied(format!(
+                "only the account key may {what}; usage keys cannot"
+            )))
+        }
+    }
+
+    /// A usage key needs the boolean scope `name` (read by `granted`); the account key always may.
+    pub fn require_flag(
+        &self,
+        name: &str,
+        granted: impl Fn(&UsageKeyRecord) -> bool,
+    ) -> Result<(), Denied> {
+        match &self.usage {
+            Some(usage) if !granted(usage) => {
+                Err(Denied(format!("this API key lacks the `{name}` scope")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A usage key needs `group` (or the 0 wildcard) in the group list of `scope`. Checked
+    /// before the group's existence, so a missing scope is refused whether or not the group exists.
+    pub fn require_group_scope(&self, scope: GroupScope, group: u64) -> Result<(), Denied> {
+        let Some(usage) = &self.usage else {
+            return Ok(());
+        };
+        let (list, name) = match scope {
+            GroupScope::ManageIpfsIds => (
+                &usage.manage_ipfs_ids_in_groups,
+                "manage_ipfs_ids_in_groups",
+            ),
+            GroupScope::AddPkp => (&usage.add_pkp_to_groups, "add_pkp_to_groups"),
+            GroupScope::RemovePkp => (&usage.remove_pkp_from_groups, "remove_pkp_from_groups"),
+        };
+        if list.contains(&0) || list.contains(&group) {
+            Ok(())
+        } else {
+            Err(Denied(format!(
+                "this API key may not change group {group} (not in its `{name}`)"
+            )))
+        }
+    }
 }
 
 /// One group's action and wallet sets.
@@ -138,7 +219,9 @@ impl Permissions {
         Ok(value)
     }
 
-    fn grant(&self, key_hash: &B256) -> Result<Option<Arc<KeyGrant>>, StoreError> {
+    /// What `key_hash` is: live (with its grant), expired or unknown. The only place a key's
+    /// expiry is judged.
+    pub fn resolve(&self, key_hash: &B256) -> Result<KeyState, StoreError> {
         let grant = self.cached(&self.keys, *key_hash, || {
             Ok(self.store.key(key_hash)?.map(|record| {
                 let (expiration, groups) = match &record.usage {
@@ -146,15 +229,27 @@ impl Permissions {
                     None => (0, Vec::new()),
                 };
                 Arc::new(KeyGrant {
+                    key_hash: *key_hash,
                     account: record.account,
-                    is_account_key: record.is_account_key(),
+                    usage: record.usage,
                     expiration,
                     every_group: groups.contains(&0),
                     groups,
                 })
             }))
         })?;
-        Ok(grant.filter(|g| !is_expired(g.expiration)))
+        Ok(match grant {
+            None => KeyState::Unknown,
+            Some(grant) if is_expired(grant.expiration) => KeyState::Expired,
+            Some(grant) => KeyState::Live(grant),
+        })
+    }
+
+    fn grant(&self, key_hash: &B256) -> Result<Option<Arc<KeyGrant>>, StoreError> {
+        Ok(match self.resolve(key_hash)? {
+            KeyState::Live(grant) => Some(grant),
+            KeyState::Expired | KeyState::Unknown => None,
+        })
     }
 
     fn account_groups(&self, account: &B256) -> Result<Arc<HashMap<u64, GroupSets>>, StoreError> {
@@ -202,7 +297,7 @@ impl Permissions {
         grant: &KeyGrant,
         test: impl Fn(&GroupSets) -> bool,
     ) -> Result<bool, StoreError> {
-        if grant.is_account_key || grant.every_group {
+        if grant.is_account_key() || grant.every_group {
             return Ok(true);
         }
         let groups = self.account_groups(&grant.account)?;
@@ -211,10 +306,15 @@ impl Permissions {
 
     /// May `key_hash` run the action with `cid_hash`?
     pub fn can_execute(&self, key_hash: &B256, cid_hash: &B256) -> Result<bool, StoreError> {
-        let Some(grant) = self.grant(key_hash)? else {
-            return Ok(false);
-        };
-        self.granted(&grant, |sets| {
+        match self.grant(key_hash)? {
+            Some(grant) => self.grant_can_execute(&grant, cid_hash),
+            None => Ok(false),
+        }
+    }
+
+    /// [`Self::can_execute`] for a key the request already resolved.
+    pub fn grant_can_execute(&self, grant: &KeyGrant, cid_hash: &B256) -> Result<bool, StoreError> {
+        self.granted(grant, |sets| {
             sets.any_action || sets.actions.contains(cid_hash)
         })
     }
@@ -338,6 +438,52 @@ mod tests {
     /// Threads keep checking while the key's grant and its group's action set flip through the
     /// indexer's path. Once an update has returned, no check may answer from the state before it
     /// (a reader that loaded the old state must never cache it after the invalidation).
+    #[test]
+    fn a_usage_key_past_its_expiration_is_expired_and_grants_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let permissions = Permissions::new(store.clone());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        for (block, expiration, live) in [(1, 0, true), (2, now + 3600, true), (3, now - 1, false)]
+        {
+            let record = KeyRecord {
+                account: ACCOUNT,
+                seq: 1,
+                usage: Some(UsageKeyRecord {
+                    expiration,
+                    execute_in_groups: vec![0],
+                    ..Default::default()
+                }),
+            };
+            let touched = Touched {
+                keys: [USAGE_KEY].into(),
+                ..Default::default()
+            };
+            let change = (keys::key_record(&USAGE_KEY), Some(encode(&record)));
+            apply(&store, &permissions, block, vec![change], touched);
+            let state = permissions.resolve(&USAGE_KEY).unwrap();
+            assert_eq!(
+                matches!(state, KeyState::Live(_)),
+                live,
+                "{expiration}: {state:?}"
+            );
+            assert_eq!(
+                matches!(state, KeyState::Expired),
+                !live,
+                "{expiration}: {state:?}"
+            );
+            assert_eq!(permissions.can_execute(&USAGE_KEY, &CID).unwrap(), live);
+            assert_eq!(permissions.key_account(&USAGE_KEY).unwrap().is_some(), live);
+        }
+        assert!(matches!(
+            permissions.resolve(&B256::repeat_byte(0x99)).unwrap(),
+            KeyState::Unknown
+        ));
+    }
+
     #[test]
     fn no_check_sees_the_state_before_a_completed_update() {
         let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use alloy::primitives::Address;
 
-use crate::chain::writer::ChainWriter;
+use crate::chain::registry_writes::RegistryWrites;
 use crate::indexer::MirrorHandle;
 use crate::keys::KeyDeriver;
 use crate::store::permissions::Permissions;
@@ -33,7 +33,8 @@ pub struct AppContext {
     pub store: Store,
     pub permissions: Permissions,
     pub mirror: MirrorHandle,
-    pub writer: std::sync::Arc<ChainWriter>,
+    /// Sends registry calls (the chain writer in a node).
+    pub writer: Arc<dyn RegistryWrites>,
     /// Runs Lit Actions.
     pub actions: crate::actions::ActionPool,
     /// Credits, payments and metering (switched off by default).

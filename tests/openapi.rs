@@ -1,23 +1,19 @@
 //! The OpenAPI document describes exactly the routes served (every operation with its error
-//! responses), and Swagger UI is served from the binary without any external asset.
+//! responses), and Swagger UI is served from the binary without any external asset. Needs no
+//! chain: runs the node's router in process (tests/common/in_process.rs).
 
 mod common;
 
-use common::{http, NodeProcess};
+use common::in_process::InProcess;
 use serde_json::Value;
 
 #[tokio::test]
 async fn openapi_matches_the_served_routes_and_swagger_ui_is_local() {
     let dir = tempfile::tempdir().unwrap();
-    let node = NodeProcess::dev(dir.path(), &[]).await;
-    let doc: Value = http()
-        .get(node.url("/core/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let node = InProcess::new();
+    let (status, text) = node.raw("GET", "/core/v1/openapi.json", None).await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&text).unwrap();
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3."),
         "{}",
@@ -46,14 +42,12 @@ async fn openapi_matches_the_served_routes_and_swagger_ui_is_local() {
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
             // Every documented operation is really served (not 404/405).
-            let url = node.url(path);
-            let response = match method.as_str() {
-                "get" => http().get(url).send().await.unwrap(),
-                "post" => http().post(url).body("{}").send().await.unwrap(),
+            let (status, text) = match method.as_str() {
+                "get" => node.raw("GET", path, None).await,
+                "post" => node.raw("POST", path, Some("{}")).await,
                 other => panic!("unexpected method {other} for {path}"),
             };
-            let status = response.status().as_u16();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             // A 404 from a handler (e.g. billing_disabled) is served; the router's is not.
             let unrouted = status == 405 || (status == 404 && body["code"] == "not_found");
             assert!(
@@ -134,23 +128,15 @@ async fn openapi_matches_the_served_routes_and_swagger_ui_is_local() {
     assert!(paths.contains_key("/health"));
 
     // Swagger UI: the page and its assets come from the node itself.
-    let page = http()
-        .get(node.url("/core/v1/swagger-ui/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
+    let (status, html) = node.raw("GET", "/core/v1/swagger-ui/", None).await;
+    assert_eq!(status, 200);
     assert!(html.contains("swagger-ui"), "{html}");
     assert!(
         !html.contains("https://"),
         "Swagger UI page refers to an external URL"
     );
-    let css = http()
-        .get(node.url("/core/v1/swagger-ui/swagger-ui.css"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(css.status(), 200);
-    node.stop().await;
+    let (status, _) = node
+        .raw("GET", "/core/v1/swagger-ui/swagger-ui.css", None)
+        .await;
+    assert_eq!(status, 200);
 }

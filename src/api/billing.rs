@@ -204,7 +204,7 @@ pub async fn confirm_payment(
     payments::confirm(
         billing,
         &ctx.store,
-        &ctx.writer,
+        ctx.writer.as_ref(),
         &caller.account,
         request.payment_intent_id.trim(),
     )

@@ -13,7 +13,8 @@ use alloy::primitives::{keccak256, B256, U256};
 use super::stripe::{is_payment_intent_id, PaymentIntent, StripeError};
 use super::EnabledBilling;
 use crate::chain::bindings::LitRegistry;
-use crate::chain::writer::{ChainWriter, WriteError};
+use crate::chain::registry_writes::RegistryWrites;
+use crate::chain::writer::WriteError;
 use crate::store::{Store, StoreError};
 
 /// The metadata field naming the account a PaymentIntent tops up.
@@ -86,7 +87,7 @@ pub async fn create(
 pub async fn confirm(
     billing: &EnabledBilling,
     store: &Store,
-    writer: &ChainWriter,
+    writer: &dyn RegistryWrites,
     account: &B256,
     intent_id: &str,
 ) -> Result<(), PaymentError> {
@@ -132,7 +133,7 @@ pub async fn confirm(
 async fn credit_once(
     billing: &EnabledBilling,
     store: &Store,
-    writer: &ChainWriter,
+    writer: &dyn RegistryWrites,
     account: &B256,
     intent: &PaymentIntent,
     id: B256,

@@ -8,6 +8,7 @@ pub mod deploy;
 pub mod deployment;
 pub mod erc1271;
 pub mod payers;
+pub mod registry_writes;
 pub mod wallet_registration;
 pub mod writer;
 

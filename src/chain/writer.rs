@@ -820,9 +820,10 @@ fn is_nonce_race(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
-/// anvil with `--prune-history` (the dev default) keeps only the newest state: a read that resolved
+/// anvil with `--prune-history` and no count keeps only the newest state: a read that resolved
 /// "latest" just before the next block was mined fails with `BlockOutOfRangeError` ("block height
-/// is N but requested was N-1"). Nothing is wrong with the chain; the read is repeated.
+/// is N but requested was N-1"). Nothing is wrong with the chain; the read is repeated. (The dev
+/// default keeps 64 states, so this guards operators' own anvil settings.)
 fn is_pruned_state_race(message: &str) -> bool {
     message.contains("BlockOutOfRangeError")
 }
@@ -840,6 +841,16 @@ where
             Err(error) if retries < 3 && is_pruned_state_race(&error.to_string()) => retries += 1,
             outcome => return outcome,
         }
+    }
+}
+
+impl super::registry_writes::RegistryWrites for ChainWriter {
+    fn write_input(
+        &self,
+        input: alloy::primitives::Bytes,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Written, WriteError>> + Send + '_>>
+    {
+        Box::pin(ChainWriter::write_input(self, input))
     }
 }
 

@@ -57,6 +57,12 @@ impl MirrorHandle {
         }
     }
 
+    /// A handle with no indexer behind it, at block `applied` and never lagging (for running the
+    /// API in process, without a chain).
+    pub fn standalone(applied: u64) -> Self {
+        Self::new(applied, u64::MAX, Duration::MAX)
+    }
+
     pub(super) fn record_head(&self, head: u64) {
         self.shared.head.store(head, Ordering::SeqCst);
         *self.shared.last_rpc_ok.lock().expect("not poisoned") = Instant::now();

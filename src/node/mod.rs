@@ -239,7 +239,7 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         store,
         permissions,
         mirror,
-        writer,
+        writer: writer.clone(),
         actions,
         billing,
         keys,

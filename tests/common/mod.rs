@@ -5,6 +5,7 @@
 
 pub mod chain_writer;
 pub mod fake_stripe;
+pub mod in_process;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

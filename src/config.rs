@@ -465,7 +465,10 @@ mod tests {
     fn lists_come_from_the_environment_and_billing_is_off_by_default() {
         Jail::expect_with(|jail| {
             let config = Config::load(None, &FlagOverrides::default()).unwrap();
-            assert_eq!(config.dev.anvil_args, vec!["--prune-history=64".to_string()]);
+            assert_eq!(
+                config.dev.anvil_args,
+                vec!["--prune-history=64".to_string()]
+            );
             assert!(!config.billing.enabled);
             jail.set_env("LIT_NODE_DEV__ANVIL_ARGS", r#"["--block-time", "1"]"#);
             jail.set_env("LIT_NODE_BILLING__ENABLED", "true");

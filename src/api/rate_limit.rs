@@ -231,15 +231,17 @@ mod tests {
         headers
     }
 
-    /// A million random keys through the limiter and the permission lookup auth makes: neither
+    /// 200,000 random keys through the limiter and the permission lookup auth makes: neither
     /// the limiter nor the permission caches keep anything for them. (Driven by key hash: the
-    /// hash of a random key is a random hash, and keccak in a debug build would dominate.)
+    /// hash of a random key is a random hash, and keccak in a debug build would dominate. It was
+    /// a million until the test suite's time mattered: each lookup reads RocksDB built without
+    /// optimisation, 18 s for a million; any growth would show at 200,000 as well.)
     #[test]
-    fn a_million_random_keys_leave_no_state_behind() {
+    fn random_keys_leave_no_state_behind() {
         let dir = tempfile::tempdir().unwrap();
         let permissions = Permissions::new(store_with_known_key(dir.path()));
         let limits = RateLimits::new(&RateLimitConfig::default(), permissions.clone());
-        for _ in 0..1_000_000 {
+        for _ in 0..200_000 {
             let key_hash = B256::from(rand::random::<[u8; 32]>());
             assert!(limits.check_key_hash(&key_hash).is_ok());
             assert_eq!(permissions.key_account(&key_hash).unwrap(), None);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{keccak256, Address, B256};
 use alloy::providers::ProviderBuilder;
 use common::fake_stripe::FakeStripe;
-use common::{http, node_command, NodeProcess};
+use common::{http, NodeProcess};
 use lit_node::chain::bindings::LitRegistry;
 use serde_json::{json, Value};
 
@@ -201,21 +201,7 @@ impl Node {
 
 /// `lit-node grant-credit` against the dev node whose data dir is `dir`.
 async fn grant_credit(dir: &Path, account: &str, cents: u64) -> (bool, String) {
-    let output = node_command(
-        &[
-            "grant-credit",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--account",
-            account,
-            "--cents",
-            &cents.to_string(),
-        ],
-        &[("LIT_NODE_ROOT_SECRET", ROOT_SECRET)],
-    )
-    .output()
-    .await
-    .unwrap();
+    let output = common::grant_credit(dir, ROOT_SECRET, account, cents).await;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

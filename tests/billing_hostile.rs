@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::fake_stripe::FakeStripe;
-use common::{http, node_command, NodeProcess};
+use common::{http, NodeProcess};
 use serde_json::{json, Value};
 
 const ROOT_SECRET: &str = "3333333333333333333333333333333333333333333333333333333333333333";
@@ -47,21 +47,7 @@ async fn funded_account(node: &NodeProcess, dir: &std::path::Path, cents: u64) -
     if cents == 0 {
         return key;
     }
-    let output = node_command(
-        &[
-            "grant-credit",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--account",
-            &key,
-            "--cents",
-            &cents.to_string(),
-        ],
-        &[("LIT_NODE_ROOT_SECRET", ROOT_SECRET)],
-    )
-    .output()
-    .await
-    .unwrap();
+    let output = common::grant_credit(dir, ROOT_SECRET, &key, cents).await;
     assert!(output.status.success(), "{output:?}");
     wait_for_balance(node, &key, -(cents as i64), Duration::from_secs(20)).await;
     key

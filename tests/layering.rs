@@ -18,6 +18,12 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The module a path below a source folder belongs to: `api/auth.rs` → `api`, `cid.rs` → `cid`.
+fn first_module(relative: &Path) -> String {
+    let first = relative.components().next().unwrap().as_os_str();
+    first.to_str().unwrap().trim_end_matches(".rs").to_string()
+}
+
 /// The crate modules `text` names as `crate::<module>`.
 fn crate_imports(text: &str) -> BTreeSet<String> {
     text.match_indices("crate::")
@@ -56,15 +62,7 @@ fn top_level_modules_import_only_their_lower_layers() {
     let mut broken = Vec::new();
     for file in rust_files(&src) {
         let relative = file.strip_prefix(&src).unwrap();
-        let module = relative
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_str()
-            .unwrap()
-            .trim_end_matches(".rs")
-            .to_string();
+        let module = first_module(relative);
         let Some(allowed) = allowed.get(module.as_str()) else {
             continue; // api, node, main, lib: the top layers
         };
@@ -118,15 +116,7 @@ fn the_actions_modules_import_each_other_without_a_circle() {
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in rust_files(&dir) {
         let relative = file.strip_prefix(&dir).unwrap();
-        let module = relative
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_str()
-            .unwrap()
-            .trim_end_matches(".rs")
-            .to_string();
+        let module = first_module(relative);
         if module == "mod" {
             continue;
         }

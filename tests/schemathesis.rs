@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::fake_stripe::FakeStripe;
-use common::{http, node_command, NodeProcess};
+use common::{http, NodeProcess};
 
 const ROOT_SECRET: &str = "3333333333333333333333333333333333333333333333333333333333333333";
 const STRIPE_SECRET: &str = "sk_test_51FakeSecretKeyForLitNodeSchemathesis0123";
@@ -42,21 +42,7 @@ async fn schemathesis_finds_no_mismatch_between_the_document_and_the_server() {
     ];
     let node = NodeProcess::dev(&data, &envs).await;
     let (key, _) = common::new_account(&node.base_url, "schemathesis").await;
-    let granted = node_command(
-        &[
-            "grant-credit",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--account",
-            &key,
-            "--cents",
-            "100000000",
-        ],
-        &[("LIT_NODE_ROOT_SECRET", ROOT_SECRET)],
-    )
-    .output()
-    .await
-    .unwrap();
+    let granted = common::grant_credit(&data, ROOT_SECRET, &key, 100_000_000).await;
     assert!(granted.status.success(), "{granted:?}");
 
     let document = format!("{}/core/v1/openapi.json", node.base_url);

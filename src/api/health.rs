@@ -26,7 +26,10 @@ pub struct HealthResponse {
     path = "/health",
     tag = "node",
     summary = "Serving and mirror health (503 with a reason when unhealthy)",
-    responses((status = 200, description = "success", body = HealthResponse))
+    responses(
+        (status = 200, description = "serving; the mirror is within its bound", body = HealthResponse),
+        (status = 503, description = "the mirror lags beyond `mirror.max_lag_blocks` or the chain RPC has been silent too long (`status: unhealthy`, `reason`)", body = HealthResponse),
+    )
 )]
 pub async fn health(State(ctx): State<SharedContext>) -> Response {
     let chain_id = ctx.chain.chain_id;

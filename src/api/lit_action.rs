@@ -145,7 +145,12 @@ fn keep_code(
     summary = "Run a Lit Action",
     description = "Runs the code (or the code stored for `ipfs_id`) with `main(js_params)`. A failing action is still a 200 with `has_error: true`, the error text as `response`, and the logs written so far.",
     request_body = LitActionRequest,
-    responses((status = 200, description = "the action ran (check has_error)", body = LitActionResponse)),
+    responses(
+        (status = 200, description = "the action ran (check has_error)", body = LitActionResponse),
+        (status = 413, description = "`code` is longer than max_code_length (code `code_too_long`), or the account's kept code would exceed its quota", body = super::error::ErrorResponse),
+        (status = 429, description = "every worker and queue place is taken (code `overloaded`), for the node or for this account; retry shortly", body = super::error::ErrorResponse),
+        (status = 503, description = "the node is shutting down (code `shutting_down`)", body = super::error::ErrorResponse),
+    ),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn lit_action(

@@ -1,6 +1,6 @@
 //! The exact JSON Schemas of the values requests carry (ids, CIDs, keys, names), for the OpenAPI
-//! document. Each pattern accepts exactly what the matching parser in `ids.rs`, `actions.rs` or
-//! `check_text` accepts, so a client generated from the document (or a fuzzer) is neither refused
+//! document. Each pattern accepts exactly what the matching parser in `ids.rs` or `fields.rs`
+//! accepts, so a client generated from the document (or a fuzzer) is neither refused
 //! for a value the document allows nor surprised by a value it forbids; the unit tests below hold
 //! each pattern against its parser.
 

@@ -50,6 +50,31 @@ pub struct Exited {
     pub stderr: String,
 }
 
+/// `lit-node grant-credit` against the dev node whose data dir is `data_dir` (root secret
+/// `root_secret`): the process's output (check `status.success()`).
+pub async fn grant_credit(
+    data_dir: &Path,
+    root_secret: &str,
+    account: &str,
+    cents: u64,
+) -> std::process::Output {
+    node_command(
+        &[
+            "grant-credit",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--account",
+            account,
+            "--cents",
+            &cents.to_string(),
+        ],
+        &[("LIT_NODE_ROOT_SECRET", root_secret)],
+    )
+    .output()
+    .await
+    .unwrap()
+}
+
 pub fn node_command(args: &[&str], envs: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lit-node"));
     command

@@ -127,6 +127,63 @@ async fn openapi_matches_the_served_routes_and_swagger_ui_is_local() {
     );
     assert!(paths.contains_key("/health"));
 
+    // Charged operations document 402; writes take an Idempotency-Key and may answer 409/422.
+    let operation = |path: &str| {
+        let item = &paths[&format!("/core/v1/{path}")];
+        item.get("post")
+            .or_else(|| item.get("get"))
+            .unwrap()
+            .clone()
+    };
+    for charged in [
+        "add_group",
+        "create_wallet",
+        "lit_action",
+        "convert_to_chain_secured_account",
+    ] {
+        assert!(
+            operation(charged)["responses"].get("402").is_some(),
+            "{charged} lacks 402"
+        );
+    }
+    for free in [
+        "new_account",
+        "billing/create_payment_intent",
+        "list_groups",
+    ] {
+        assert!(
+            operation(free)["responses"].get("402").is_none(),
+            "{free} documents 402"
+        );
+    }
+    for write in [
+        "new_account",
+        "create_wallet",
+        "add_group",
+        "billing/confirm_payment",
+    ] {
+        let op = operation(write);
+        let params = op["parameters"].as_array().unwrap();
+        assert!(
+            params
+                .iter()
+                .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"),
+            "{write} lacks the Idempotency-Key header"
+        );
+        for status in ["409", "422"] {
+            assert!(
+                op["responses"].get(status).is_some(),
+                "{write} lacks {status}"
+            );
+        }
+    }
+    for read in ["list_groups", "lit_action", "get_lit_action_ipfs_id"] {
+        let has_key = operation(read)["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key"));
+        assert!(!has_key, "{read} documents an Idempotency-Key");
+    }
+
     // Swagger UI: the page and its assets come from the node itself.
     let (status, html) = node.raw("GET", "/core/v1/swagger-ui/", None).await;
     assert_eq!(status, 200);

@@ -103,10 +103,8 @@ fn kind_of(path: &str, operation: &Operation, method: &str) -> Kind {
                 )
         }
     };
-    let charged = (write || name == "lit_action")
-        && !name.starts_with("billing/")
-        && name != "new_account"
-        && name != "convert_to_chain_secured_account";
+    let charged =
+        (write || name == "lit_action") && !name.starts_with("billing/") && name != "new_account";
     Kind {
         authenticated,
         write,

@@ -28,12 +28,15 @@ pub struct ApiKey(pub B256);
 pub struct Caller {
     pub key_hash: B256,
     pub account: B256,
-    /// `None` for the account key; the scopes of a usage key otherwise.
-    pub usage: Option<UsageKeyRecord>,
     pub grant: Arc<KeyGrant>,
 }
 
 impl Caller {
+    /// `None` for the account key; the scopes of a usage key otherwise.
+    pub fn usage(&self) -> Option<&UsageKeyRecord> {
+        self.grant.usage.as_ref()
+    }
+
     pub fn is_account_key(&self) -> bool {
         self.grant.is_account_key()
     }
@@ -112,7 +115,6 @@ impl FromRequestParts<SharedContext> for Caller {
             KeyState::Live(grant) => Ok(Caller {
                 key_hash: grant.key_hash,
                 account: grant.account,
-                usage: grant.usage.clone(),
                 grant,
             }),
             KeyState::Expired => Err(ApiError::unauthorized(

@@ -33,6 +33,7 @@ use super::error::{ApiError, TransactionSent};
 use crate::app::SharedContext;
 use crate::keys::aead;
 use crate::store::idempotency::{record_key, IdempotencyRecord, KeptReply};
+use crate::store::permissions::KeyState;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
@@ -125,14 +126,23 @@ pub async fn replay(
         Err(error) => return error.into_response(),
     };
     let ctx = &this.ctx;
-    let caller = api_key_hash(request.headers()).map(|hash| hash.0);
+    let caller = api_key_hash(request.headers());
     let scope = match caller {
-        Some(hash) => match ctx.permissions.key_account(&hash.into()) {
-            Ok(Some(account)) => account.0,
-            // Unknown key: the handler answers 401 and nothing is recorded.
-            Ok(None) => return next.run(request).await,
-            Err(error) => return ApiError::from(error).into_response(),
-        },
+        Some(hash) => {
+            // Resolved by the rate limiter already, when it could (one resolution per request).
+            let state = match request.extensions().get::<KeyState>() {
+                Some(state) => state.clone(),
+                None => match ctx.permissions.resolve(&hash) {
+                    Ok(state) => state,
+                    Err(error) => return ApiError::from(error).into_response(),
+                },
+            };
+            match state {
+                KeyState::Live(grant) => grant.account.0,
+                // Unknown or expired key: the handler answers 401 and nothing is recorded.
+                KeyState::Expired | KeyState::Unknown => return next.run(request).await,
+            }
+        }
         None if request.uri().path().ends_with("/new_account") => ANONYMOUS_SCOPE,
         None => return next.run(request).await,
     };
@@ -144,7 +154,7 @@ pub async fn replay(
         ))
         .into_response();
     };
-    let fingerprint = fingerprint(caller, &parts, &body);
+    let fingerprint = fingerprint(caller.map(|hash| hash.0), &parts, &body);
     let record = record_key(&scope, &Sha256::digest(&key).into());
     loop {
         let claim = match this.claim(&record) {

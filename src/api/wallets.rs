@@ -52,7 +52,7 @@ pub async fn create_wallet(
     query: Result<Query<CreateWalletQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CreateWalletResponse>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    if caller.usage.as_ref().is_some_and(|u| !u.can_create_pkps) {
+    if caller.usage().is_some_and(|u| !u.can_create_pkps) {
         return Err(ApiError::forbidden(
             "this usage key may not create wallets (it lacks can_create_pkps)",
         ));

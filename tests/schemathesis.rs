@@ -72,8 +72,10 @@ async fn schemathesis_finds_no_mismatch_between_the_document_and_the_server() {
             "20261207",
             "--max-examples",
             "30",
+            // One worker: with two, schemathesis 4.32.5 once crashed inside its own coverage
+            // phase (a KeyError over source lines, a race between its threads), not a finding.
             "--workers",
-            "2",
+            "1",
         ])
         .args(["--generation-database", "none", "--max-failures", "50"])
         .args(["-H", &format!("X-Api-Key: {key}")])

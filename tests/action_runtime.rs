@@ -1284,3 +1284,196 @@ fn ethers_utf8_encoding_matches_its_own_rules() {
         json!(format!("{}", alloy::primitives::keccak256(prefixed)))
     );
 }
+
+/// Runs js/webapi/node.mjs (the web API cases under Node) with `options`.
+fn node_web_api_cases(options: &Value) -> Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("js/webapi/node.mjs");
+    let output = std::process::Command::new("node")
+        .arg(script)
+        .arg(options.to_string())
+        .output()
+        .expect("node runs (script/setup.sh needs Node.js)");
+    assert!(
+        output.status.success(),
+        "node js/webapi/node.mjs failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Cases where Node departs from the WebCrypto spec and lit-node follows the spec:
+/// (case path, lit-node's value, Node's value).
+const NODE_DEPARTURES: &[(&str, &str, &str)] = &[(
+    // Node 20 names this DOMException "InvalidAccessException"; WebCrypto says InvalidAccessError.
+    "/hmacErrors/exportUnextractable/error",
+    "InvalidAccessError",
+    "InvalidAccessException",
+)];
+
+#[test]
+fn web_apis_match_node() {
+    // js/webapi/cases.js runs unchanged under Node and here; every result must be equal. ECDSA
+    // signatures are random in Node, so each side verifies the other's (`peerVerifies`): Node
+    // first, then lit-node given Node's signatures, then Node again given lit-node's.
+    let cases = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("js/webapi/cases.js"),
+    )
+    .unwrap();
+    let slow_url = format!("http://{}/slow", harness().server);
+    let node_first = node_web_api_cases(&json!({ "slowUrl": slow_url }));
+    let code = format!(
+        "{cases}\nasync function main(options) {{ return await webApiCases({{ ...options, platform: \"lit\" }}); }}"
+    );
+    let outcome = run_limited(
+        &code,
+        Some(json!({ "slowUrl": slow_url, "peer": node_first["exchange"] })),
+        limits(|l| l.timeout_ms = 20_000),
+    );
+    assert!(!outcome.has_error, "{outcome:?}");
+    let ours = outcome.response;
+    let mut node = node_web_api_cases(&json!({ "slowUrl": slow_url, "peer": ours["exchange"] }));
+
+    for (path, ours_says, node_says) in NODE_DEPARTURES {
+        assert_eq!(
+            ours.pointer(&format!("/cases{path}")),
+            Some(&json!(ours_says)),
+            "{path}"
+        );
+        let at = node.pointer_mut(&format!("/cases{path}")).unwrap();
+        assert_eq!(
+            at,
+            &json!(node_says),
+            "{path}: Node changed; drop the departure"
+        );
+        *at = json!(ours_says);
+    }
+    for side in [&ours, &node] {
+        for curve in ["p256", "k256"] {
+            assert_eq!(
+                side["cases"][curve]["peerVerifies"],
+                json!(true),
+                "{curve}: {side}"
+            );
+        }
+        assert_eq!(
+            side["cases"]["abort"]["inFlightFetch"]["error"],
+            json!("AbortError")
+        );
+        assert_eq!(
+            side["cases"]["abort"]["inFlightFetch"]["quick"],
+            json!(true)
+        );
+    }
+    let (ours, node) = (&ours["cases"], &node["cases"]);
+    let names: Vec<&String> = node.as_object().unwrap().keys().collect();
+    assert_eq!(ours.as_object().unwrap().keys().collect::<Vec<_>>(), names);
+    for name in names {
+        assert_eq!(
+            ours[name], node[name],
+            "case {name}: lit-node (left) and Node (right) differ"
+        );
+    }
+}
+
+#[test]
+fn lit_headers_is_a_read_only_headers() {
+    let response = ok(r#"async function main() {
+        let changed;
+        try { Lit.Headers.set("x-request-id", "forged"); changed = "yes"; } catch (e) { changed = e.name; }
+        return {
+          get: Lit.Headers.get("X-Request-Id"),
+          field: Lit.Headers["x-request-id"],
+          isHeaders: Lit.Headers instanceof Headers,
+          has: Lit.Headers.has("x-request-id"),
+          entries: Array.from(Lit.Headers.entries()),
+          keys: Object.keys(Lit.Headers),
+          json: JSON.parse(JSON.stringify(Lit.Headers)),
+          changed,
+          still: Lit.Headers.get("x-request-id"),
+          frozen: Object.isFrozen(Lit.Headers),
+        };
+    }"#);
+    assert_eq!(
+        response,
+        json!({
+            "get": "req-1", "field": "req-1", "isHeaders": true, "has": true,
+            "entries": [["x-request-id", "req-1"]], "keys": ["x-request-id"],
+            "json": {"x-request-id": "req-1"}, "changed": "TypeError", "still": "req-1", "frozen": true,
+        })
+    );
+}
+
+#[test]
+fn intervals_and_aborted_fetches_do_not_keep_a_finished_run() {
+    // An interval left running, an AbortSignal.timeout and an aborted fetch to a server that
+    // answers in 5 s: the run ends when main does, not at its time limit or the server's answer.
+    let started = Instant::now();
+    let outcome = run_limited(
+        &format!(
+            r#"async function main() {{
+                let ticks = 0;
+                setInterval(() => {{ ticks += 1; }}, 10);
+                AbortSignal.timeout(60_000);
+                const controller = new AbortController();
+                const pending = fetch("http://{}/slow", {{ signal: controller.signal }}).catch((e) => e.name);
+                await new Promise((resolve) => setTimeout(resolve, 55));
+                controller.abort();
+                return {{ aborted: await pending, ticked: ticks >= 3 }};
+            }}"#,
+            harness().server
+        ),
+        None,
+        limits(|l| l.timeout_ms = 10_000),
+    );
+    assert!(!outcome.has_error, "{outcome:?}");
+    assert_eq!(
+        outcome.response,
+        json!({ "aborted": "AbortError", "ticked": true })
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the run waited for what it no longer needs: {:?}",
+        started.elapsed()
+    );
+    // A timeout still keeps the run going until it fires, as before.
+    let outcome = run(
+        r#"async function main() { setTimeout(() => Lit.Actions.setResponse({response: "late"}), 30); }"#,
+    );
+    assert_eq!(outcome.response, json!("late"), "{outcome:?}");
+}
+
+#[test]
+fn web_crypto_refuses_what_it_cannot_use_with_dom_exceptions() {
+    // Inputs from a hostile action: wrong types, huge lengths, keys of other kinds. Each is an
+    // ordinary rejection the action can catch, never a failed run.
+    let response = ok(r#"async function main() {
+        const s = crypto.subtle;
+        const name = async (p) => { try { await p; return "ok"; } catch (e) { return e.name; } };
+        const key = await s.importKey("raw", new Uint8Array(32), "AES-GCM", false, ["encrypt"]);
+        return [
+          await name(s.importKey("raw", "not bytes", "AES-GCM", false, ["encrypt"])),
+          await name(s.importKey("raw", new Uint8Array(16), { name: "HMAC", hash: "MD5" }, false, ["sign"])),
+          await name(s.importKey("jwk", { kty: "EC", crv: "P-256", x: "!!", y: "" }, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"])),
+          await name(s.importKey("spki", new Uint8Array(10), { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"])),
+          await name(s.encrypt({ name: "AES-GCM", iv: new Uint8Array(7) }, key, new Uint8Array(1))),
+          await name(s.encrypt({ name: "AES-GCM", iv: new Uint8Array(12), tagLength: 64 }, key, new Uint8Array(1))),
+          await name(s.sign("HMAC", {}, new Uint8Array(1))),
+          await name(s.generateKey({ name: "RSA-PSS" }, false, ["sign"])),
+          await name(s.verify({ name: "ECDSA", hash: "SHA-256" }, key, new Uint8Array(64), new Uint8Array(1))),
+        ];
+    }"#);
+    assert_eq!(
+        response,
+        json!([
+            "TypeError",
+            "NotSupportedError",
+            "DataError",
+            "NotSupportedError",
+            "NotSupportedError",
+            "NotSupportedError",
+            "TypeError",
+            "NotSupportedError",
+            "InvalidAccessError"
+        ])
+    );
+}

@@ -27,6 +27,12 @@ pub fn globals() -> Result<&'static [u8], String> {
     compiled_once(&BYTECODE, "lit:globals", include_str!("globals.js"))
 }
 
+/// `crypto.subtle` (`subtle.js`), loaded into a context when an action first reads it.
+pub fn subtle() -> Result<&'static [u8], String> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    compiled_once(&BYTECODE, "lit:subtle", include_str!("subtle.js"))
+}
+
 /// The ethers realm's setup (`realm.js`, see `realm`).
 pub fn realm_setup() -> Result<&'static [u8], String> {
     static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();

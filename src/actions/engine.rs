@@ -187,6 +187,34 @@ impl ActionWorker {
         }
     }
 
+    /// Builds what the first run of either kind needs, so no request waits for it: both
+    /// runtimes, each with its spare context, and the ethers realm (~0.2 s of CPU). The pool
+    /// calls it when a worker starts and after each reply; it does nothing when all is there,
+    /// and rebuilds what a run that broke a limit took with it.
+    pub fn warm_up(&mut self) {
+        let ethers = self.services.ethers.clone();
+        for (slot, with_ethers) in self.runtimes.iter_mut().zip([false, true]) {
+            if slot.is_none() {
+                match WorkerRuntime::new() {
+                    Ok(runtime) => *slot = Some(runtime),
+                    Err(error) => {
+                        tracing::error!(%error, "a Lit Action runtime could not start");
+                        return;
+                    }
+                }
+            }
+            let worker = slot.as_mut().expect("created above");
+            if with_ethers {
+                if let Some(bytecode) = &ethers {
+                    worker.ensure_realm(bytecode);
+                }
+            }
+            if worker.spare.is_none() {
+                worker.spare = SpareContext::new(&worker.runtime).ok();
+            }
+        }
+    }
+
     /// Bytes allocated in the runtime for actions that do not use ethers (for tests).
     pub fn plain_runtime_bytes(&self) -> Option<i64> {
         self.runtimes[0]
@@ -545,7 +573,7 @@ fn event_loop<'js>(
         if ctx.execute_pending_job() {
             continue;
         }
-        let in_flight = host.in_flight.get() > 0;
+        let in_flight = host.fetches_in_flight() > 0;
         if next_timer < 0.0 && !in_flight {
             let settled: bool = driver.call(("settled",))?;
             if !settled {
@@ -609,7 +637,9 @@ fn deliver<'js>(
     id: u32,
     outcome: Result<FetchResponse, String>,
 ) -> rquickjs::Result<()> {
-    host.in_flight.set(host.in_flight.get().saturating_sub(1));
+    if !host.fetch_finished(id) {
+        return Ok(()); // aborted: nobody waits for it
+    }
     let value: Value = match outcome {
         Err(message) => rquickjs::String::from_str(ctx.clone(), &message)?.into_value(),
         Ok(response) => {

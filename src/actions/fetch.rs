@@ -278,17 +278,17 @@ impl Fetcher {
     /// Starts `request` on the runtime; `done` receives the outcome (an error text on failure).
     /// `time_left` bounds the request together with the configured per-request timeout.
     /// `budget` is the run's: the request body must already be reserved from it (`sending`), and
-    /// the response body is read into it.
+    /// the response body is read into it. Aborting the returned handle drops the request.
     pub fn spawn(
         &self,
         request: FetchRequest,
         sending: Reservation,
         time_left: Duration,
         done: impl FnOnce(Result<FetchResponse, String>) + Send + 'static,
-    ) {
+    ) -> tokio::task::AbortHandle {
         let this = self.clone();
         let timeout = self.timeout.min(time_left);
-        self.runtime.spawn(async move {
+        let task = self.runtime.spawn(async move {
             let budget = sending.budget.clone();
             let fetched = this.fetch(request, &budget);
             let outcome = match tokio::time::timeout(timeout, fetched).await {
@@ -301,6 +301,7 @@ impl Fetcher {
             drop(sending);
             done(outcome);
         });
+        task.abort_handle()
     }
 
     async fn fetch(

@@ -5,7 +5,7 @@
 // run's natives, see host.rs) and the prelude's shared helpers.
 (function (host, shared) {
   "use strict";
-  const { utils, keys, toUint8, kind, isError, jsonStringify } = shared;
+  const { utils, keys, web, toUint8, kind, isError, jsonStringify, PromiseCtor } = shared;
   const { freeze, keys: objectKeys } = Object;
   const G = globalThis;
   const errorTypes = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
@@ -45,7 +45,8 @@
   });
 
   // ---------------------------------------------------------------- crypto
-  const digestNames = { "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512" };
+  // crypto.subtle (subtle.js) is loaded when an action first reads it.
+  const subtleChunk = once(() => host.load("subtle")(host.subtle(), utils, toUint8, web().DOMException, PromiseCtor));
   const crypto = freeze({
     getRandomValues(array) {
       if (!ArrayBuffer.isView(array) || array instanceof Float32Array || array instanceof Float64Array || array instanceof DataView) {
@@ -62,15 +63,19 @@
       const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
       return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
     },
-    subtle: freeze({
-      async digest(algorithm, data) {
-        const name = String(typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm).toUpperCase();
-        const which = digestNames[name];
-        if (!which) throw new Error(`crypto.subtle.digest: unsupported algorithm ${name}`);
-        const out = utils().digest(which, toUint8(data, "crypto.subtle.digest data"));
-        return out.buffer;
-      },
-    }),
+    get subtle() { return subtleChunk().subtle; },
+    get [Symbol.toStringTag]() { return "Crypto"; },
+  });
+
+  // ---------------------------------------------------------------- performance
+  // Milliseconds since the run started, to the microsecond (Node counts from its process start).
+  const now = () => Math.round(host.now() * 1000) / 1000;
+  const timeOrigin = Date.now() - now();
+  const performance = freeze({
+    now,
+    timeOrigin,
+    toJSON() { return { timeOrigin }; },
+    get [Symbol.toStringTag]() { return "Performance"; },
   });
 
   // ---------------------------------------------------------------- structuredClone
@@ -141,11 +146,22 @@
       async getWalletAddress(params) { return keys().getWalletAddress(wallet(params, "getWalletAddress")); },
     };
     const litActions = freeze(actions);
-    const litHeaders = freeze(host.requestHeaders());
+    // A Headers instance (`Lit.Headers.get("x-request-id")`) nobody can change, whose headers
+    // are also its own fields (`Lit.Headers["x-request-id"]`), as they were before it was one.
+    const requestHeaders = host.requestHeaders();
+    const litHeaders = web().Headers._immutable(requestHeaders);
+    for (const name of objectKeys(requestHeaders)) {
+      Object.defineProperty(litHeaders, name, { value: requestHeaders[name], enumerable: true });
+    }
+    freeze(litHeaders);
     const lit = freeze({ Actions: litActions, Auth: freeze([]), Headers: litHeaders });
     return { lit, litActions, litHeaders };
   });
 
 
-  return { console, inspect, crypto, structuredClone, litObjects };
+  return {
+    console, inspect, crypto, performance, structuredClone, litObjects,
+    get CryptoKey() { return subtleChunk().CryptoKey; },
+    get SubtleCrypto() { return subtleChunk().SubtleCrypto; },
+  };
 })

@@ -20,9 +20,9 @@
   let utilsGroup, keysGroup, webClasses, globalsChunk;
   const utils = () => (utilsGroup ??= host.utils());
   const keys = () => (keysGroup ??= host.keys());
-  const web = () => (webClasses ??= host.load("web")(utils(), toUint8, jsonStringify, jsonParse, PromiseCtor));
-  // console, crypto, structuredClone and the Lit objects (globals.js), loaded on first use.
-  const globals = () => (globalsChunk ??= host.load("globals")(host, { utils, keys, toUint8, kind, isError, jsonStringify }));
+  const web = () => (webClasses ??= host.load("web")(utils(), toUint8, jsonStringify, jsonParse, PromiseCtor, webTimers, fail));
+  // console, crypto, performance, structuredClone and the Lit objects (globals.js), loaded on first use.
+  const globals = () => (globalsChunk ??= host.load("globals")(host, { utils, keys, web, toUint8, kind, isError, jsonStringify, PromiseCtor }));
   const toUint8 = (data, what) => {
     if (data instanceof Uint8Array) return data;
     if (data instanceof ArrayBuffer || kind(data) === "ArrayBuffer") return new Uint8Array(data);
@@ -36,25 +36,46 @@
   function fetch(input, init) {
     return new PromiseCtor((resolve, reject) => {
       const request = new (web().Request)(input, init);
+      const signal = request.signal;
+      if (signal && signal.aborted) { reject(signal.reason); return; }
       const id = host.fetchStart(request.method, request.url, Array.from(request.headers.entries()), request._peek().length ? request._peek() : null);
-      pendingFetches.set(id, { resolve, reject, url: request.url });
+      const pending = { resolve, reject, url: request.url, signal, onAbort: null };
+      if (signal) {
+        // Aborting stops the request (the host drops it) and rejects with the signal's reason.
+        pending.onAbort = () => {
+          if (!pendingFetches.delete(id)) return;
+          host.fetchAbort(id);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", pending.onAbort, { once: true });
+      }
+      pendingFetches.set(id, pending);
     });
   }
 
   // ---------------------------------------------------------------- timers
+  // A timeout keeps the run going until it fires; an interval or a background timer (the one of
+  // AbortSignal.timeout) does not keep a run whose main has settled: its pending ones are dropped.
   const timers = new Map();
   let nextTimerId = 1;
-  function setTimeout(callback, delay = 0, ...args) {
-    if (typeof callback !== "function") throw new TypeError("setTimeout: callback must be a function");
+  // As browsers do: a delay that is not a number from 0 to 2^31 − 1 ms (NaN, negative, infinite,
+  // huge) means "as soon as possible".
+  const delayOf = (delay) => {
+    const ms = Number(delay);
+    return ms >= 0 && ms <= 2147483647 ? ms : 0;
+  };
+  const addTimer = (callback, delay, args, repeat, background) => {
+    if (typeof callback !== "function") throw new TypeError(`${repeat ? "setInterval" : "setTimeout"}: callback must be a function`);
     const id = nextTimerId++;
-    // As browsers do: a delay that is not a number from 0 to 2^31 − 1 ms (NaN, negative,
-    // infinite, huge) means "as soon as possible".
-    let ms = Number(delay);
-    if (!(ms >= 0 && ms <= 2147483647)) ms = 0;
-    timers.set(id, { due: host.now() + ms, callback, args });
+    const ms = delayOf(delay);
+    // An interval of 0 fires at most once per millisecond, as in browsers.
+    timers.set(id, { due: host.now() + ms, callback, args, every: repeat ? Math.max(ms, 1) : 0, background: background || repeat });
     return id;
-  }
+  };
+  function setTimeout(callback, delay = 0, ...args) { return addTimer(callback, delay, args, false, false); }
+  function setInterval(callback, delay = 0, ...args) { return addTimer(callback, delay, args, true, false); }
   function clearTimeout(id) { timers.delete(id); }
+  const webTimers = { now: () => host.now(), background: (callback, delay) => addTimer(callback, delay, [], false, true) };
 
   // ---------------------------------------------------------------- install
   const fixed = (name, value) => defineProperty(G, name, { value, writable: false, enumerable: false, configurable: false });
@@ -76,6 +97,9 @@
   };
   lazy("console", globals);
   lazy("crypto", globals);
+  lazy("performance", globals);
+  lazy("CryptoKey", globals);
+  lazy("SubtleCrypto", globals);
   lazy("structuredClone", globals);
   lazy("TextEncoder", web);
   lazy("TextDecoder", web);
@@ -84,9 +108,17 @@
   lazy("Headers", web);
   lazy("Request", web);
   lazy("Response", web);
+  lazy("Blob", web);
+  lazy("DOMException", web);
+  lazy("Event", web);
+  lazy("EventTarget", web);
+  lazy("AbortController", web);
+  lazy("AbortSignal", web);
   plain("fetch", fetch);
   plain("setTimeout", setTimeout);
   plain("clearTimeout", clearTimeout);
+  plain("setInterval", setInterval);
+  plain("clearInterval", clearTimeout);
   if (typeof G.queueMicrotask !== "function") plain("queueMicrotask", (fn) => { PromiseCtor.resolve().then(fn); });
   let ethers;
   defineProperty(G, "ethers", {
@@ -162,14 +194,18 @@
       }
       case "nextTimer": {
         let due = -1;
-        for (const timer of timers.values()) if (due < 0 || timer.due < due) due = timer.due;
+        for (const [id, timer] of timers) {
+          if (settled && timer.background) { timers.delete(id); continue; }
+          if (due < 0 || timer.due < due) due = timer.due;
+        }
         return due;
       }
       case "fireTimers": {
         const ready = Array.from(timers).filter(([, t]) => t.due <= a).sort((x, y) => x[1].due - y[1].due || x[0] - y[0]);
         for (const [id, timer] of ready) {
           if (!timers.has(id)) continue;
-          timers.delete(id);
+          if (timer.every) timer.due = Math.max(timer.due + timer.every, a);
+          else timers.delete(id);
           try { timer.callback(...timer.args); } catch (error) { fail(error); }
         }
         return;
@@ -179,6 +215,7 @@
         const pending = pendingFetches.get(a);
         if (!pending) return;
         pendingFetches.delete(a);
+        if (pending.onAbort) pending.signal.removeEventListener("abort", pending.onAbort);
         if (typeof b === "string") {
           pending.reject(new TypeError(`fetch failed: ${b}`));
           return;

@@ -39,7 +39,7 @@ impl Host {
         let id = used as u32;
         let sender = self.fetch_done.clone();
         let time_left = self.deadline.saturating_duration_since(Instant::now());
-        fetcher.spawn(
+        let task = fetcher.spawn(
             FetchRequest {
                 method,
                 url,
@@ -52,7 +52,7 @@ impl Host {
                 let _ = sender.send((id, outcome));
             },
         );
-        self.in_flight.set(self.in_flight.get() + 1);
+        self.in_flight.borrow_mut().insert(id, task);
         Ok(id)
     }
 }

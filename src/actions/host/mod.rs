@@ -25,6 +25,7 @@ use crate::store::Store;
 
 mod fetch_start;
 mod keys;
+mod subtle;
 mod utils;
 
 /// What every run shares: key derivation, the mirror, fetch, the compiled ethers bundle.
@@ -124,7 +125,8 @@ pub struct Host {
     pub response: RefCell<Option<(bool, String)>>,
     key_ops: Cell<u64>,
     fetches: Cell<u64>,
-    pub in_flight: Cell<usize>,
+    /// Fetches started and not yet delivered, by id: aborting one stops its task.
+    in_flight: RefCell<HashMap<u32, tokio::task::AbortHandle>>,
     fetch_done: mpsc::Sender<FetchDone>,
     /// Bytes of fetch bodies held outside the JS heap, bounded by the run's memory limit.
     pub fetch_budget: Arc<FetchBudget>,
@@ -166,7 +168,7 @@ impl Host {
             response: RefCell::new(None),
             key_ops: Cell::new(0),
             fetches: Cell::new(0),
-            in_flight: Cell::new(0),
+            in_flight: RefCell::new(HashMap::new()),
             fetch_done,
             fetch_budget: FetchBudget::new(memory_bytes),
             derivation_ids: RefCell::new(HashMap::new()),
@@ -227,6 +229,22 @@ impl Host {
             }
         }
         false
+    }
+
+    /// How many fetches are still to be delivered.
+    pub fn fetches_in_flight(&self) -> usize {
+        self.in_flight.borrow().len()
+    }
+
+    /// A fetch's outcome arrived: true if it is still wanted (it was not aborted).
+    pub fn fetch_finished(&self, id: u32) -> bool {
+        self.in_flight.borrow_mut().remove(&id).is_some()
+    }
+
+    fn abort_fetch(&self, id: u32) {
+        if let Some(task) = self.in_flight.borrow_mut().remove(&id) {
+            task.abort();
+        }
     }
 
     /// Records a broken limit (the first one wins) and returns the error to throw.
@@ -313,12 +331,20 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
         h.start_fetch(method, url, headers, body)
             .map_err(|e| e.throw(&ctx))
     });
+    // An aborted fetch (AbortSignal): its request is dropped and its outcome never delivered.
+    let h = host.clone();
+    native!(object, ctx, "fetchAbort", move |_ctx: Ctx<'js>, id: u32| {
+        h.abort_fetch(id);
+        Ok::<_, rquickjs::Error>(())
+    });
 
-    // The runtime's own scripts loaded on first use: "web" (web.js), "globals" (globals.js).
+    // The runtime's own scripts loaded on first use: "web" (web.js), "globals" (globals.js),
+    // "subtle" (subtle.js).
     native!(object, ctx, "load", |ctx: Ctx<'js>, name: String| {
         let bytecode = match name.as_str() {
             "web" => super::bytecode::web(),
             "globals" => super::bytecode::globals(),
+            "subtle" => super::bytecode::subtle(),
             other => Err(format!("no runtime script named {other}")),
         }
         .map_err(|e| Exception::throw_internal(&ctx, &e))?;
@@ -347,5 +373,8 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
     native!(object, ctx, "utils", |ctx: Ctx<'js>| utils::util_natives(
         &ctx
     ));
+    native!(object, ctx, "subtle", |ctx: Ctx<'js>| {
+        subtle::subtle_natives(&ctx)
+    });
     Ok(object)
 }

@@ -110,6 +110,10 @@ pub struct ActionsConfig {
     /// Let `fetch` reach loopback, private, link-local and metadata addresses. Off by default:
     /// a node must not be an SSRF proxy into its own network. Tests turn it on for a local server.
     pub fetch_allow_private: bool,
+    /// Build every worker's ethers realm (~0.2 s of CPU each) before the node reports ready, and
+    /// again after a run that took one with it, so no request waits for one. Off: a worker builds
+    /// its realm when its first ethers run arrives.
+    pub warm_ethers: bool,
 }
 
 impl Default for ActionsConfig {
@@ -123,6 +127,7 @@ impl Default for ActionsConfig {
             fetch_timeout_ms: 15_000,
             fetch_max_response_bytes: 10 * 1024 * 1024,
             fetch_allow_private: false,
+            warm_ethers: true,
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct PoolLimits {
     pub max_workers_per_account: usize,
     /// Runs one account may have waiting (0 = a quarter of the queue, at least one).
     pub max_queued_per_account: usize,
+    /// Workers build their ethers realm before taking runs, and again after a run took it
+    /// with it (see [`ActionWorker::warm_up`]); [`ActionPool::warmed`] tells when all have.
+    pub warm_ethers: bool,
 }
 
 impl PoolLimits {
@@ -74,6 +77,7 @@ impl PoolLimits {
             queue: self.queue,
             max_workers_per_account,
             max_queued_per_account,
+            warm_ethers: self.warm_ethers,
         }
     }
 }
@@ -226,6 +230,8 @@ pub struct ActionPool {
     scheduler: Arc<Scheduler>,
     threads: Threads,
     workers: usize,
+    /// Workers still warming up (see [`ActionPool::warmed`]).
+    warming: tokio::sync::watch::Receiver<usize>,
 }
 
 /// Starts worker `index` (see [`worker`]).
@@ -234,16 +240,17 @@ fn start_worker(
     services: Arc<Services>,
     scheduler: Arc<Scheduler>,
     threads: Threads,
+    warming: Option<Arc<tokio::sync::watch::Sender<usize>>>,
 ) -> std::io::Result<()> {
     let joined = threads.clone();
     let handle = std::thread::Builder::new()
         .name(format!("lit-action-{index}"))
         .stack_size(WORKER_STACK_BYTES)
         .spawn(move || {
-            if worker(services.clone(), &scheduler) == Exit::Retired {
+            if worker(services.clone(), &scheduler, warming) == Exit::Retired {
                 // This thread may not raise its priority again after a long run: a fresh
                 // thread takes its place.
-                if let Err(error) = start_worker(index, services, scheduler, joined) {
+                if let Err(error) = start_worker(index, services, scheduler, joined, None) {
                     tracing::error!(%error, "cannot replace a Lit Action worker thread");
                 }
             }
@@ -265,14 +272,36 @@ impl ActionPool {
             limits,
         });
         let threads = Threads::default();
+        let to_warm = if limits.warm_ethers && services.ethers.is_some() {
+            limits.workers
+        } else {
+            0
+        };
+        let (warmed, warming) = tokio::sync::watch::channel(to_warm);
+        let warmed = Arc::new(warmed);
         for index in 0..limits.workers {
-            start_worker(index, services.clone(), scheduler.clone(), threads.clone())?;
+            let warmed = (to_warm > 0).then(|| warmed.clone());
+            start_worker(
+                index,
+                services.clone(),
+                scheduler.clone(),
+                threads.clone(),
+                warmed,
+            )?;
         }
         Ok(Self {
             scheduler,
             threads,
             workers: limits.workers,
+            warming,
         })
+    }
+
+    /// Resolves once every worker has built what ethers runs need (at once when warming is
+    /// off), so the node reports ready only when a first request is served as fast as later ones.
+    pub async fn warmed(&self) {
+        let mut warming = self.warming.clone();
+        let _ = warming.wait_for(|left| *left == 0).await;
     }
 
     pub fn workers(&self) -> usize {
@@ -330,8 +359,19 @@ enum Exit {
     Retired,
 }
 
-fn worker(services: Arc<Services>, scheduler: &Scheduler) -> Exit {
+fn worker(
+    services: Arc<Services>,
+    scheduler: &Scheduler,
+    warming: Option<Arc<tokio::sync::watch::Sender<usize>>>,
+) -> Exit {
+    let warm = scheduler.limits.warm_ethers;
     let mut runner = ActionWorker::new(services.clone());
+    if warm && std::panic::catch_unwind(AssertUnwindSafe(|| runner.warm_up())).is_err() {
+        runner = ActionWorker::new(services.clone());
+    }
+    if let Some(warming) = warming {
+        warming.send_modify(|left| *left = left.saturating_sub(1));
+    }
     while let Some(task) = scheduler.take() {
         metrics::histogram!("lit_node_action_queue_seconds")
             .record(task.queued.elapsed().as_secs_f64());
@@ -361,8 +401,15 @@ fn worker(services: Arc<Services>, scheduler: &Scheduler) -> Exit {
         if !super::priority::restore() {
             return Exit::Retired;
         }
-        // The start of the next run, done while the client reads this reply.
-        if std::panic::catch_unwind(AssertUnwindSafe(|| runner.prepare())).is_err() {
+        // The start of the next run, done while the client reads this reply (and the ethers
+        // realm again, if the run took it with it).
+        let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            runner.prepare();
+            if warm {
+                runner.warm_up();
+            }
+        }));
+        if prepared.is_err() {
             runner = ActionWorker::new(services.clone());
         }
     }
@@ -379,6 +426,7 @@ mod tests {
             queue,
             max_workers_per_account: 0,
             max_queued_per_account: 0,
+            warm_ethers: false,
         }
         .resolved()
     }
@@ -390,6 +438,7 @@ mod tests {
             queue: 10,
             max_workers_per_account: 2,
             max_queued_per_account: 6,
+            warm_ethers: false,
         };
         let (a, b, c) = (
             B256::repeat_byte(1),
@@ -439,6 +488,7 @@ mod tests {
             queue: 10,
             max_workers_per_account: 9,
             max_queued_per_account: 7,
+            warm_ethers: false,
         }
         .resolved();
         assert_eq!(

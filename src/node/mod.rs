@@ -106,6 +106,7 @@ fn start_actions(
             queue: config.actions.queue,
             max_workers_per_account: config.actions.max_workers_per_account,
             max_queued_per_account: config.actions.max_queued_per_account,
+            warm_ethers: config.actions.warm_ethers,
         },
     )
     .map_err(|e| NodeError::Setup(format!("cannot start the Lit Action workers: {e}")))
@@ -217,6 +218,15 @@ async fn serve_node(parts: NodeParts, mode: &str) -> Result<(), NodeError> {
         shutdown.clone(),
     ));
     let actions = start_actions(&config, &keys, &permissions, &store)?;
+    let warming = std::time::Instant::now();
+    actions.warmed().await;
+    if config.actions.warm_ethers {
+        tracing::info!(
+            workers = actions.workers(),
+            elapsed_ms = warming.elapsed().as_millis() as u64,
+            "every Lit Action worker built its ethers realm"
+        );
+    }
 
     let ctx = AppContext {
         chain: ChainInfo {

@@ -64,6 +64,7 @@ impl InProcess {
                 queue: 8,
                 max_workers_per_account: 0,
                 max_queued_per_account: 0,
+                warm_ethers: false,
             },
         )
         .unwrap();

@@ -81,6 +81,9 @@ pub fn node_command(args: &[&str], envs: &[(&str, &str)]) -> Command {
         .args(args)
         .env_remove("LIT_NODE_ROOT_SECRET")
         .env("LIT_NODE_LOG", "warn")
+        // Building every worker's ethers realm before ready costs each node start ~1 s of CPU
+        // in test builds; tests that are about it turn it back on.
+        .env("LIT_NODE_ACTIONS__WARM_ETHERS", "false")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -32,6 +32,7 @@ for mode in isolated shared; do
   done
   [[ "$line" == "listening on http://"* ]] || { cat "$TMP/err" >&2; exit 1; }
   URL="${line#listening on }"
+  URL="${URL%% *}"  # drop " (N processes)"
   for action in hello sign; do
     if [[ "$action" == hello ]]; then code="$HELLO" expect="hello"; else code="$SIGN" expect="$SIG"; fi
     for c in 1 16; do

@@ -4,7 +4,11 @@
 // semantics as lit-node (see /work/shared/spec/actions.md, "Request and reply"), so that the
 // node's throughput and latency can be compared against plain V8:
 //
-//   node benches/node-baseline/server.mjs --mode <isolated|shared> --port <port>
+//   node benches/node-baseline/server.mjs --mode <isolated|shared> --port <port> [--workers <n>]
+//
+// One process per core by default (node:cluster, `--workers` = os.availableParallelism()), as
+// lit-node runs actions on every core: a single Node process would use one core and flatter our
+// ratios (measured: 15–45%). `--workers 1` serves from one process, without cluster.
 //
 //   isolated  every request runs in a fresh `vm` context (like the node, which isolates every
 //             run); `ethers` is a lazy global that loads the ethers v5 UMD bundle into that
@@ -19,7 +23,9 @@
 // No limits (time, memory, sizes) are enforced on the action. Port 0 picks a free port; the
 // server prints exactly one line `listening on http://127.0.0.1:<port>` when ready.
 
+import cluster from 'node:cluster';
 import http from 'node:http';
+import os from 'node:os';
 import vm from 'node:vm';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,7 +45,7 @@ const CODE_CACHE_MAX = 1024; // compiled actions kept, oldest evicted first
 // Command line
 
 function parseArgs(argv) {
-  const opts = { mode: 'isolated', port: 0 };
+  const opts = { mode: 'isolated', port: 0, workers: os.availableParallelism() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const take = () => {
@@ -50,17 +56,20 @@ function parseArgs(argv) {
     else if (a.startsWith('--mode=')) opts.mode = a.slice(7);
     else if (a === '--port') opts.port = Number(take());
     else if (a.startsWith('--port=')) opts.port = Number(a.slice(7));
+    else if (a === '--workers') opts.workers = Number(take());
+    else if (a.startsWith('--workers=')) opts.workers = Number(a.slice(10));
     else if (a === '-h' || a === '--help') usage();
     else usage(`unknown argument ${a}`);
   }
   if (opts.mode !== 'isolated' && opts.mode !== 'shared') usage(`bad mode ${opts.mode}`);
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) usage('bad port');
+  if (!Number.isInteger(opts.workers) || opts.workers < 1) usage('bad worker count');
   return opts;
 }
 
 function usage(msg) {
   if (msg) process.stderr.write(`server.mjs: ${msg}\n`);
-  process.stderr.write('usage: node server.mjs --mode <isolated|shared> --port <port>\n');
+  process.stderr.write('usage: node server.mjs --mode <isolated|shared> --port <port> [--workers <n>]\n');
   process.exit(msg ? 2 : 0);
 }
 
@@ -324,25 +333,62 @@ function makeHandler(mode) {
 // Main
 
 const opts = parseArgs(process.argv.slice(2));
-const server = http.createServer(makeHandler(opts.mode));
-server.keepAliveTimeout = 60_000;
 
-// An action that leaves a rejected promise behind must not take the server down.
-process.on('unhandledRejection', () => {});
-
-server.on('error', (err) => {
-  process.stderr.write(`server.mjs: ${err.message}\n`);
-  process.exit(1);
-});
-
-server.listen(opts.port, '127.0.0.1', () => {
-  process.stdout.write(`listening on http://127.0.0.1:${server.address().port}\n`);
-});
-
-function shutdown() {
-  server.close();
-  server.closeAllConnections();
-  process.exit(0);
+if (opts.workers > 1 && cluster.isPrimary) {
+  // The primary only forks and reports: every worker listens on the same port (with port 0,
+  // cluster hands all of them the same free port) and the kernel spreads connections.
+  let listening = 0;
+  let announced = false;
+  cluster.on('listening', (_worker, address) => {
+    listening += 1;
+    if (listening === opts.workers && !announced) {
+      announced = true;
+      process.stdout.write(`listening on http://127.0.0.1:${address.port} (${opts.workers} processes)\n`);
+    }
+  });
+  cluster.on('exit', (_worker, code, signal) => {
+    if (!stopping) {
+      process.stderr.write(`server.mjs: a worker exited (${signal || code})\n`);
+      process.exit(1);
+    }
+  });
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers)) worker.process.kill('SIGTERM');
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  for (let i = 0; i < opts.workers; i++) cluster.fork();
+} else {
+  serve();
 }
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+
+function serve() {
+  const server = http.createServer(makeHandler(opts.mode));
+  server.keepAliveTimeout = 60_000;
+
+  // An action that leaves a rejected promise behind must not take the server down.
+  process.on('unhandledRejection', () => {});
+
+  server.on('error', (err) => {
+    process.stderr.write(`server.mjs: ${err.message}\n`);
+    process.exit(1);
+  });
+
+  server.listen(opts.port, '127.0.0.1', () => {
+    // In a cluster the primary announces the address once every worker listens.
+    if (!cluster.isWorker) {
+      process.stdout.write(`listening on http://127.0.0.1:${server.address().port}\n`);
+    }
+  });
+
+  function shutdown() {
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  }
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}

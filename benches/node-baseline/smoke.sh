@@ -43,6 +43,7 @@ start_server() {
   done
   [[ "$line" == "listening on http://"* ]] || { echo "FAIL [$mode] server not ready" >&2; exit 1; }
   URL="${line#listening on }"
+  URL="${URL%% *}"  # drop " (N processes)"
 }
 
 # check MODE NAME CODE EXPECTED_RESPONSE

@@ -114,6 +114,11 @@ pub struct ActionsConfig {
     /// again after a run that took one with it, so no request waits for one. Off: a worker builds
     /// its realm when its first ethers run arrives.
     pub warm_ethers: bool,
+    /// Origin of the CDN imported modules come from (jsDelivr's layout: `/npm/<pkg>@<ver>/…`).
+    /// Operators may point it at their own mirror; no other origin is ever fetched.
+    pub modules_cdn: String,
+    /// Bytes of verified module source the node keeps (least recently used evicted first).
+    pub module_cache_bytes: u64,
 }
 
 impl Default for ActionsConfig {
@@ -128,6 +133,8 @@ impl Default for ActionsConfig {
             fetch_max_response_bytes: 10 * 1024 * 1024,
             fetch_allow_private: false,
             warm_ethers: true,
+            modules_cdn: "https://cdn.jsdelivr.net".into(),
+            module_cache_bytes: 256 * 1024 * 1024,
         }
     }
 }

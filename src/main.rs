@@ -1,7 +1,8 @@
 //! The `lit-node` command line: `dev` (embedded anvil chain), `serve` (configured chain),
 //! `payers` (print the payer and node signer addresses a root secret gives, for
-//! `script/Deploy.s.sol`) and
-//! `grant-credit` (credit an account on a dev chain).
+//! `script/Deploy.s.sol`),
+//! `grant-credit` (credit an account on a dev chain) and `modules export|import` (the lock file of
+//! the module pins in a data dir).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +59,23 @@ enum Command {
         /// Deployment JSON (default: <data-dir>/deployment.json)
         #[arg(long)]
         deployment: Option<PathBuf>,
+    },
+    /// The pins of imported modules (URL → SHA-384) as a lock file, to pre-seed a node or share
+    /// pins between nodes. Run while the node is stopped (its store is open otherwise).
+    #[command(subcommand)]
+    Modules(ModulesCommand),
+}
+
+#[derive(Subcommand)]
+enum ModulesCommand {
+    /// Print the data dir's pins as a lock file (JSON) on stdout.
+    Export(CommonArgs),
+    /// Pin every module of a lock file (replacing pins of the same URLs); a bad entry pins nothing.
+    Import {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The lock file (`-` reads stdin)
+        file: PathBuf,
     },
 }
 
@@ -182,6 +200,37 @@ async fn run(command: Command, root_from_env: Option<RootSecret>) -> Result<(), 
                 .load_with_chain(rpc_url, deployment)
                 .map_err(|e| e.to_string())?;
             grant_credit(config, root_from_env, &account, cents).await
+        }
+        Command::Modules(command) => modules(command),
+    }
+}
+
+/// `lit-node modules export|import`.
+fn modules(command: ModulesCommand) -> Result<(), String> {
+    use lit_node::actions::modules::lock;
+    let open = |common: &CommonArgs| {
+        let config = common.load(None).map_err(|e| e.to_string())?;
+        lit_node::store::Store::open(&config.data_dir).map_err(|e| e.to_string())
+    };
+    match command {
+        ModulesCommand::Export(common) => {
+            let lock = lock::export(&open(&common)?)?;
+            let text = serde_json::to_string_pretty(&lock).map_err(|e| e.to_string())?;
+            println!("{text}");
+            Ok(())
+        }
+        ModulesCommand::Import { common, file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?
+            } else {
+                std::fs::read_to_string(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            };
+            let lock: lock::LockFile = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a module lock file: {e}", file.display()))?;
+            let pinned = lock::import(&open(&common)?, &lock)?;
+            println!("{}", serde_json::json!({ "pinned": pinned }));
+            Ok(())
         }
     }
 }

@@ -73,6 +73,7 @@ fn fifty_concurrent_ten_mib_fetches_stay_within_the_runs_memory_limit() {
         store,
         fetcher: Some(fetcher),
         ethers: None,
+        modules: None,
     });
     let code = format!(
         r#"async function main() {{

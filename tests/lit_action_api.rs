@@ -448,17 +448,30 @@ async fn actions_run_with_mirrored_permissions_and_wallet_keys() {
 async fn limits_come_from_chain_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let n = Node {
-        node: NodeProcess::dev(dir.path(), &[PUBLISH_RPC]).await,
+        node: NodeProcess::dev(
+            dir.path(),
+            &[
+                PUBLISH_RPC,
+                (
+                    "LIT_NODE_ACTIONS__MODULES_CDN",
+                    "https://mirror.example:8443",
+                ),
+            ],
+        )
+        .await,
     };
     let config = n
         .ok("GET", "get_lit_action_client_config", None, Value::Null)
         .await;
+    // The spec's limits, then the limits of module imports (and the operator's CDN mirror).
     assert_eq!(
         config,
         json!({"timeout_ms": 30000, "async_timeout_ms": 30000, "memory_limit_mb": 64,
                "max_code_length": 16777216, "max_response_length": 102400,
                "max_console_log_length": 102400, "max_fetch_count": 50, "max_get_keys_count": 10,
-               "max_retries": 3, "client_timeout_ms_buffer": 5000})
+               "max_retries": 3, "client_timeout_ms_buffer": 5000,
+               "module_cdn": "https://mirror.example:8443", "max_module_bytes": 10485760,
+               "max_modules_per_run": 100, "module_fetch_timeout_ms": 30000})
     );
     set_node_config(
         &n,

@@ -119,6 +119,11 @@ impl WorkerRuntime {
     fn new() -> Result<Self, String> {
         let runtime = Runtime::new().map_err(|e| e.to_string())?;
         runtime.set_max_stack_size(JS_STACK_BYTES);
+        // Serves only while a run's static imports load (see modules::loader).
+        runtime.set_loader(
+            super::modules::loader::CdnResolver,
+            super::modules::loader::CdnLoader,
+        );
         let base_bytes = usize::try_from(runtime.memory_usage().malloc_size).unwrap_or(0);
         Ok(Self {
             spare: None,
@@ -508,6 +513,21 @@ fn drive<'js>(
     #[cfg(test)]
     tests::install_panic_hook(ctx).map_err(|e| exception_text(ctx, None, e))?;
 
+    if super::modules::looks_like_module(&host.input.code) {
+        // An ES module: its static imports are loaded first, then it is evaluated, then main runs.
+        let Some(modules) = &host.services.modules else {
+            return Err("Error: imports are not available on this node".into());
+        };
+        let (evaluated, namespace) = super::modules::evaluate(ctx, host, modules).map_err(fail)?;
+        let parts = rquickjs::Array::new(ctx.clone()).map_err(fail)?;
+        parts.set(0, evaluated).map_err(fail)?;
+        parts.set(1, namespace).map_err(fail)?;
+        driver
+            .call::<_, ()>(("runModule", parts, host.input.params_json.clone()))
+            .map_err(fail)?;
+        return finish(ctx, host, &driver, fetch_rx, fail);
+    }
+
     let mut options = EvalOptions::default();
     options.global = true;
     options.strict = false;
@@ -529,10 +549,20 @@ fn drive<'js>(
     driver
         .call::<_, ()>(("run", main, host.input.params_json.clone()))
         .map_err(fail)?;
+    finish(ctx, host, &driver, fetch_rx, fail)
+}
 
-    event_loop(ctx, host, &driver, fetch_rx).map_err(fail)?;
+/// Runs the event loop until the run settles, then reads how it ended.
+fn finish<'js>(
+    ctx: &Ctx<'js>,
+    host: &Rc<Host>,
+    driver: &Function<'js>,
+    fetch_rx: &mpsc::Receiver<FetchDone>,
+    fail: impl Fn(rquickjs::Error) -> String,
+) -> Result<Option<(bool, String)>, String> {
+    event_loop(ctx, host, driver, fetch_rx).map_err(&fail)?;
 
-    let outcome: Vec<String> = driver.call(("outcome",)).map_err(fail)?;
+    let outcome: Vec<String> = driver.call(("outcome",)).map_err(&fail)?;
     let [how, text] = <[String; 2]>::try_from(outcome)
         .map_err(|_| "the action runtime returned a malformed outcome".to_string())?;
     match how.as_str() {
@@ -704,6 +734,7 @@ mod tests {
             store,
             fetcher: None,
             ethers: Some(Arc::new(super::super::ethers::compile().unwrap())),
+            modules: None,
         };
         (dir, Arc::new(services))
     }

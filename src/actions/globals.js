@@ -129,7 +129,8 @@
         if (typeof params.ciphertext !== "string" || params.ciphertext.trim() === "") throw new RangeError("ciphertext must not be blank");
         return keys().decrypt(id, params.ciphertext);
       },
-      showImportDetails() { return []; },
+      // What this run imported: [{url, sha384, size, from: "cache" | "network"}].
+      showImportDetails() { return host.importDetails(); },
       async signEcdsa(params) {
         const id = wallet(params, "signEcdsa");
         const toSign = params.toSign;

@@ -41,6 +41,7 @@ pub mod guard;
 pub mod host;
 pub mod js_bytes;
 pub mod limits;
+pub mod modules;
 pub mod pool;
 pub mod priority;
 pub mod realm;

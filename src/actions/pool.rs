@@ -232,6 +232,7 @@ pub struct ActionPool {
     workers: usize,
     /// Workers still warming up (see [`ActionPool::warmed`]).
     warming: tokio::sync::watch::Receiver<usize>,
+    services: Arc<Services>,
 }
 
 /// Starts worker `index` (see [`worker`]).
@@ -294,6 +295,7 @@ impl ActionPool {
             threads,
             workers: limits.workers,
             warming,
+            services,
         })
     }
 
@@ -302,6 +304,11 @@ impl ActionPool {
     pub async fn warmed(&self) {
         let mut warming = self.warming.clone();
         let _ = warming.wait_for(|left| *left == 0).await;
+    }
+
+    /// What the runs share (for the API's client config).
+    pub fn services(&self) -> &Services {
+        &self.services
     }
 
     pub fn workers(&self) -> usize {

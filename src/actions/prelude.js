@@ -161,23 +161,37 @@
     if (!failed) { failed = true; failure = describeError(error); }
     settled = true;
   };
+  // Calls main with js_params (JSON text; undefined → main(null)) and records how it ends.
+  const start = (main, params) => {
+    let result;
+    try {
+      result = main(params === undefined ? null : jsonParse(params));
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    PromiseCtor.resolve(result).then(
+      (value) => { returned = value; settled = true; },
+      (error) => fail(error),
+    );
+  };
   // One function rather than an object of methods: a run creates every closure of the prelude,
   // so fewer is faster. `op` names what the Rust side asks for.
   return function driver(op, a, b) {
     switch (op) {
-      case "run": {
-        // a: main, b: js_params as JSON text (undefined → main(null)).
-        let result;
-        try {
-          result = a(b === undefined ? null : jsonParse(b));
-        } catch (error) {
-          fail(error);
-          return;
-        }
-        PromiseCtor.resolve(result).then(
-          (value) => { returned = value; settled = true; },
-          (error) => fail(error),
-        );
+      case "run": start(a, b); return;
+      case "runModule": {
+        // a: [the module's evaluation promise, its namespace], b: js_params as JSON text. `main`
+        // is the module's own binding (a declaration, a const, or exported), else its `main` or
+        // default export.
+        const [evaluated, namespace] = a;
+        PromiseCtor.resolve(evaluated).then(() => {
+          let main = namespace.__litMain();
+          if (main === undefined) main = namespace.main;
+          if (main === undefined && typeof namespace.default === "function") main = namespace.default;
+          if (typeof main !== "function") { fail(new ReferenceError("main is not defined")); return; }
+          start(main, b);
+        }, fail);
         return;
       }
       case "fail": fail(a); return;

@@ -219,15 +219,61 @@ pub async fn lit_action(
     }
 }
 
+/// The limits in force for Lit Actions (spec/api.md) and the limits of their imports.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientConfig {
+    pub timeout_ms: u64,
+    pub async_timeout_ms: u64,
+    pub memory_limit_mb: u64,
+    pub max_code_length: u64,
+    pub max_response_length: u64,
+    pub max_console_log_length: u64,
+    pub max_fetch_count: u64,
+    pub max_get_keys_count: u64,
+    pub max_retries: u64,
+    pub client_timeout_ms_buffer: u64,
+    /// The origin imported modules come from; `null` when this node refuses imports.
+    pub module_cdn: Option<String>,
+    /// Largest module source accepted, in bytes.
+    pub max_module_bytes: u64,
+    /// Most modules one run may load (its own imports and theirs).
+    pub max_modules_per_run: u64,
+    /// Longest one module download may take; downloads also count against `timeout_ms`.
+    pub module_fetch_timeout_ms: u64,
+}
+
 #[utoipa::path(
     get,
     path = "/core/v1/get_lit_action_client_config",
     tag = "actions",
     summary = "The Lit Action limits in force",
-    responses((status = 200, description = "success", body = ActionLimits))
+    responses((status = 200, description = "success", body = ClientConfig))
 )]
 pub async fn get_lit_action_client_config(
     State(ctx): State<SharedContext>,
-) -> Result<Json<ActionLimits>, ApiError> {
-    Ok(Json(ActionLimits::current(&ctx.store)?))
+) -> Result<Json<ClientConfig>, ApiError> {
+    use crate::actions::modules::source::{FETCH_TIMEOUT, MAX_MODULES_PER_RUN, MAX_MODULE_BYTES};
+    let limits = ActionLimits::current(&ctx.store)?;
+    let module_cdn = ctx
+        .actions
+        .services()
+        .modules
+        .as_ref()
+        .map(|modules| modules.cdn().origin().ascii_serialization());
+    Ok(Json(ClientConfig {
+        timeout_ms: limits.timeout_ms,
+        async_timeout_ms: limits.async_timeout_ms,
+        memory_limit_mb: limits.memory_limit_mb,
+        max_code_length: limits.max_code_length,
+        max_response_length: limits.max_response_length,
+        max_console_log_length: limits.max_console_log_length,
+        max_fetch_count: limits.max_fetch_count,
+        max_get_keys_count: limits.max_get_keys_count,
+        max_retries: limits.max_retries,
+        client_timeout_ms_buffer: limits.client_timeout_ms_buffer,
+        module_cdn,
+        max_module_bytes: MAX_MODULE_BYTES as u64,
+        max_modules_per_run: MAX_MODULES_PER_RUN as u64,
+        module_fetch_timeout_ms: FETCH_TIMEOUT.as_millis() as u64,
+    }))
 }

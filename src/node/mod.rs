@@ -98,6 +98,7 @@ fn start_actions(
             crate::actions::fetch::Fetcher::new(&config.actions).map_err(NodeError::Setup)?,
         ),
         ethers: Some(Arc::new(ethers)),
+        modules: Some(module_source(config, store)?),
     };
     crate::actions::ActionPool::new(
         Arc::new(services),
@@ -110,6 +111,32 @@ fn start_actions(
         },
     )
     .map_err(|e| NodeError::Setup(format!("cannot start the Lit Action workers: {e}")))
+}
+
+/// Where imported modules come from: `actions.modules_cdn`, which must be a bare http(s) origin.
+fn module_source(
+    config: &Config,
+    store: &Store,
+) -> Result<crate::actions::modules::source::ModuleSource, NodeError> {
+    use crate::actions::modules::source::{ModuleSettings, ModuleSource};
+    let text = &config.actions.modules_cdn;
+    let cdn = url::Url::parse(text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+        .filter(|u| u.path() == "/" && u.query().is_none() && u.fragment().is_none())
+        .ok_or_else(|| {
+            NodeError::Setup(format!(
+                "actions.modules_cdn must be an http(s) origin such as https://cdn.jsdelivr.net, not {text:?}"
+            ))
+        })?;
+    ModuleSource::new(
+        ModuleSettings {
+            cdn,
+            cache_bytes: config.actions.module_cache_bytes,
+        },
+        store.clone(),
+    )
+    .map_err(NodeError::Setup)
 }
 
 /// Starts the mirror, serves the API until shutdown, then stops the mirror.

@@ -13,6 +13,7 @@
 //! - `outbox`: transactions sent and not yet seen mined (see [`outbox`]).
 //! - `idempotency`: replies of writes kept for `Idempotency-Key` retries (see [`idempotency`]).
 //! - `used_messages`: hashes of wallet-signed messages already accepted (see [`used_messages`]).
+//! - `modules`: pins and cached source of imported ES modules (see [`modules`]).
 
 pub mod code;
 pub mod idempotency;
@@ -20,6 +21,7 @@ pub mod journal;
 pub mod keys;
 mod meta;
 mod mirror_writes;
+pub mod modules;
 pub mod outbox;
 pub mod permissions;
 pub mod query;
@@ -43,6 +45,7 @@ pub(crate) const CF_BILLING: &str = "billing";
 pub(crate) const CF_OUTBOX: &str = "outbox";
 pub(crate) const CF_IDEMPOTENCY: &str = "idempotency";
 pub(crate) const CF_USED_MESSAGES: &str = "used_messages";
+pub(crate) const CF_MODULES: &str = "modules";
 const COLUMN_FAMILIES: &[&str] = &[
     CF_META,
     CF_STATE,
@@ -53,6 +56,7 @@ const COLUMN_FAMILIES: &[&str] = &[
     CF_OUTBOX,
     CF_IDEMPOTENCY,
     CF_USED_MESSAGES,
+    CF_MODULES,
 ];
 
 /// Storage-layer failure.
@@ -102,6 +106,8 @@ pub struct Store {
     code_clock: Arc<std::sync::atomic::AtomicU64>,
     /// Serialises the check-and-record of used signed messages.
     messages_lock: Arc<std::sync::Mutex<()>>,
+    /// Serialises updates of the module cache's size counter.
+    modules_lock: Arc<std::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -125,6 +131,7 @@ impl Store {
             code_lock: Arc::default(),
             code_clock: Arc::default(),
             messages_lock: Arc::default(),
+            modules_lock: Arc::default(),
         })
     }
 

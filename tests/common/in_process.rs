@@ -56,6 +56,7 @@ impl InProcess {
             store: store.clone(),
             fetcher: None,
             ethers: None,
+            modules: None,
         };
         let actions = ActionPool::new(
             Arc::new(services),

@@ -28,13 +28,26 @@ mod keys;
 mod subtle;
 mod utils;
 
-/// What every run shares: key derivation, the mirror, fetch, the compiled ethers bundle.
+/// What every run shares: key derivation, the mirror, fetch, the compiled ethers bundle, and
+/// where imported modules come from.
 pub struct Services {
     pub keys: KeyDeriver,
     pub permissions: Permissions,
     pub store: Store,
     pub fetcher: Option<Fetcher>,
     pub ethers: Option<Arc<Vec<u8>>>,
+    /// `None`: imports are refused on this node.
+    pub modules: Option<super::modules::source::ModuleSource>,
+}
+
+/// One module a run loaded (`Lit.Actions.showImportDetails()`).
+#[derive(Debug, Clone)]
+pub struct ImportDetail {
+    pub url: String,
+    pub sha384: String,
+    pub size: usize,
+    /// "cache" or "network".
+    pub from: &'static str,
 }
 
 /// Pays for a run's time as it goes (billing): the first second is paid before the run starts;
@@ -136,6 +149,8 @@ pub struct Host {
     /// The worker's shared ethers, if built (weak: the worker owns it, and the host may be freed
     /// by the runtime's own teardown).
     realm: Option<Weak<EthersRealm>>,
+    /// The modules this run loaded, in order.
+    pub imports: RefCell<Vec<ImportDetail>>,
 }
 
 impl Host {
@@ -174,6 +189,7 @@ impl Host {
             derivation_ids: RefCell::new(HashMap::new()),
             signing_keys: RefCell::new(HashMap::new()),
             realm,
+            imports: RefCell::new(Vec::new()),
         }
     }
 
@@ -308,6 +324,19 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
     );
     let h = host.clone();
     native!(object, ctx, "now", move |_ctx: Ctx<'js>| Ok(h.now_ms()));
+    let h = host.clone();
+    native!(object, ctx, "importDetails", move |ctx: Ctx<'js>| {
+        let list = rquickjs::Array::new(ctx.clone())?;
+        for (i, detail) in h.imports.borrow().iter().enumerate() {
+            let item = Object::new(ctx.clone())?;
+            item.set("url", detail.url.as_str())?;
+            item.set("sha384", detail.sha384.as_str())?;
+            item.set("size", detail.size)?;
+            item.set("from", detail.from)?;
+            list.set(i, item)?;
+        }
+        Ok::<_, rquickjs::Error>(list)
+    });
     let h = host.clone();
     native!(object, ctx, "requestHeaders", move |ctx: Ctx<'js>| {
         let headers = Object::new(ctx)?;

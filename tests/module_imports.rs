@@ -303,7 +303,7 @@ fn a_second_run_makes_no_request_and_a_warm_cache_outlives_the_cdn_and_a_restart
     let dir = tempfile::tempdir().unwrap();
     let code = r#"import { z } from "zod@3.22.4";
         import { v4 } from "uuid@9.0.1";
-        export const main = async () => ({ ok: z.string().parse("x"), uuid: v4().length, imports: Lit.Actions.showImportDetails().map((d) => d.from) });"#;
+        export const main = async () => ({ ok: z.string().parse("x"), uuid: v4().length, imports: Lit.Actions.showImportDetails().map((d) => d.from), bytecode: Lit.Actions.showImportDetails().map((d) => d.bytecode) });"#;
     {
         let services = services(dir.path());
         assert_eq!(
@@ -313,15 +313,20 @@ fn a_second_run_makes_no_request_and_a_warm_cache_outlives_the_cdn_and_a_restart
         let before = requests();
         let again = ok(&services, code);
         assert_eq!(again["imports"], json!(["cache", "cache"]));
+        // The modules are pinned, so the second run reads the bytecode compiled by the first.
+        assert_eq!(again["bytecode"], json!([true, true]));
         assert_eq!(requests(), before, "the second run went to the network");
     }
-    // The CDN is down and the node restarted (the store reopened): the cache still serves.
+    // The CDN is down and the node restarted (the store reopened, compiled modules forgotten):
+    // the store's cache still serves.
+    lit_node::actions::modules::loader::forget_compiled();
     harness().cdn.down.store(true, Ordering::SeqCst);
     let reopened = services(dir.path());
     let reply = run(&reopened, code);
     harness().cdn.down.store(false, Ordering::SeqCst);
     assert!(!reply.has_error, "{reply:?}");
     assert_eq!(reply.response["imports"], json!(["cache", "cache"]));
+    assert_eq!(reply.response["bytecode"], json!([false, false]));
     // A module the cache does not hold fails clearly while the CDN is down.
     harness().cdn.down.store(true, Ordering::SeqCst);
     let cold = services(tempfile::tempdir().unwrap().path());
@@ -390,6 +395,11 @@ fn integrity_inline_pinned_and_on_first_use_is_enforced() {
         failed.contains("does not match the integrity the CDN sent"),
         "{failed}"
     );
+    // A module with neither an inline hash nor a pin is pinned on first use.
+    ok(
+        &node,
+        r#"import { string } from "superstruct@1.0.4"; export async function main() { return typeof string; }"#,
+    );
     let pins: Vec<String> = node
         .store
         .module_pins()
@@ -398,7 +408,7 @@ fn integrity_inline_pinned_and_on_first_use_is_enforced() {
         .map(|(url, _)| url)
         .collect();
     assert!(
-        pins.iter().any(|u| u.ends_with("zod@3.22.4/+esm")),
+        pins.iter().any(|u| u.ends_with("superstruct@1.0.4/+esm")),
         "{pins:?}"
     );
     assert!(

@@ -48,6 +48,8 @@ pub struct ImportDetail {
     pub size: usize,
     /// "cache" or "network".
     pub from: &'static str,
+    /// Read as bytecode compiled by an earlier run (not parsed again).
+    pub bytecode: bool,
 }
 
 /// Pays for a run's time as it goes (billing): the first second is paid before the run starts;
@@ -333,6 +335,7 @@ pub fn host_object<'js>(ctx: &Ctx<'js>, host: &Rc<Host>) -> rquickjs::Result<Obj
             item.set("sha384", detail.sha384.as_str())?;
             item.set("size", detail.size)?;
             item.set("from", detail.from)?;
+            item.set("bytecode", detail.bytecode)?;
             list.set(i, item)?;
         }
         Ok::<_, rquickjs::Error>(list)

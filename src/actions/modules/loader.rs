@@ -6,10 +6,11 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
-use rquickjs::module::Declared;
-use rquickjs::{Ctx, Error, Module};
+use rquickjs::module::{Declared, WriteOptions};
+use rquickjs::{qjs, Ctx, Error, Module};
 
 use super::source::{ModuleSource, MAX_MODULES_PER_RUN};
 use super::specifier;
@@ -97,6 +98,69 @@ impl Resolver for CdnResolver {
     }
 }
 
+/// A module compiled once: its bytecode and the size of the source it came from.
+struct Compiled {
+    bytecode: Vec<u8>,
+    source_bytes: usize,
+}
+
+/// Module bytecode by (URL, SHA-384 of its verified source), shared by every worker, so a module
+/// is parsed once per process (bounded: 64 MiB of bytecode, least recently used evicted).
+fn compiled() -> &'static moka::sync::Cache<(String, String), Arc<Compiled>> {
+    static COMPILED: OnceLock<moka::sync::Cache<(String, String), Arc<Compiled>>> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        moka::sync::Cache::builder()
+            .weigher(|_, compiled: &Arc<Compiled>| {
+                u32::try_from(compiled.bytecode.len()).unwrap_or(u32::MAX)
+            })
+            .max_capacity(64 * 1024 * 1024)
+            .build()
+    })
+}
+
+/// Forgets every compiled module, as a restart does (for tests that restart a node in-process).
+pub fn forget_compiled() {
+    compiled().invalidate_all();
+}
+
+thread_local! {
+    /// The bytecode [`read_module`] reads next.
+    static READING: RefCell<Option<Arc<Compiled>>> = const { RefCell::new(None) };
+}
+
+/// Reads the module bytecode left in [`READING`] into `ctx` (QuickJS's module-loading signature).
+unsafe extern "C" fn read_module(
+    ctx: *mut qjs::JSContext,
+    _name: *const qjs::c_char,
+) -> *mut qjs::JSModuleDef {
+    let Some(compiled) = READING.with(|r| r.borrow_mut().take()) else {
+        return std::ptr::null_mut();
+    };
+    let bytes = &compiled.bytecode;
+    // SAFETY: the bytecode was written by this process's QuickJS from a module (see `load`);
+    // without JS_READ_OBJ_ROM_DATA QuickJS copies what it keeps, so `bytes` may go afterwards.
+    unsafe {
+        let value = qjs::JS_ReadObject(
+            ctx,
+            bytes.as_ptr(),
+            bytes.len() as _,
+            qjs::JS_READ_OBJ_BYTECODE as i32,
+        );
+        if qjs::JS_IsException(value) {
+            return std::ptr::null_mut();
+        }
+        if qjs::JS_VALUE_GET_TAG(value) != qjs::JS_TAG_MODULE {
+            qjs::JS_FreeValue(ctx, value);
+            return std::ptr::null_mut();
+        }
+        // The context's module list keeps the module; this value's reference is not needed (as
+        // in QuickJS's own module loader).
+        let module = qjs::JS_VALUE_GET_PTR(value).cast();
+        qjs::JS_FreeValue(ctx, value);
+        module
+    }
+}
+
 /// Loads resolved URLs through the run's [`ModuleSource`], within the run's limits.
 pub struct CdnLoader;
 
@@ -117,6 +181,29 @@ impl Loader for CdnLoader {
             ));
         }
         let inline = session.inline.borrow().get(name).cloned();
+        // A module known by its hash (inline or pinned) and compiled before is read as bytecode:
+        // its bytes were checked against that hash when it was compiled.
+        let expected = match inline.clone() {
+            Some(inline) => Some(inline),
+            None => session
+                .source
+                .pinned(name)
+                .map_err(|e| Error::new_loading_message(name, e))?,
+        };
+        if let Some(expected) = expected {
+            if let Some(compiled) = compiled().get(&(name.to_string(), expected.clone())) {
+                session.host.imports.borrow_mut().push(ImportDetail {
+                    url: name.to_string(),
+                    sha384: expected,
+                    size: compiled.source_bytes,
+                    from: "cache",
+                    bytecode: true,
+                });
+                READING.with(|r| *r.borrow_mut() = Some(compiled));
+                // SAFETY: `read_module` returns a module it read into this very context, or null.
+                return unsafe { Module::from_load_fn(ctx.clone(), name, read_module) };
+            }
+        }
         let loaded = session
             .source
             .load(name, inline.as_deref(), session.host.deadline)
@@ -126,7 +213,19 @@ impl Loader for CdnLoader {
             sha384: loaded.integrity.clone(),
             size: loaded.source.len(),
             from: loaded.origin.as_str(),
+            bytecode: false,
         });
-        Module::declare(ctx.clone(), name, loaded.source)
+        let source_bytes = loaded.source.len();
+        let module = Module::declare(ctx.clone(), name, loaded.source)?;
+        if let Ok(bytecode) = module.write(WriteOptions::default()) {
+            compiled().insert(
+                (name.to_string(), loaded.integrity),
+                Arc::new(Compiled {
+                    bytecode,
+                    source_bytes,
+                }),
+            );
+        }
+        Ok(module)
     }
 }

@@ -87,6 +87,14 @@ impl ModuleSource {
         &self.settings.cdn
     }
 
+    /// The integrity `url` is pinned to, if any.
+    pub fn pinned(&self, url: &str) -> Result<Option<String>, String> {
+        self.store
+            .module_pin(url)
+            .map(|pin| pin.map(|p| p.integrity))
+            .map_err(|e| format!("cannot read the pin of {url}: {e}"))
+    }
+
     /// The verified source of `url`, from the cache or the CDN, by `deadline`. Blocks the calling
     /// (worker) thread, which must not be a tokio thread.
     pub fn load(

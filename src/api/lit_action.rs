@@ -222,16 +222,8 @@ pub async fn lit_action(
 /// The limits in force for Lit Actions (spec/api.md) and the limits of their imports.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ClientConfig {
-    pub timeout_ms: u64,
-    pub async_timeout_ms: u64,
-    pub memory_limit_mb: u64,
-    pub max_code_length: u64,
-    pub max_response_length: u64,
-    pub max_console_log_length: u64,
-    pub max_fetch_count: u64,
-    pub max_get_keys_count: u64,
-    pub max_retries: u64,
-    pub client_timeout_ms_buffer: u64,
+    #[serde(flatten)]
+    pub limits: ActionLimits,
     /// The origin imported modules come from; `null` when this node refuses imports.
     pub module_cdn: Option<String>,
     /// Largest module source accepted, in bytes.
@@ -253,7 +245,6 @@ pub async fn get_lit_action_client_config(
     State(ctx): State<SharedContext>,
 ) -> Result<Json<ClientConfig>, ApiError> {
     use crate::actions::modules::source::{FETCH_TIMEOUT, MAX_MODULES_PER_RUN, MAX_MODULE_BYTES};
-    let limits = ActionLimits::current(&ctx.store)?;
     let module_cdn = ctx
         .actions
         .services()
@@ -261,16 +252,7 @@ pub async fn get_lit_action_client_config(
         .as_ref()
         .map(|modules| modules.cdn().origin().ascii_serialization());
     Ok(Json(ClientConfig {
-        timeout_ms: limits.timeout_ms,
-        async_timeout_ms: limits.async_timeout_ms,
-        memory_limit_mb: limits.memory_limit_mb,
-        max_code_length: limits.max_code_length,
-        max_response_length: limits.max_response_length,
-        max_console_log_length: limits.max_console_log_length,
-        max_fetch_count: limits.max_fetch_count,
-        max_get_keys_count: limits.max_get_keys_count,
-        max_retries: limits.max_retries,
-        client_timeout_ms_buffer: limits.client_timeout_ms_buffer,
+        limits: ActionLimits::current(&ctx.store)?,
         module_cdn,
         max_module_bytes: MAX_MODULE_BYTES as u64,
         max_modules_per_run: MAX_MODULES_PER_RUN as u64,

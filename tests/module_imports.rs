@@ -83,12 +83,36 @@ async fn serve(State(cdn): State<Arc<Cdn>>, UrlPath(path): UrlPath<String>) -> R
                 )
                 .into_bytes());
             }
-            match cdn.files.get(other) {
-                Some(bytes) => js(bytes.clone()),
+            match cdn
+                .files
+                .get(other)
+                .cloned()
+                .or_else(|| package_file(other))
+            {
+                Some(bytes) => js(bytes),
                 None => (StatusCode::NOT_FOUND, "not found").into_response(),
             }
         }
     }
+}
+
+/// A file of an installed package, as jsDelivr serves `/npm/<name>@<version>/<path>`: only for
+/// the version installed in .tools, and only inside the package.
+fn package_file(path: &str) -> Option<Vec<u8>> {
+    let (package, file) = path.split_once('/')?;
+    let (name, version) = package.rsplit_once('@')?;
+    if file
+        .split('/')
+        .any(|segment| segment == ".." || segment.is_empty())
+    {
+        return None;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/node_modules")
+        .join(name);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(root.join("package.json")).ok()?).ok()?;
+    (manifest["version"] == json!(version)).then(|| std::fs::read(root.join(file)).ok())?
 }
 
 /// The `+esm` bundles of the pinned packages (built once per test process) and hand-written
@@ -515,5 +539,30 @@ fn main_is_found_in_every_form_and_nested_imports_resolve() {
     assert!(
         failed.contains("Code generation from strings is not allowed"),
         "{failed}"
+    );
+}
+
+#[test]
+fn a_path_after_the_version_is_used_as_is_with_its_relative_imports() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let services = services(dir.path());
+    // date-fns's own ES files: addDays.mjs imports ./toDate.mjs and ./constructFrom.mjs.
+    let reply = ok(
+        &services,
+        r#"import { addDays } from "date-fns@3.6.0/addDays.mjs";
+        export async function main() {
+          return { day: addDays(new Date(Date.UTC(2026, 0, 30)), 3).toISOString().slice(0, 10),
+                   loaded: Lit.Actions.showImportDetails().map((d) => d.url.split("/npm/")[1]) };
+        }"#,
+    );
+    assert_eq!(reply["day"], json!("2026-02-02"));
+    assert_eq!(
+        reply["loaded"],
+        json!([
+            "date-fns@3.6.0/addDays.mjs",
+            "date-fns@3.6.0/toDate.mjs",
+            "date-fns@3.6.0/constructFrom.mjs"
+        ])
     );
 }

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
@@ -65,37 +66,43 @@ pub struct CdnResolver;
 impl Resolver for CdnResolver {
     fn resolve<'js>(
         &mut self,
-        _ctx: &Ctx<'js>,
+        ctx: &Ctx<'js>,
         base: &str,
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
-        let Some(session) = session() else {
-            return Err(Error::new_resolving_message(base, name, NO_DYNAMIC_IMPORT));
-        };
-        let importer = (base != ACTION_MODULE).then_some(base);
-        let resolved = specifier::resolve(name, importer, session.source.cdn())
-            .map_err(|e| Error::new_resolving_message(base, name, e.0))?;
-        if let Some(inline) = resolved.inline_integrity {
-            let mut known = session.inline.borrow_mut();
-            match known.get(&resolved.url) {
-                Some(other) if *other != inline => {
-                    return Err(Error::new_resolving_message(
-                        base,
-                        name,
-                        format!(
-                            "{} is imported with two different integrities",
-                            resolved.url
-                        ),
-                    ))
-                }
-                _ => {
-                    known.insert(resolved.url.clone(), inline);
-                }
+        // Called from QuickJS's C code: a panic must not unwind through it (see guard).
+        crate::actions::guard::call(ctx, AssertUnwindSafe(|| resolve(base, name)))
+    }
+}
+
+/// Names the module `name` imported from `base`: its CDN URL, remembering an inline integrity.
+fn resolve(base: &str, name: &str) -> rquickjs::Result<String> {
+    let Some(session) = session() else {
+        return Err(Error::new_resolving_message(base, name, NO_DYNAMIC_IMPORT));
+    };
+    let importer = (base != ACTION_MODULE).then_some(base);
+    let resolved = specifier::resolve(name, importer, session.source.cdn())
+        .map_err(|e| Error::new_resolving_message(base, name, e.0))?;
+    if let Some(inline) = resolved.inline_integrity {
+        let mut known = session.inline.borrow_mut();
+        match known.get(&resolved.url) {
+            Some(other) if *other != inline => {
+                return Err(Error::new_resolving_message(
+                    base,
+                    name,
+                    format!(
+                        "{} is imported with two different integrities",
+                        resolved.url
+                    ),
+                ))
+            }
+            _ => {
+                known.insert(resolved.url.clone(), inline);
             }
         }
-        Ok(resolved.url)
     }
+    Ok(resolved.url)
 }
 
 /// A module compiled once: its bytecode and the size of the source it came from.
@@ -171,61 +178,68 @@ impl Loader for CdnLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, Declared>> {
-        let Some(session) = session() else {
-            return Err(Error::new_loading_message(name, NO_DYNAMIC_IMPORT));
-        };
-        if session.host.imports.borrow().len() >= MAX_MODULES_PER_RUN {
-            return Err(Error::new_loading_message(
-                name,
-                format!("a run may load at most {MAX_MODULES_PER_RUN} modules"),
-            ));
-        }
-        let inline = session.inline.borrow().get(name).cloned();
-        // A module known by its hash (inline or pinned) and compiled before is read as bytecode:
-        // its bytes were checked against that hash when it was compiled.
-        let expected = match inline.clone() {
-            Some(inline) => Some(inline),
-            None => session
-                .source
-                .pinned(name)
-                .map_err(|e| Error::new_loading_message(name, e))?,
-        };
-        if let Some(expected) = expected {
-            if let Some(compiled) = compiled().get(&(name.to_string(), expected.clone())) {
-                session.host.imports.borrow_mut().push(ImportDetail {
-                    url: name.to_string(),
-                    sha384: expected,
-                    size: compiled.source_bytes,
-                    from: "cache",
-                    bytecode: true,
-                });
-                READING.with(|r| *r.borrow_mut() = Some(compiled));
-                // SAFETY: `read_module` returns a module it read into this very context, or null.
-                return unsafe { Module::from_load_fn(ctx.clone(), name, read_module) };
-            }
-        }
-        let loaded = session
-            .source
-            .load(name, inline.as_deref(), session.host.deadline)
-            .map_err(|e| Error::new_loading_message(name, e))?;
-        session.host.imports.borrow_mut().push(ImportDetail {
-            url: name.to_string(),
-            sha384: loaded.integrity.clone(),
-            size: loaded.source.len(),
-            from: loaded.origin.as_str(),
-            bytecode: false,
-        });
-        let source_bytes = loaded.source.len();
-        let module = Module::declare(ctx.clone(), name, loaded.source)?;
-        if let Ok(bytecode) = module.write(WriteOptions::default()) {
-            compiled().insert(
-                (name.to_string(), loaded.integrity),
-                Arc::new(Compiled {
-                    bytecode,
-                    source_bytes,
-                }),
-            );
-        }
-        Ok(module)
+        // Called from QuickJS's C code: a panic must not unwind through it (see guard).
+        crate::actions::guard::call(ctx, AssertUnwindSafe(|| load(ctx, name)))
     }
+}
+
+/// The module at URL `name`: compiled bytecode when its hash is known and it was compiled before,
+/// else its verified source (cache or CDN), declared and compiled for later runs.
+fn load<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Module<'js, Declared>> {
+    let Some(session) = session() else {
+        return Err(Error::new_loading_message(name, NO_DYNAMIC_IMPORT));
+    };
+    if session.host.imports.borrow().len() >= MAX_MODULES_PER_RUN {
+        return Err(Error::new_loading_message(
+            name,
+            format!("a run may load at most {MAX_MODULES_PER_RUN} modules"),
+        ));
+    }
+    let inline = session.inline.borrow().get(name).cloned();
+    // A module known by its hash (inline or pinned) and compiled before is read as bytecode:
+    // its bytes were checked against that hash when it was compiled.
+    let expected = match inline.clone() {
+        Some(inline) => Some(inline),
+        None => session
+            .source
+            .pinned(name)
+            .map_err(|e| Error::new_loading_message(name, e))?,
+    };
+    if let Some(expected) = expected {
+        if let Some(compiled) = compiled().get(&(name.to_string(), expected.clone())) {
+            session.host.imports.borrow_mut().push(ImportDetail {
+                url: name.to_string(),
+                sha384: expected,
+                size: compiled.source_bytes,
+                from: "cache",
+                bytecode: true,
+            });
+            READING.with(|r| *r.borrow_mut() = Some(compiled));
+            // SAFETY: `read_module` returns a module it read into this very context, or null.
+            return unsafe { Module::from_load_fn(ctx.clone(), name, read_module) };
+        }
+    }
+    let loaded = session
+        .source
+        .load(name, inline.as_deref(), session.host.deadline)
+        .map_err(|e| Error::new_loading_message(name, e))?;
+    session.host.imports.borrow_mut().push(ImportDetail {
+        url: name.to_string(),
+        sha384: loaded.integrity.clone(),
+        size: loaded.source.len(),
+        from: loaded.origin.as_str(),
+        bytecode: false,
+    });
+    let source_bytes = loaded.source.len();
+    let module = Module::declare(ctx.clone(), name, loaded.source)?;
+    if let Ok(bytecode) = module.write(WriteOptions::default()) {
+        compiled().insert(
+            (name.to_string(), loaded.integrity),
+            Arc::new(Compiled {
+                bytecode,
+                source_bytes,
+            }),
+        );
+    }
+    Ok(module)
 }

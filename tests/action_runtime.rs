@@ -4,15 +4,16 @@
 //! limit, the sandbox (no eval, frozen namespaces, no state between runs), web globals, action
 //! keys and ethers. Wallet permissions need a mirrored chain and live in `lit_action_api.rs`.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::B256;
+use common::engine::ethers_bytecode;
 use lit_node::actions::fetch::Fetcher;
-use lit_node::actions::{
-    run_action, ActionLimits, ActionOutcome, ActionWorker, RunInput, Services,
-};
+use lit_node::actions::{ActionLimits, ActionOutcome, ActionWorker, RunInput, Services};
 use lit_node::cid::cid_hash;
 use lit_node::config::ActionsConfig;
 use lit_node::keys::{KeyDeriver, RootSecret};
@@ -26,13 +27,6 @@ struct Harness {
     guarded: Arc<Services>,
     server: SocketAddr,
     _dir: tempfile::TempDir,
-}
-
-fn ethers_bytecode() -> Arc<Vec<u8>> {
-    static BYTECODE: OnceLock<Arc<Vec<u8>>> = OnceLock::new();
-    BYTECODE
-        .get_or_init(|| Arc::new(lit_node::actions::ethers::compile().expect("ethers compiles")))
-        .clone()
 }
 
 /// The gate of the `/hold` fixture: requests wait at it until a test opens it.
@@ -179,13 +173,7 @@ fn credit(seconds: u64) -> Arc<Credit> {
 
 /// Runs on a thread with a worker-sized stack, as the node's pool does.
 fn run_on(services: &Arc<Services>, input: RunInput) -> ActionOutcome {
-    let services = services.clone();
-    std::thread::Builder::new()
-        .stack_size(16 * 1024 * 1024)
-        .spawn(move || run_action(services, input))
-        .unwrap()
-        .join()
-        .unwrap()
+    common::engine::run_on_worker_stack(services, input)
 }
 
 fn run_limited(code: &str, params: Option<Value>, limits: ActionLimits) -> ActionOutcome {

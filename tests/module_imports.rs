@@ -4,6 +4,8 @@
 //! headers, redirects, oversized files, long import chains). Each test has its own store, so pins
 //! and the module cache start empty.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,9 +16,10 @@ use alloy::primitives::B256;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use common::engine::ethers_bytecode;
 use lit_node::actions::modules::integrity::sha384_of;
 use lit_node::actions::modules::source::{ModuleSettings, ModuleSource};
-use lit_node::actions::{run_action, ActionLimits, ActionOutcome, RunInput, Services};
+use lit_node::actions::{ActionLimits, ActionOutcome, RunInput, Services};
 use lit_node::cid::cid_hash;
 use lit_node::keys::{KeyDeriver, RootSecret};
 use lit_node::store::permissions::Permissions;
@@ -217,13 +220,6 @@ fn services(dir: &Path) -> Arc<Services> {
     })
 }
 
-fn ethers_bytecode() -> Arc<Vec<u8>> {
-    static BYTECODE: OnceLock<Arc<Vec<u8>>> = OnceLock::new();
-    BYTECODE
-        .get_or_init(|| Arc::new(lit_node::actions::ethers::compile().expect("ethers compiles")))
-        .clone()
-}
-
 fn run(services: &Arc<Services>, code: &str) -> ActionOutcome {
     let cid = lit_node::cid::cid_v0(code.as_bytes());
     let input = RunInput {
@@ -238,13 +234,7 @@ fn run(services: &Arc<Services>, code: &str) -> ActionOutcome {
         credit: None,
         abandoned: Default::default(),
     };
-    let services = services.clone();
-    std::thread::Builder::new()
-        .stack_size(16 * 1024 * 1024)
-        .spawn(move || run_action(services, input))
-        .unwrap()
-        .join()
-        .unwrap()
+    common::engine::run_on_worker_stack(services, input)
 }
 
 fn ok(services: &Arc<Services>, code: &str) -> Value {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod chain_writer;
+pub mod engine;
 pub mod fake_stripe;
 pub mod in_process;
 

@@ -20,7 +20,9 @@
   let utilsGroup, keysGroup, webClasses, globalsChunk;
   const utils = () => (utilsGroup ??= host.utils());
   const keys = () => (keysGroup ??= host.keys());
-  const web = () => (webClasses ??= host.load("web")(utils(), toUint8, jsonStringify, jsonParse, PromiseCtor, webTimers, fail));
+  // The timer functions web.js needs are made with it, not in every run.
+  const web = () => (webClasses ??= host.load("web")(utils(), toUint8, jsonStringify, jsonParse, PromiseCtor,
+    { now: () => host.now(), background: (callback, delay) => addTimer(callback, delay, [], false, true) }, fail));
   // console, crypto, performance, structuredClone and the Lit objects (globals.js), loaded on first use.
   const globals = () => (globalsChunk ??= host.load("globals")(host, { utils, keys, web, toUint8, kind, isError, jsonStringify, PromiseCtor }));
   const toUint8 = (data, what) => {
@@ -75,7 +77,6 @@
   function setTimeout(callback, delay = 0, ...args) { return addTimer(callback, delay, args, false, false); }
   function setInterval(callback, delay = 0, ...args) { return addTimer(callback, delay, args, true, false); }
   function clearTimeout(id) { timers.delete(id); }
-  const webTimers = { now: () => host.now(), background: (callback, delay) => addTimer(callback, delay, [], false, true) };
 
   // ---------------------------------------------------------------- install
   const fixed = (name, value) => defineProperty(G, name, { value, writable: false, enumerable: false, configurable: false });

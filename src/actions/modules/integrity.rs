@@ -31,6 +31,18 @@ pub fn matches(integrity: &str, bytes: &[u8]) -> bool {
         .any(|expected| expected == digest)
 }
 
+/// Whether `integrity` (possibly several space-separated hashes) names the digest of another
+/// well-formed `sha384-…` value, such as [`sha384_of`] gave for bytes already hashed.
+pub fn names(integrity: &str, sha384: &str) -> bool {
+    let Some(digest) = parse(sha384) else {
+        return false;
+    };
+    integrity
+        .split_whitespace()
+        .filter_map(parse)
+        .any(|expected| expected == digest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +59,8 @@ mod tests {
         assert!(!matches(&sri, b"alert(2)"));
         assert!(matches(&format!("sha256-xyz {sri}"), b"alert(1)"));
         assert!(!matches("sha384-not base64!", b"alert(1)"));
+        assert!(names(&format!("sha256-xyz {sri}"), &sri));
+        assert!(!names(&sri, &sha384_of(b"alert(2)")));
         assert_eq!(parse("sha384-AAAA"), None, "too short for SHA-384");
     }
 }

@@ -135,7 +135,7 @@ impl ModuleSource {
             }
             let (bytes, _) = self.download(url, deadline)?;
             let got = integrity::sha384_of(&bytes);
-            if !integrity::matches(&expected, &bytes) {
+            if !integrity::names(&expected, &got) {
                 return Err(format!(
                     "{url} does not match {what}: expected {expected}, the CDN served {got}"
                 ));
@@ -161,7 +161,7 @@ impl ModuleSource {
             ));
         }
         if let Some(header) = header {
-            if !integrity::matches(&header, &first) {
+            if !integrity::names(&header, &got) {
                 return Err(format!(
                     "{url} does not match the integrity the CDN sent with it ({header}); it is not pinned"
                 ));

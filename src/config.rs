@@ -99,6 +99,12 @@ pub struct ActionsConfig {
     pub max_workers_per_account: usize,
     /// Actions one account may have waiting (0 = a quarter of `queue`); beyond it, 429.
     pub max_queued_per_account: usize,
+    /// Runs parked while they wait for a fetch, a timer or a module download, all accounts
+    /// together: a parked run holds its own runtime but no worker thread. Beyond it a waiting
+    /// run keeps its thread while it waits.
+    pub max_parked: usize,
+    /// Parked runs one account may have (0 = three quarters of `max_parked`).
+    pub max_parked_per_account: usize,
     /// Bytes of Lit Action code the node keeps for one account (code run inline, and code given
     /// to `add_action`). Beyond it, the account's least recently used code that none of its
     /// actions references is evicted; code its actions reference is kept.
@@ -128,6 +134,8 @@ impl Default for ActionsConfig {
             queue: 256,
             max_workers_per_account: 0,
             max_queued_per_account: 0,
+            max_parked: 2048,
+            max_parked_per_account: 0,
             code_quota_bytes: 64 * 1024 * 1024,
             fetch_timeout_ms: 15_000,
             fetch_max_response_bytes: 10 * 1024 * 1024,

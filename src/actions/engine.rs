@@ -1,54 +1,42 @@
-//! Runs Lit Actions (spec/actions.md, "Request and reply") on a worker's QuickJS runtime: a fresh
+//! Runs Lit Actions (spec/actions.md, "Request and reply") on a worker's QuickJS runtimes: a fresh
 //! context per run (its own globals, so nothing an action defines survives it), the prelude, the
-//! action's top-level code as a classic script, `main(js_params)`, then an event loop that runs
-//! promise jobs, fires timers and delivers fetch results until everything settled or a limit is
-//! broken. Time is enforced by the interrupt handler while JS runs and by the loop while it waits;
-//! memory by the runtime's limit; stack by its stack limit.
+//! action's top-level code as a classic script (or an ES module, see `modules`), `main(js_params)`,
+//! then the event loop (`event_loop`) until everything settled or a limit is broken. Time is
+//! enforced by the interrupt handler while JS runs and by the loop while it waits; memory by the
+//! runtime's limit; stack by its stack limit.
 //!
-//! A worker keeps its runtimes from one run to the next (one of them holds the worker's frozen
-//! ethers realm, see `realm`); a run that broke a limit, was interrupted, or left jobs queued takes
-//! its runtime (and realm) with it, so the next run starts from a new one.
+//! A run has a runtime to itself for as long as it lives. When it has nothing to do but wait for a
+//! fetch or a timer, the pool may **park** it ([`Progress::Waiting`]): the run keeps its runtime
+//! and context, and the worker thread takes other runs (on other runtimes) until the run has news
+//! ([`ParkedRun::ready`]) and [`ActionWorker::resume`] continues it. So every limit holds as
+//! before: the memory limit is its runtime's, its deadline and credit are looked at while it is
+//! parked, and no other run ever shares its runtime.
+//!
+//! A worker keeps the runtimes of finished runs for the next ones (those for actions that use
+//! ethers hold a frozen ethers realm, see `realm`); a run that broke a limit, was interrupted, or
+//! left jobs queued takes its runtime (and realm) with it.
 
+use std::collections::VecDeque;
 use std::mem::ManuallyDrop;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use alloy::primitives::B256;
 use rquickjs::context::EvalOptions;
-use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime, Value};
-use serde_json::Value as Json;
+use rquickjs::{Context, Ctx, Function, Persistent, Runtime, Value};
 
 use super::bytecode::{self, load_script};
-use super::fetch::FetchResponse;
-use super::host::{host_object, FetchDone, Host, RunInput, Services};
-use super::js_bytes::uint8_array;
+use super::event_loop::{pump, wake_time, Pump};
+use super::host::{host_object, FetchDone, FetchMailbox, Host, RunInput, Services, Waker};
+pub use super::outcome::ActionOutcome;
+use super::outcome::{exception_text, is_out_of_memory, outcome_of};
 use super::realm::EthersRealm;
 
 /// QuickJS's own stack limit; worker threads get a larger OS stack (see `pool`).
 pub const JS_STACK_BYTES: usize = 4 * 1024 * 1024;
-
-/// The reply of spec/actions.md: `{response, logs, has_error}`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ActionOutcome {
-    pub response: Json,
-    pub logs: String,
-    pub has_error: bool,
-    /// Wall time of the run (set by the worker; what billing charges for).
-    pub run_time: std::time::Duration,
-}
-
-impl ActionOutcome {
-    fn failed(message: String, logs: String) -> Self {
-        Self {
-            response: Json::String(message),
-            logs,
-            has_error: true,
-            run_time: std::time::Duration::ZERO,
-        }
-    }
-}
 
 /// Runs `input` on a runtime of its own and returns the reply (a worker of one run).
 pub fn run_action(services: Arc<Services>, input: RunInput) -> ActionOutcome {
@@ -59,15 +47,88 @@ pub fn run_action(services: Arc<Services>, input: RunInput) -> ActionOutcome {
 /// runs once that much has accumulated, and a run's memory limit leaves room for it.
 const CARRIED_GARBAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// The QuickJS runtimes of one worker thread, reused by its runs: one for actions that use ethers,
-/// with the worker's ethers realm, and one for the others. Two, because the collector walks every
+/// Idle runtimes a worker keeps of each kind for its next runs. More than one, so that a run
+/// parked on one does not make the next run build a runtime (or an ethers realm) of its own.
+const KEPT_IDLE_RUNTIMES: usize = 2;
+
+/// The QuickJS runtimes of one worker thread, reused by its runs: some for actions that use ethers,
+/// each with an ethers realm, and some for the others. Apart, because the collector walks every
 /// object of its runtime: a run that does not need ethers should not pay for walking it.
 pub struct ActionWorker {
     services: Arc<Services>,
-    /// `[for actions that do not use ethers, for those that do]`, created on first use.
-    runtimes: [Option<WorkerRuntime>; 2],
-    /// Which runtime the last run used (the one [`ActionWorker::prepare`] prepares).
+    /// Idle runtimes `[for actions that do not use ethers, for those that do]`; the last one is
+    /// used next. A running or parked run holds its own.
+    runtimes: [Vec<WorkerRuntime>; 2],
+    /// Which kind the last run used (the one [`ActionWorker::prepare`] prepares).
     last_used_ethers: bool,
+    /// Nudges the thread that owns this worker when a fetch of one of its runs completes.
+    waker: Option<Waker>,
+}
+
+/// What became of a run after its worker gave it the thread.
+pub enum Progress {
+    Done(ActionOutcome),
+    /// Waiting for a fetch or a timer, holding nothing but its own runtime; see [`ParkedRun`].
+    Waiting(ParkedRun),
+}
+
+/// A run between two turns on its worker's thread. It belongs to that thread (QuickJS runtimes
+/// are not `Send`); dropping it frees its runtime without an answer.
+pub struct ParkedRun {
+    run: Box<LiveRun>,
+}
+
+impl ParkedRun {
+    pub fn account(&self) -> B256 {
+        self.run.host.input.account
+    }
+
+    pub fn uses_ethers(&self) -> bool {
+        self.run.ethers
+    }
+
+    /// When to look at the run again if no fetch result arrives first.
+    pub fn wake_at(&self) -> Instant {
+        self.run.wake_at
+    }
+
+    /// Whether the run has something to do now: a fetch result arrived, a timer is due, or it
+    /// must end (time, credit, client gone). Looks at time and credit without entering JS.
+    pub fn ready(&mut self) -> bool {
+        let run = &mut *self.run;
+        while let Ok(done) = run.fetch_rx.try_recv() {
+            run.arrived.push_back(done);
+        }
+        if !run.arrived.is_empty() {
+            return true;
+        }
+        let now = Instant::now();
+        if now < run.wake_at {
+            return false;
+        }
+        if run.timer_at.is_some_and(|at| at <= now) || run.host.must_stop() {
+            return true;
+        }
+        run.wake_at = wake_time(&run.host, run.timer_at, now);
+        false
+    }
+}
+
+/// A run that has started: everything it needs to go on. Fields drop in order, the runtime last.
+struct LiveRun {
+    /// The prelude's driver (`driver(op, …)`), once `main` was called.
+    driver: Option<Persistent<Function<'static>>>,
+    /// However the run ends (a panic included), the realm lets go of its context.
+    unlink: Option<UnlinkOnDrop>,
+    context: Context,
+    host: Rc<Host>,
+    fetch_rx: mpsc::Receiver<FetchDone>,
+    /// Fetch results taken from the channel and not yet delivered.
+    arrived: VecDeque<FetchDone>,
+    wake_at: Instant,
+    timer_at: Option<Instant>,
+    ethers: bool,
+    runtime: WorkerRuntime,
 }
 
 /// A context no action has touched yet, with the prelude's install function loaded into it.
@@ -160,14 +221,21 @@ impl WorkerRuntime {
         }
     }
 }
-
 impl ActionWorker {
     pub fn new(services: Arc<Services>) -> Self {
         Self {
             services,
-            runtimes: [None, None],
+            runtimes: [Vec::new(), Vec::new()],
             last_used_ethers: false,
+            waker: None,
         }
+    }
+
+    /// A worker whose runs' fetch results also call `waker` (the pool's thread waits on it while
+    /// runs are parked).
+    pub fn with_waker(mut self, waker: Waker) -> Self {
+        self.waker = Some(waker);
+        self
     }
 
     /// Does the start of the next run now, while nothing waits for this worker: a fresh context
@@ -175,14 +243,14 @@ impl ActionWorker {
     /// sending a reply, so a lone client's next request finds it ready. The context is new and
     /// untouched, so using it later isolates the run exactly as creating it then would.
     ///
-    /// On the runtime without the realm it first collects the last run's garbage (a dead
+    /// On a runtime without a realm it first collects the last run's garbage (a dead
     /// context is cyclic: only the collector frees it). Then only the runtime's own objects are
     /// alive, so the pass is short (~30 µs for a hello-world), and it falls between requests
-    /// instead of pausing a later one for milliseconds at the garbage threshold. The runtime with
-    /// the realm is left to its threshold: a pass there walks all of ethers.
+    /// instead of pausing a later one for milliseconds at the garbage threshold. A runtime with
+    /// a realm is left to its threshold: a pass there walks all of ethers.
     pub fn prepare(&mut self) {
         let ethers = self.last_used_ethers;
-        if let Some(worker) = &mut self.runtimes[usize::from(ethers)] {
+        if let Some(worker) = self.runtimes[usize::from(ethers)].last_mut() {
             if !ethers {
                 worker.runtime.run_gc();
             }
@@ -192,23 +260,23 @@ impl ActionWorker {
         }
     }
 
-    /// Builds what the first run of either kind needs, so no request waits for it: both
-    /// runtimes, each with its spare context, and the ethers realm (~0.2 s of CPU). The pool
+    /// Builds what the first run of either kind needs, so no request waits for it: a runtime of
+    /// each kind, each with its spare context, and the ethers realm (~0.2 s of CPU). The pool
     /// calls it when a worker starts and after each reply; it does nothing when all is there,
-    /// and rebuilds what a run that broke a limit took with it.
+    /// and rebuilds what a run that broke a limit (or is parked) holds.
     pub fn warm_up(&mut self) {
         let ethers = self.services.ethers.clone();
-        for (slot, with_ethers) in self.runtimes.iter_mut().zip([false, true]) {
-            if slot.is_none() {
+        for (idle, with_ethers) in self.runtimes.iter_mut().zip([false, true]) {
+            if idle.is_empty() {
                 match WorkerRuntime::new() {
-                    Ok(runtime) => *slot = Some(runtime),
+                    Ok(runtime) => idle.push(runtime),
                     Err(error) => {
                         tracing::error!(%error, "a Lit Action runtime could not start");
                         return;
                     }
                 }
             }
-            let worker = slot.as_mut().expect("created above");
+            let worker = idle.last_mut().expect("pushed above");
             if with_ethers {
                 if let Some(bytecode) = &ethers {
                     worker.ensure_realm(bytecode);
@@ -220,21 +288,35 @@ impl ActionWorker {
         }
     }
 
-    /// Bytes allocated in the runtime for actions that do not use ethers (for tests).
+    /// Bytes allocated in the runtime the next action that does not use ethers gets (for tests).
     pub fn plain_runtime_bytes(&self) -> Option<i64> {
         self.runtimes[0]
-            .as_ref()
+            .last()
             .map(|r| r.runtime.memory_usage().malloc_size)
     }
 
-    /// Whether the worker currently holds a built ethers realm (for tests).
+    /// Whether the runtime the next ethers action gets holds a built realm (for tests).
     pub fn has_ethers_realm(&self) -> bool {
-        self.runtimes[1].as_ref().is_some_and(|r| r.realm.is_some())
+        self.runtimes[1].last().is_some_and(|r| r.realm.is_some())
     }
 
-    /// Runs `input` and returns the reply. Never panics on anything the action does.
+    /// Runs `input` to its end, waiting in place for its fetches and timers, and returns the
+    /// reply. Never panics on anything the action does.
     pub fn run(&mut self, input: RunInput) -> ActionOutcome {
-        // An action that names `ethers` runs next to the shared realm; one that reaches it
+        match self.start(input, &mut |_| false) {
+            Progress::Done(outcome) => outcome,
+            Progress::Waiting(_) => unreachable!("a run that may not park waits in place"),
+        }
+    }
+
+    /// Starts `input` and runs it until it ends or, when it has to wait and `may_park(uses
+    /// ethers)` agrees, until it is parked. Never panics on anything the action does.
+    pub fn start(
+        &mut self,
+        input: RunInput,
+        may_park: &mut dyn FnMut(bool) -> bool,
+    ) -> Progress {
+        // An action that names `ethers` runs next to a shared realm; one that reaches it
         // otherwise (`globalThis["eth" + "ers"]`) loads its own copy, slower but the same library.
         let ethers = self
             .services
@@ -242,104 +324,252 @@ impl ActionWorker {
             .clone()
             .filter(|_| input.code.contains("ethers"));
         self.last_used_ethers = ethers.is_some();
-        let slot = &mut self.runtimes[usize::from(ethers.is_some())];
-        if slot.is_none() {
-            match WorkerRuntime::new() {
-                Ok(runtime) => *slot = Some(runtime),
+        let mut runtime = match self.runtimes[usize::from(ethers.is_some())].pop() {
+            Some(runtime) => runtime,
+            None => match WorkerRuntime::new() {
+                Ok(runtime) => runtime,
                 Err(e) => {
-                    return ActionOutcome::failed(
+                    return Progress::Done(ActionOutcome::failed(
                         format!("the action runtime could not start: {e}"),
                         String::new(),
-                    )
+                    ))
                 }
-            }
-        }
-        let worker = slot.as_mut().expect("created above");
+            },
+        };
         if let Some(bytecode) = &ethers {
-            worker.ensure_realm(bytecode);
+            runtime.ensure_realm(bytecode);
         }
         // The run's time (its limit, and what billing charges) starts now: building the realm is
         // the node's cost, not the action's.
         let started = Instant::now();
+        let waker = self.waker.clone();
+        let uses_ethers = ethers.is_some();
+        self.turn(started, |worker| {
+            let (mut live, install) =
+                match LiveRun::new(&worker.services, runtime, input, started, waker, uses_ethers) {
+                    Ok(started) => started,
+                    Err(outcome) => return Progress::Done(outcome),
+                };
+            match live.begin(install) {
+                Ok(()) => worker.advance(live, may_park),
+                Err(error) => Progress::Done(worker.finish(live, Err(error))),
+            }
+        })
+    }
+
+    /// Continues a parked run (see [`ParkedRun::ready`]) until it ends or parks again.
+    pub fn resume(
+        &mut self,
+        parked: ParkedRun,
+        may_park: &mut dyn FnMut(bool) -> bool,
+    ) -> Progress {
+        let started = parked.run.host.started;
+        self.turn(started, |worker| worker.advance(parked.run, may_park))
+    }
+
+    /// One turn of a run on this thread, with panics contained: a run that panicked answers the
+    /// internal error, and its runtime is freed (it unwinds with the run).
+    fn turn(&mut self, started: Instant, body: impl FnOnce(&mut Self) -> Progress) -> Progress {
         super::guard::reset();
-        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            run_on(&self.services, worker, input, started)
-        }));
-        let (mut outcome, clean) = ran.unwrap_or_else(|payload| {
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| body(self)));
+        ran.unwrap_or_else(|payload| {
             super::guard::record_panic(payload.as_ref());
-            (
-                ActionOutcome::failed(super::guard::INTERNAL_ERROR.into(), String::new()),
-                false,
-            )
-        });
-        outcome.run_time = started.elapsed();
-        if !clean || super::guard::panicked() {
-            *slot = None;
+            let mut outcome =
+                ActionOutcome::failed(super::guard::INTERNAL_ERROR.into(), String::new());
+            outcome.run_time = started.elapsed();
+            Progress::Done(outcome)
+        })
+    }
+
+    /// Runs the event loop until the run ends, or parks it when it has to wait and may.
+    /// Otherwise it waits here, holding the thread.
+    fn advance(
+        &mut self,
+        mut live: Box<LiveRun>,
+        may_park: &mut dyn FnMut(bool) -> bool,
+    ) -> Progress {
+        loop {
+            live.host.begin_slice();
+            match live.pump() {
+                Err(error) => return Progress::Done(self.finish(live, Err(error))),
+                Ok(Step::Settled(result)) => return Progress::Done(self.finish(live, Ok(result))),
+                Ok(Step::Wait {
+                    until,
+                    timer_at,
+                    in_flight,
+                }) => {
+                    live.wake_at = until;
+                    live.timer_at = timer_at;
+                    if may_park(live.ethers) {
+                        return Progress::Waiting(ParkedRun { run: live });
+                    }
+                    let wait = until.saturating_duration_since(Instant::now());
+                    if in_flight {
+                        if let Ok(done) = live.fetch_rx.recv_timeout(wait) {
+                            live.arrived.push_back(done);
+                        }
+                    } else {
+                        std::thread::sleep(wait);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The reply of an ended run; its runtime goes back to the idle ones if it is fit for more.
+    fn finish(
+        &mut self,
+        live: Box<LiveRun>,
+        result: Result<Option<(bool, String)>, String>,
+    ) -> ActionOutcome {
+        let LiveRun {
+            driver,
+            unlink,
+            context,
+            host,
+            fetch_rx,
+            arrived,
+            ethers,
+            runtime,
+            ..
+        } = *live;
+        drop(driver);
+        drop(unlink);
+        drop(context);
+        drop((fetch_rx, arrived));
+        runtime.runtime.set_interrupt_handler(None);
+        let clean = !host.timed_out.get()
+            && !host.out_of_credit.get()
+            && !host.abandoned.get()
+            && host.breach.borrow().is_none()
+            && !matches!(&result, Err(error) if is_out_of_memory(error))
+            && !runtime.runtime.is_job_pending()
+            && !super::guard::panicked();
+        let mut outcome = outcome_of(&host, &host.input.limits, result);
+        outcome.run_time = host.started.elapsed();
+        let idle = &mut self.runtimes[usize::from(ethers)];
+        if clean && idle.len() < KEPT_IDLE_RUNTIMES {
+            idle.push(runtime);
         }
         outcome
     }
 }
 
-/// One run on `worker`. Returns the reply and whether the runtime is fit for another run.
-fn run_on(
-    services: &Arc<Services>,
-    worker: &mut WorkerRuntime,
-    input: RunInput,
-    started: Instant,
-) -> (ActionOutcome, bool) {
-    let limits = input.limits.clone();
-    let (fetch_tx, fetch_rx) = mpsc::channel::<FetchDone>();
-    let host = Rc::new(Host::new(
-        services.clone(),
-        input,
-        started,
-        fetch_tx,
-        worker.realm.as_ref().map(Rc::downgrade),
-    ));
-    let runtime = &worker.runtime;
-    runtime.set_memory_limit(
-        (limits.memory_limit_mb as usize)
-            .saturating_mul(1024 * 1024)
-            .saturating_add(worker.base_bytes + CARRIED_GARBAGE_BYTES),
-    );
-    runtime.set_gc_threshold(worker.base_bytes + CARRIED_GARBAGE_BYTES);
-    let interrupt_host = host.clone();
-    runtime.set_interrupt_handler(Some(Box::new(move || interrupt_host.should_interrupt())));
-    let spare = match worker.spare.take() {
-        Some(spare) => Ok(spare),
-        None => SpareContext::new(runtime),
-    };
-    let SpareContext { install, context } = match spare {
-        Ok(spare) => spare,
-        Err(e) => {
-            return (
-                ActionOutcome::failed(
-                    format!("the action runtime failed to start: {e}"),
-                    String::new(),
-                ),
-                false,
-            )
-        }
-    };
+/// What a turn of the event loop ended with.
+enum Step {
+    /// `Some((is_string, text))` is `main`'s value; `None` means it returned `undefined`.
+    Settled(Option<(bool, String)>),
+    Wait {
+        until: std::time::Instant,
+        timer_at: Option<Instant>,
+        in_flight: bool,
+    },
+}
 
-    // However the run ends (a panic included), the realm lets go of its context.
-    let _unlink = worker.realm.clone().map(UnlinkOnDrop);
-    let result = context.with(|ctx| {
-        let install = install
-            .restore(&ctx)
-            .map_err(|e| format!("the action runtime failed to start: {e}"))?;
-        drive(&ctx, install, &host, &fetch_rx)
-    });
-    drop(_unlink);
-    drop(context);
-    runtime.set_interrupt_handler(None);
-    let clean = !host.timed_out.get()
-        && !host.out_of_credit.get()
-        && !host.abandoned.get()
-        && host.breach.borrow().is_none()
-        && !matches!(&result, Err(error) if is_out_of_memory(error))
-        && !runtime.is_job_pending();
-    (outcome_of(&host, &limits, result), clean)
+impl LiveRun {
+    /// Sets up a run on `worker`: its host, limits, interrupt handler and untouched context.
+    fn new(
+        services: &Arc<Services>,
+        mut worker: WorkerRuntime,
+        input: RunInput,
+        started: Instant,
+        waker: Option<Waker>,
+        ethers: bool,
+    ) -> Result<(Box<Self>, Persistent<Function<'static>>), ActionOutcome> {
+        let limits = input.limits.clone();
+        let (fetch_tx, fetch_rx) = mpsc::channel::<FetchDone>();
+        let host = Rc::new(Host::new(
+            services.clone(),
+            input,
+            started,
+            FetchMailbox::new(fetch_tx, waker),
+            worker.realm.as_ref().map(Rc::downgrade),
+        ));
+        let runtime = &worker.runtime;
+        runtime.set_memory_limit(
+            (limits.memory_limit_mb as usize)
+                .saturating_mul(1024 * 1024)
+                .saturating_add(worker.base_bytes + CARRIED_GARBAGE_BYTES),
+        );
+        runtime.set_gc_threshold(worker.base_bytes + CARRIED_GARBAGE_BYTES);
+        let interrupt_host = host.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || interrupt_host.should_interrupt())));
+        let spare = match worker.spare.take() {
+            Some(spare) => Ok(spare),
+            None => SpareContext::new(runtime),
+        };
+        let SpareContext { install, context } = spare.map_err(|e| {
+            ActionOutcome::failed(
+                format!("the action runtime failed to start: {e}"),
+                String::new(),
+            )
+        })?;
+        let unlink = worker.realm.clone().map(UnlinkOnDrop);
+        Ok((
+            Box::new(Self {
+                driver: None,
+                unlink,
+                context,
+                host,
+                fetch_rx,
+                arrived: VecDeque::new(),
+                wake_at: started,
+                timer_at: None,
+                ethers,
+                runtime: worker,
+            }),
+            install,
+        ))
+    }
+
+    /// Installs the prelude, runs the action's top-level code and calls `main`.
+    fn begin(&mut self, install: Persistent<Function<'static>>) -> Result<(), String> {
+        let Self {
+            context,
+            host,
+            driver,
+            ..
+        } = self;
+        context.with(|ctx| {
+            let install = install
+                .restore(&ctx)
+                .map_err(|e| format!("the action runtime failed to start: {e}"))?;
+            let started = start_main(&ctx, install, host)?;
+            *driver = Some(Persistent::save(&ctx, started));
+            Ok(())
+        })
+    }
+
+    /// Runs the event loop until the run settles or has to wait.
+    fn pump(&mut self) -> Result<Step, String> {
+        let Self {
+            context,
+            host,
+            driver,
+            fetch_rx,
+            arrived,
+            ..
+        } = self;
+        let driver = driver
+            .clone()
+            .ok_or("the action runtime lost its driver")?;
+        context.with(|ctx| {
+            let driver = driver.restore(&ctx).map_err(|e| e.to_string())?;
+            let fail = |e: rquickjs::Error| exception_text(&ctx, Some(&driver), e);
+            match pump(&ctx, host, &driver, fetch_rx, arrived).map_err(fail)? {
+                Pump::Wait {
+                    until,
+                    timer_at,
+                    in_flight,
+                } => Ok(Step::Wait {
+                    until,
+                    timer_at,
+                    in_flight,
+                }),
+                Pump::Settled => read_outcome(&driver).map_err(fail)?.map(Step::Settled),
+            }
+        })
+    }
 }
 
 /// Ends the realm's link to a run when dropped (also while unwinding).
@@ -351,156 +581,13 @@ impl Drop for UnlinkOnDrop {
     }
 }
 
-/// The reply for a finished run.
-fn outcome_of(
-    host: &Host,
-    limits: &super::limits::ActionLimits,
-    result: Result<Option<(bool, String)>, String>,
-) -> ActionOutcome {
-    let logs = host.logs.borrow().clone();
-
-    if super::guard::panicked() {
-        return ActionOutcome::failed(super::guard::INTERNAL_ERROR.into(), logs);
-    }
-    // Limits first: they explain whatever error the action saw.
-    if host.out_of_credit.get() {
-        return ActionOutcome::failed(
-            format!(
-                "The account ran out of credit: its balance paid for {} s of run time and the \
-                 action was stopped there. Add funds with POST /core/v1/billing/create_payment_intent \
-                 and billing/confirm_payment, then run it again.",
-                host.paid_seconds()
-            ),
-            logs,
-        );
-    }
-    if host.abandoned.get() {
-        return ActionOutcome::failed(
-            "The client stopped waiting for the reply (it disconnected or its request timed out); the action was stopped.".into(),
-            logs,
-        );
-    }
-    if host.timed_out.get() {
-        return ActionOutcome::failed(
-            format!(
-                "Your function exceeded the maximum runtime of {}ms and was terminated.",
-                limits.timeout_ms
-            ),
-            logs,
-        );
-    }
-    if let Some(breach) = host.breach.borrow().clone() {
-        return ActionOutcome::failed(breach, logs);
-    }
-    match result {
-        Err(error) if is_out_of_memory(&error) => ActionOutcome::failed(
-            format!(
-                "Your function exceeded the maximum memory of {} MB and was terminated.",
-                limits.memory_limit_mb
-            ),
-            logs,
-        ),
-        // The action's own error text (and whatever it chose to throw) obeys the response limit.
-        Err(error) => ActionOutcome::failed(
-            truncated(
-                error,
-                usize::try_from(limits.max_response_length).unwrap_or(usize::MAX),
-            ),
-            logs,
-        ),
-        Ok(reply) => {
-            let (is_string, text) = reply
-                .or_else(|| host.response.borrow().clone())
-                .unwrap_or((true, String::new()));
-            let max = limits.max_response_length;
-            if text.len() as u64 > max {
-                return ActionOutcome::failed(
-                    format!("Response is too long. Max length is {max} bytes"),
-                    logs,
-                );
-            }
-            ActionOutcome {
-                response: response_value(is_string, text),
-                logs,
-                has_error: false,
-                run_time: std::time::Duration::ZERO,
-            }
-        }
-    }
-}
-
-/// `text` cut to at most `max` bytes (on a character boundary), ending with a marker that says
-/// how long it was, when it is longer.
-pub(crate) fn truncated(text: String, max: usize) -> String {
-    if text.len() <= max {
-        return text;
-    }
-    let marker = format!(" … [truncated: {} bytes, the limit is {max}]", text.len());
-    let keep = max.saturating_sub(marker.len());
-    let mut cut = keep.min(text.len());
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    if keep == 0 {
-        // No room for the marker: the limit wins.
-        let mut cut = max;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        return text[..cut].to_string();
-    }
-    let mut out = String::with_capacity(cut + marker.len());
-    out.push_str(&text[..cut]);
-    out.push_str(&marker);
-    out
-}
-
-fn is_out_of_memory(error: &str) -> bool {
-    error.contains("out of memory")
-}
-
-/// A string that is itself JSON text goes out parsed; other strings stay strings. Non-strings
-/// arrive as JSON text.
-fn response_value(is_string: bool, text: String) -> Json {
-    match serde_json::from_str::<Json>(&text) {
-        Ok(value) => value,
-        Err(_) if is_string => Json::String(text),
-        Err(_) => Json::Null,
-    }
-}
-
-/// The text of the pending exception.
-fn exception_text<'js>(
-    ctx: &Ctx<'js>,
-    driver: Option<&Function<'js>>,
-    error: rquickjs::Error,
-) -> String {
-    match error {
-        rquickjs::Error::Exception => {
-            let value = ctx.catch();
-            if let Some(driver) = driver {
-                if let Ok(text) = driver.call::<_, String>(("describe", value.clone())) {
-                    return text;
-                }
-            }
-            value
-                .as_exception()
-                .map(|e| format!("Error: {}", e.message().unwrap_or_default()))
-                .or_else(|| value.as_string().and_then(|s| s.to_string().ok()))
-                .unwrap_or_else(|| "the action threw an exception".into())
-        }
-        other => other.to_string(),
-    }
-}
-
-/// Everything inside the context. `Ok(Some((is_string, text)))` is `main`'s return value,
-/// `Ok(None)` means it returned `undefined`; `Err` is the error text of a failed run.
-fn drive<'js>(
+/// Installs the prelude into the run's context and starts the action: its top-level code, then
+/// `main(js_params)` (its result is awaited by the event loop). Returns the prelude's driver.
+fn start_main<'js>(
     ctx: &Ctx<'js>,
     install: Function<'js>,
     host: &Rc<Host>,
-    fetch_rx: &mpsc::Receiver<FetchDone>,
-) -> Result<Option<(bool, String)>, String> {
+) -> Result<Function<'js>, String> {
     let host_js = host_object(ctx, host).map_err(|e| exception_text(ctx, None, e))?;
     let driver: Function = install.call((host_js,)).map_err(|e| {
         format!(
@@ -525,7 +612,7 @@ fn drive<'js>(
         driver
             .call::<_, ()>(("runModule", parts, host.input.params_json.clone()))
             .map_err(fail)?;
-        return finish(ctx, host, &driver, fetch_rx, fail);
+        return Ok(driver);
     }
 
     let mut options = EvalOptions::default();
@@ -549,150 +636,26 @@ fn drive<'js>(
     driver
         .call::<_, ()>(("run", main, host.input.params_json.clone()))
         .map_err(fail)?;
-    finish(ctx, host, &driver, fetch_rx, fail)
+    Ok(driver)
 }
 
-/// Runs the event loop until the run settles, then reads how it ended.
-fn finish<'js>(
-    ctx: &Ctx<'js>,
-    host: &Rc<Host>,
-    driver: &Function<'js>,
-    fetch_rx: &mpsc::Receiver<FetchDone>,
-    fail: impl Fn(rquickjs::Error) -> String,
-) -> Result<Option<(bool, String)>, String> {
-    event_loop(ctx, host, driver, fetch_rx).map_err(&fail)?;
-
-    let outcome: Vec<String> = driver.call(("outcome",)).map_err(&fail)?;
-    let [how, text] = <[String; 2]>::try_from(outcome)
-        .map_err(|_| "the action runtime returned a malformed outcome".to_string())?;
-    match how.as_str() {
+/// How the settled run ended (`driver("outcome")`): `Ok(Ok(main's value))` or `Ok(Err(error))`.
+fn read_outcome(driver: &Function<'_>) -> rquickjs::Result<Result<Option<(bool, String)>, String>> {
+    let outcome: Vec<String> = driver.call(("outcome",))?;
+    let Ok([how, text]) = <[String; 2]>::try_from(outcome) else {
+        return Ok(Err("the action runtime returned a malformed outcome".into()));
+    };
+    Ok(match how.as_str() {
         "failed" => Err(text),
         "undefined" => Ok(None),
         other => Ok(Some((other == "string", text))),
-    }
-}
-
-/// Runs jobs, timers and fetch completions until the run settles with nothing left pending,
-/// or a limit stops it.
-fn event_loop<'js>(
-    ctx: &Ctx<'js>,
-    host: &Rc<Host>,
-    driver: &Function<'js>,
-    fetch_rx: &mpsc::Receiver<FetchDone>,
-) -> rquickjs::Result<()> {
-    loop {
-        #[cfg(test)]
-        tests::maybe_panic_in_loop();
-        while ctx.execute_pending_job() {
-            if stopped(host) {
-                return Ok(());
-            }
-        }
-        if stopped(host) {
-            return Ok(());
-        }
-        let now_ms = host.now_ms();
-        let next_timer: f64 = driver.call(("nextTimer",))?;
-        if next_timer >= 0.0 && next_timer <= now_ms {
-            driver.call::<_, ()>(("fireTimers", now_ms))?;
-            continue;
-        }
-        while let Ok((id, outcome)) = fetch_rx.try_recv() {
-            deliver(ctx, host, driver, id, outcome)?;
-        }
-        if ctx.execute_pending_job() {
-            continue;
-        }
-        let in_flight = host.fetches_in_flight() > 0;
-        if next_timer < 0.0 && !in_flight {
-            let settled: bool = driver.call(("settled",))?;
-            if !settled {
-                driver.call::<_, ()>((
-                    "fail",
-                    "Error: main did not finish: it awaits a promise that can never resolve (nothing pending could settle it)",
-                ))?;
-            }
-            return Ok(());
-        }
-        // Wait for the next fetch completion or timer, never past the deadline.
-        let now = Instant::now();
-        if now >= host.deadline {
-            host.timed_out.set(true);
-            return Ok(());
-        }
-        // Waits are short enough that a run whose client left is noticed promptly.
-        let mut wait = host
-            .next_stop()
-            .saturating_duration_since(now)
-            .min(MAX_IDLE_WAIT);
-        if next_timer >= 0.0 {
-            wait = wait.min(until_timer(next_timer, now_ms));
-        }
-        if in_flight {
-            match fetch_rx.recv_timeout(wait) {
-                Ok((id, outcome)) => deliver(ctx, host, driver, id, outcome)?,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
-            }
-        } else {
-            std::thread::sleep(wait);
-        }
-    }
-}
-
-/// Longest the event loop sleeps without looking at the run's state (time, credit, client).
-const MAX_IDLE_WAIT: Duration = Duration::from_millis(100);
-
-/// Time until a timer due at `due_ms` of the run's clock, `now_ms` being now. Any value the JS
-/// side hands back (NaN, infinite, huge) gives a valid duration: the wait is bounded by the
-/// run's deadline anyway.
-fn until_timer(due_ms: f64, now_ms: f64) -> Duration {
-    Duration::try_from_secs_f64((due_ms - now_ms) / 1000.0).unwrap_or(if due_ms > now_ms {
-        Duration::MAX
-    } else {
-        Duration::ZERO
     })
 }
 
-/// The run must stop: it timed out earlier, or a limit is broken, or the deadline passed now.
-fn stopped(host: &Host) -> bool {
-    host.timed_out.get() || host.should_interrupt()
-}
-
-/// Hands a fetch result to the JS side (`driver.fetchDone`).
-fn deliver<'js>(
-    ctx: &Ctx<'js>,
-    host: &Host,
-    driver: &Function<'js>,
-    id: u32,
-    outcome: Result<FetchResponse, String>,
-) -> rquickjs::Result<()> {
-    if !host.fetch_finished(id) {
-        return Ok(()); // aborted: nobody waits for it
-    }
-    let value: Value = match outcome {
-        Err(message) => rquickjs::String::from_str(ctx.clone(), &message)?.into_value(),
-        Ok(response) => {
-            let object = Object::new(ctx.clone())?;
-            object.set("status", response.status)?;
-            object.set("statusText", response.status_text)?;
-            object.set("url", response.url)?;
-            object.set("redirected", response.redirected)?;
-            let headers = rquickjs::Array::new(ctx.clone())?;
-            for (i, (name, value)) in response.headers.into_iter().enumerate() {
-                headers.set(i, vec![name, value])?;
-            }
-            object.set("headers", headers)?;
-            object.set("body", uint8_array(ctx, &response.body)?)?;
-            object.into_value()
-        }
-    };
-    driver.call(("fetchDone", id, value))
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use serde_json::Value as Json;
     use std::cell::Cell;
 
     thread_local! {
@@ -719,7 +682,7 @@ mod tests {
         Ok(())
     }
 
-    pub(super) fn maybe_panic_in_loop() {
+    pub(in crate::actions) fn maybe_panic_in_loop() {
         if PANIC_IN_LOOP.with(|flag| flag.replace(false)) {
             panic!("a test panic in the event loop");
         }
@@ -823,30 +786,6 @@ mod tests {
         assert_eq!(outcomes[0].response, Json::from(1), "{:?}", outcomes[0]);
         assert_eq!(outcomes[1].response, Json::from(1), "{:?}", outcomes[1]);
         assert_eq!(outcomes[2].response, Json::from(7), "{:?}", outcomes[2]);
-    }
-
-    #[test]
-    fn long_texts_are_cut_to_the_limit_with_a_marker() {
-        assert_eq!(truncated("short".into(), 100), "short");
-        let cut = truncated("é".repeat(1000), 100);
-        assert!(cut.len() <= 100, "{}", cut.len());
-        assert!(
-            cut.ends_with("[truncated: 2000 bytes, the limit is 100]"),
-            "{cut}"
-        );
-        assert!(cut.starts_with("éé"));
-        // A limit too small for the marker still holds.
-        assert_eq!(truncated("abcdef".into(), 3), "abc");
-        assert_eq!(truncated("ééé".into(), 3), "é");
-    }
-
-    #[test]
-    fn timer_waits_are_valid_for_any_due_time() {
-        assert_eq!(until_timer(f64::INFINITY, 0.0), Duration::MAX);
-        assert_eq!(until_timer(f64::NAN, 5.0), Duration::ZERO);
-        assert_eq!(until_timer(-1e300, 5.0), Duration::ZERO);
-        assert_eq!(until_timer(1e300, 5.0), Duration::MAX);
-        assert_eq!(until_timer(1005.0, 5.0), Duration::from_secs(1));
     }
 
     /// Each script the runtime loads compiles (a chunk that does not would only fail in the runs

@@ -36,17 +36,19 @@ macro_rules! native {
 pub mod bytecode;
 pub mod engine;
 pub mod ethers;
+mod event_loop;
 pub mod fetch;
 pub mod guard;
 pub mod host;
 pub mod js_bytes;
 pub mod limits;
 pub mod modules;
+mod outcome;
 pub mod pool;
 pub mod priority;
 pub mod realm;
 
-pub use engine::{run_action, ActionOutcome, ActionWorker};
+pub use engine::{run_action, ActionOutcome, ActionWorker, ParkedRun, Progress};
 pub use host::{RunCredit, RunInput, Services};
 pub use limits::ActionLimits;
 pub use pool::{ActionPool, PoolError, PoolLimits};

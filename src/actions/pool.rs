@@ -13,17 +13,30 @@
 //! A waiting run whose client has gone is dropped without running. A run that takes long gives
 //! its thread a lower CPU priority while it lasts (see `priority`), so busy loops leave the cores
 //! to the short runs of the others.
+//!
+//! A run that has nothing to do but wait for a fetch or a timer is **parked** on its worker (see
+//! `engine`): it stops counting against its account's worker share, and the thread takes other
+//! runs until the run has news; then the same thread resumes it, once the account is below its
+//! share again. So runs waiting on slow APIs do not hold the workers. Parked runs are bounded
+//! (`max_parked`, and per account `max_parked_per_account`); beyond that a waiting run keeps its
+//! thread, as it does for ethers runs beyond [`MAX_PARKED_ETHERS_PER_WORKER`] (each parked ethers
+//! run holds a runtime with its own ethers realm).
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use alloy::primitives::B256;
 use tokio::sync::oneshot;
 
-use super::engine::{ActionOutcome, ActionWorker, JS_STACK_BYTES};
-use super::host::{RunInput, Services};
+use super::engine::{ActionOutcome, ActionWorker, ParkedRun, Progress, JS_STACK_BYTES};
+use super::host::{RunInput, Services, Waker};
+
+/// Ethers runs one worker keeps parked at once: each holds a runtime with an ethers realm
+/// (~0.2 s of CPU to build, a few MB), so beyond this an ethers run waits holding its thread.
+pub const MAX_PARKED_ETHERS_PER_WORKER: usize = 4;
 
 /// OS stack of a worker: QuickJS's own limit plus room for the Rust frames around it.
 const WORKER_STACK_BYTES: usize = JS_STACK_BYTES + 4 * 1024 * 1024;
@@ -51,6 +64,10 @@ pub struct PoolLimits {
     pub max_workers_per_account: usize,
     /// Runs one account may have waiting (0 = a quarter of the queue, at least one).
     pub max_queued_per_account: usize,
+    /// Runs parked while they wait, all accounts together.
+    pub max_parked: usize,
+    /// Parked runs one account may have (0 = three quarters of `max_parked`, at least one).
+    pub max_parked_per_account: usize,
     /// Workers build their ethers realm before taking runs, and again after a run took it
     /// with it (see [`ActionWorker::warm_up`]); [`ActionPool::warmed`] tells when all have.
     pub warm_ethers: bool,
@@ -72,11 +89,17 @@ impl PoolLimits {
             0 => (self.queue / 4).max(1),
             n => n,
         };
+        let max_parked_per_account = match self.max_parked_per_account {
+            0 => (self.max_parked - self.max_parked / 4).max(1),
+            n => n.min(self.max_parked),
+        };
         Self {
             workers,
             queue: self.queue,
             max_workers_per_account,
             max_queued_per_account,
+            max_parked: self.max_parked,
+            max_parked_per_account,
             warm_ethers: self.warm_ethers,
         }
     }
@@ -95,6 +118,9 @@ struct Queues<T> {
     turns: VecDeque<B256>,
     running: HashMap<B256, usize>,
     queued: usize,
+    /// Parked runs, by account and in all.
+    parked: HashMap<B256, usize>,
+    parked_total: usize,
     closed: bool,
 }
 
@@ -105,6 +131,8 @@ impl<T> Default for Queues<T> {
             turns: VecDeque::new(),
             running: HashMap::new(),
             queued: 0,
+            parked: HashMap::new(),
+            parked_total: 0,
             closed: false,
         }
     }
@@ -162,6 +190,49 @@ impl<T> Queues<T> {
             }
         }
     }
+
+    /// A running run of `account` wants to park: it may if parked runs are below both limits;
+    /// then it no longer counts against the account's worker share.
+    fn park(&mut self, account: &B256, limits: &PoolLimits) -> bool {
+        let parked = self.parked.get(account).copied().unwrap_or(0);
+        if self.parked_total >= limits.max_parked || parked >= limits.max_parked_per_account {
+            return false;
+        }
+        *self.parked.entry(*account).or_default() += 1;
+        self.parked_total += 1;
+        self.finished(account);
+        true
+    }
+
+    /// A parked run of `account` has news: it may run again if the account is below its share.
+    fn resume(&mut self, account: &B256, max_per_account: usize) -> bool {
+        if self.running.get(account).copied().unwrap_or(0) >= max_per_account {
+            return false;
+        }
+        self.unpark(account);
+        *self.running.entry(*account).or_default() += 1;
+        true
+    }
+
+    /// A parked run is gone (resumed, or dropped when the pool closed).
+    fn unpark(&mut self, account: &B256) {
+        if let Some(parked) = self.parked.get_mut(account) {
+            *parked -= 1;
+            self.parked_total -= 1;
+            if *parked == 0 {
+                self.parked.remove(account);
+            }
+        }
+    }
+}
+
+/// What a worker found when it looked at the scheduler.
+enum Take {
+    /// A new run to start.
+    Task(Box<Task>),
+    /// Nothing new; look at the parked runs again (news arrived, or it is time).
+    Parked,
+    Closed,
 }
 
 struct Scheduler {
@@ -184,30 +255,80 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Blocks until there is a run for this worker; `None` once the pool is closed.
-    fn take(&self) -> Option<Task> {
+    /// The next run for this worker, if it takes new ones (`accept_new`). Otherwise, or when
+    /// there is none: [`Take::Parked`] at once if `woken` was set (news for one of its parked runs)
+    /// or `wait` is `None`; else after waiting for news, a new run, or `wait`'s instant (if any).
+    fn take(&self, woken: &AtomicBool, accept_new: bool, wait: Option<Option<Instant>>) -> Take {
         let mut queues = self.lock();
         loop {
             if queues.closed {
-                return None;
+                return Take::Closed;
             }
-            match queues.next(self.limits.max_workers_per_account) {
-                // A client that gave up while its run waited: nothing to run or charge.
-                Some((account, task))
-                    if task.reply.is_closed() || task.input.abandoned.is_cancelled() =>
-                {
-                    queues.finished(&account);
-                    metrics::counter!("lit_node_actions_abandoned_total").increment(1);
+            if accept_new {
+                match queues.next(self.limits.max_workers_per_account) {
+                    // A client that gave up while its run waited: nothing to run or charge.
+                    Some((account, task))
+                        if task.reply.is_closed() || task.input.abandoned.is_cancelled() =>
+                    {
+                        queues.finished(&account);
+                        metrics::counter!("lit_node_actions_abandoned_total").increment(1);
+                        continue;
+                    }
+                    Some((_, task)) => return Take::Task(Box::new(task)),
+                    None => {}
                 }
-                Some((_, task)) => return Some(task),
-                None => {
-                    queues = self
-                        .changed
-                        .wait(queues)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                }
+            } else if queues.queued > 0 {
+                // This worker takes no new runs: pass the signal on to one that does.
+                self.changed.notify_one();
             }
+            if woken.swap(false, Ordering::SeqCst) {
+                return Take::Parked;
+            }
+            let until = match wait {
+                None => return Take::Parked,
+                Some(until) => until,
+            };
+            queues = match until {
+                None => self
+                    .changed
+                    .wait(queues)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Take::Parked;
+                    }
+                    self.changed
+                        .wait_timeout(queues, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
         }
+    }
+
+    /// Wakes the workers: one of them has news for a parked run (see [`Take::Parked`]).
+    fn nudge(&self) {
+        drop(self.lock());
+        self.changed.notify_all();
+    }
+
+    /// See [`Queues::park`]; a worker waiting for this account's share may now take its run.
+    fn park(&self, account: &B256) -> bool {
+        let parked = self.lock().park(account, &self.limits);
+        if parked {
+            self.changed.notify_all();
+        }
+        parked
+    }
+
+    fn resume(&self, account: &B256) -> bool {
+        self.lock()
+            .resume(account, self.limits.max_workers_per_account)
+    }
+
+    fn unpark(&self, account: &B256) {
+        self.lock().unpark(account);
     }
 
     fn finished(&self, account: &B256) {
@@ -366,61 +487,181 @@ enum Exit {
     Retired,
 }
 
+/// A run parked on this worker, with where its reply goes.
+struct Parked {
+    run: ParkedRun,
+    reply: oneshot::Sender<ActionOutcome>,
+    cid: String,
+}
+
 fn worker(
     services: Arc<Services>,
-    scheduler: &Scheduler,
+    scheduler: &Arc<Scheduler>,
     warming: Option<Arc<tokio::sync::watch::Sender<usize>>>,
 ) -> Exit {
     let warm = scheduler.limits.warm_ethers;
-    let mut runner = ActionWorker::new(services.clone());
+    let woken = Arc::new(AtomicBool::new(false));
+    let waker: Waker = {
+        let (woken, scheduler) = (woken.clone(), scheduler.clone());
+        Arc::new(move || {
+            woken.store(true, Ordering::SeqCst);
+            scheduler.nudge();
+        })
+    };
+    let fresh = || ActionWorker::new(services.clone()).with_waker(waker.clone());
+    let mut runner = fresh();
     if warm && std::panic::catch_unwind(AssertUnwindSafe(|| runner.warm_up())).is_err() {
-        runner = ActionWorker::new(services.clone());
+        runner = fresh();
     }
     if let Some(warming) = warming {
         warming.send_modify(|left| *left = left.saturating_sub(1));
     }
-    while let Some(task) = scheduler.take() {
-        metrics::histogram!("lit_node_action_queue_seconds")
-            .record(task.queued.elapsed().as_secs_f64());
-        let started = Instant::now();
-        let account = task.input.account;
-        let cid = task.input.cid.clone();
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| runner.run(task.input)))
-            .unwrap_or_else(|_| {
-                tracing::error!(%cid, "the Lit Action runtime panicked");
-                runner = ActionWorker::new(services.clone());
-                ActionOutcome {
-                    response: serde_json::Value::String(super::guard::INTERNAL_ERROR.into()),
-                    logs: String::new(),
-                    has_error: true,
-                    run_time: started.elapsed(),
-                }
-            });
-        scheduler.finished(&account);
-        let label = if outcome.has_error {
-            "error"
-        } else {
-            "success"
-        };
-        metrics::counter!("lit_node_actions_total", "outcome" => label).increment(1);
-        metrics::histogram!("lit_node_action_run_seconds").record(outcome.run_time.as_secs_f64());
-        let _ = task.reply.send(outcome);
-        if !super::priority::restore() {
+    let mut parked: Vec<Parked> = Vec::new();
+    // Set when this thread could not get its priority back: it takes no new runs, and ends
+    // once its parked runs have.
+    let mut retiring = false;
+    loop {
+        // Parked runs with news go first, each once its account is below its share again.
+        let mut turns = 0;
+        let mut next_wake: Option<Instant> = None;
+        let mut index = 0;
+        while index < parked.len() {
+            let entry = &mut parked[index];
+            if !entry.run.ready() {
+                let at = entry.run.wake_at();
+                next_wake = Some(next_wake.map_or(at, |next| next.min(at)));
+                index += 1;
+                continue;
+            }
+            if !scheduler.resume(&entry.run.account()) {
+                index += 1; // a run of the account finishing wakes this thread
+                continue;
+            }
+            let Parked { run, reply, cid } = parked.swap_remove(index);
+            let ethers_parked = count_ethers(&parked);
+            let account = run.account();
+            let progress = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                runner.resume(run, &mut |ethers| {
+                    may_park(scheduler, &account, ethers, ethers_parked)
+                })
+            }));
+            runner = after_turn(
+                progress,
+                scheduler,
+                runner,
+                &fresh,
+                account,
+                reply,
+                cid,
+                &mut parked,
+            );
+            turns += 1;
+        }
+        if turns > 0 {
+            retiring |= !super::priority::restore();
+        }
+        if retiring && parked.is_empty() {
             return Exit::Retired;
         }
-        // The start of the next run, done while the client reads this reply (and the ethers
-        // realm again, if the run took it with it).
-        let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            runner.prepare();
-            if warm {
-                runner.warm_up();
+        // Then a new run; wait only when nothing happened this round.
+        let wait = (turns == 0).then_some(next_wake);
+        let task = match scheduler.take(&woken, !retiring, wait) {
+            Take::Closed => {
+                // Runs still parked end unanswered (their clients see the pool closing).
+                for entry in parked.drain(..) {
+                    scheduler.unpark(&entry.run.account());
+                }
+                return Exit::Closed;
             }
+            Take::Parked => continue,
+            Take::Task(task) => *task,
+        };
+        metrics::histogram!("lit_node_action_queue_seconds")
+            .record(task.queued.elapsed().as_secs_f64());
+        let account = task.input.account;
+        let cid = task.input.cid.clone();
+        let ethers_parked = count_ethers(&parked);
+        let progress = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            runner.start(task.input, &mut |ethers| {
+                may_park(scheduler, &account, ethers, ethers_parked)
+            })
         }));
-        if prepared.is_err() {
-            runner = ActionWorker::new(services.clone());
-        }
+        runner = after_turn(
+            progress,
+            scheduler,
+            runner,
+            &fresh,
+            account,
+            task.reply,
+            cid,
+            &mut parked,
+        );
+        retiring |= !super::priority::restore();
     }
-    Exit::Closed
+}
+
+fn count_ethers(parked: &[Parked]) -> usize {
+    parked.iter().filter(|p| p.run.uses_ethers()).count()
+}
+
+/// Whether a run of `account` that has to wait may park (and then it is counted as parked).
+fn may_park(scheduler: &Scheduler, account: &B256, ethers: bool, ethers_parked: usize) -> bool {
+    (!ethers || ethers_parked < MAX_PARKED_ETHERS_PER_WORKER) && scheduler.park(account)
+}
+
+/// After a run's turn: a parked run joins `parked`; an ended one is answered, and the worker
+/// prepares the next run. Returns the worker to go on with (a new one if the turn panicked
+/// outside the run's own containment).
+#[allow(clippy::too_many_arguments)]
+fn after_turn(
+    progress: std::thread::Result<Progress>,
+    scheduler: &Scheduler,
+    mut runner: ActionWorker,
+    fresh: &dyn Fn() -> ActionWorker,
+    account: B256,
+    reply: oneshot::Sender<ActionOutcome>,
+    cid: String,
+    parked: &mut Vec<Parked>,
+) -> ActionWorker {
+    let outcome = match progress {
+        Ok(Progress::Waiting(run)) => {
+            parked.push(Parked { run, reply, cid });
+            return runner;
+        }
+        Ok(Progress::Done(outcome)) => outcome,
+        Err(_) => {
+            tracing::error!(%cid, "the Lit Action runtime panicked");
+            runner = fresh();
+            ActionOutcome {
+                response: serde_json::Value::String(super::guard::INTERNAL_ERROR.into()),
+                logs: String::new(),
+                has_error: true,
+                run_time: std::time::Duration::ZERO,
+            }
+        }
+    };
+    scheduler.finished(&account);
+    let label = if outcome.has_error {
+        "error"
+    } else {
+        "success"
+    };
+    metrics::counter!("lit_node_actions_total", "outcome" => label).increment(1);
+    metrics::histogram!("lit_node_action_run_seconds").record(outcome.run_time.as_secs_f64());
+    let _ = reply.send(outcome);
+    // The start of the next run, done while the client reads this reply (and the ethers
+    // realm again, if the run took it with it).
+    let warm = scheduler.limits.warm_ethers;
+    let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        runner.prepare();
+        if warm {
+            runner.warm_up();
+        }
+    }));
+    if prepared.is_err() {
+        runner = fresh();
+    }
+    runner
 }
 
 #[cfg(test)]
@@ -433,6 +674,8 @@ mod tests {
             queue,
             max_workers_per_account: 0,
             max_queued_per_account: 0,
+            max_parked: 100,
+            max_parked_per_account: 0,
             warm_ethers: false,
         }
         .resolved()
@@ -445,6 +688,8 @@ mod tests {
             queue: 10,
             max_workers_per_account: 2,
             max_queued_per_account: 6,
+            max_parked: 3,
+            max_parked_per_account: 2,
             warm_ethers: false,
         };
         let (a, b, c) = (
@@ -477,6 +722,49 @@ mod tests {
     }
 
     #[test]
+    fn parked_runs_leave_the_worker_share_and_are_bounded() {
+        let l = PoolLimits {
+            workers: 2,
+            queue: 10,
+            max_workers_per_account: 1,
+            max_queued_per_account: 10,
+            max_parked: 3,
+            max_parked_per_account: 2,
+            warm_ethers: false,
+        }
+        .resolved();
+        let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        let mut q = Queues::default();
+        for (account, run) in [(a, 0), (a, 1), (b, 0)] {
+            q.push(account, run, &l).unwrap();
+        }
+        assert_eq!(q.next(1), Some((a, 0)));
+        assert_eq!(q.next(1), Some((b, 0)));
+        assert_eq!(q.next(1), None, "a is at its share of one worker");
+        // a's running run parks: the share is free for a's next run, which parks too.
+        assert!(q.park(&a, &l));
+        assert_eq!(q.next(1), Some((a, 1)));
+        assert!(q.park(&a, &l));
+        assert_eq!((q.parked[&a], q.parked_total), (2, 2));
+        // Both have news: one resumes, the other waits for the share.
+        assert!(q.resume(&a, 1));
+        assert!(!q.resume(&a, 1));
+        assert_eq!((q.parked[&a], q.parked_total, q.running[&a]), (1, 1, 1));
+        // The bounds: a second parked run of a is its limit, a third parked run the node's.
+        assert!(q.park(&a, &l));
+        assert!(q.park(&b, &l));
+        q.push(a, 2, &l).unwrap();
+        assert_eq!(q.next(1), Some((a, 2)));
+        assert!(!q.park(&a, &l), "a has its 2 parked runs");
+        q.push(b, 1, &l).unwrap();
+        assert_eq!(q.next(1), Some((b, 1)));
+        assert!(!q.park(&b, &l), "the node has its 3 parked runs");
+        q.unpark(&a);
+        assert!(q.park(&b, &l));
+        assert_eq!(q.parked_total, 3);
+    }
+
+    #[test]
     fn automatic_shares_leave_room_for_other_accounts() {
         let l = limits(4, 256);
         assert_eq!(
@@ -495,6 +783,8 @@ mod tests {
             queue: 10,
             max_workers_per_account: 9,
             max_queued_per_account: 7,
+            max_parked: 8,
+            max_parked_per_account: 0,
             warm_ethers: false,
         }
         .resolved();

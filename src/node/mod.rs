@@ -107,6 +107,8 @@ fn start_actions(
             queue: config.actions.queue,
             max_workers_per_account: config.actions.max_workers_per_account,
             max_queued_per_account: config.actions.max_queued_per_account,
+            max_parked: config.actions.max_parked,
+            max_parked_per_account: config.actions.max_parked_per_account,
             warm_ethers: config.actions.warm_ethers,
         },
     )

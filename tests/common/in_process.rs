@@ -65,6 +65,8 @@ impl InProcess {
                 queue: 8,
                 max_workers_per_account: 0,
                 max_queued_per_account: 0,
+                max_parked: 64,
+                max_parked_per_account: 0,
                 warm_ethers: false,
             },
         )

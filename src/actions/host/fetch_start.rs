@@ -49,7 +49,7 @@ impl Host {
             sending,
             time_left,
             move |outcome| {
-                let _ = sender.send((id, outcome));
+                sender.send((id, outcome));
             },
         );
         self.in_flight.borrow_mut().insert(id, task);

@@ -119,6 +119,31 @@ type HostResult<T> = Result<T, Thrown>;
 
 pub type FetchDone = (u32, Result<FetchResponse, String>);
 
+/// Tells the worker thread that owns a run that something the run waits for has arrived, so a
+/// run parked while it waits (see `engine`) is looked at again.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Where a run's fetch results go: its channel, then a nudge to its worker.
+#[derive(Clone)]
+pub struct FetchMailbox {
+    sender: mpsc::Sender<FetchDone>,
+    wake: Option<Waker>,
+}
+
+impl FetchMailbox {
+    pub fn new(sender: mpsc::Sender<FetchDone>, wake: Option<Waker>) -> Self {
+        Self { sender, wake }
+    }
+
+    pub fn send(&self, done: FetchDone) {
+        if self.sender.send(done).is_ok() {
+            if let Some(wake) = &self.wake {
+                wake();
+            }
+        }
+    }
+}
+
 const NOT_PERMITTED: &str = "API key cannot use selected wallet in selected action";
 
 pub struct Host {
@@ -127,6 +152,8 @@ pub struct Host {
     pub started: Instant,
     pub deadline: Instant,
     pub timed_out: Cell<bool>,
+    /// When the run last got its worker's thread (it gives it up while it waits, see `engine`).
+    slice_started: Cell<Instant>,
     /// Until when the run's time is paid for (billing only).
     credit_until: Cell<Option<Instant>>,
     /// The account could not pay for the next second: the run stops.
@@ -142,7 +169,7 @@ pub struct Host {
     fetches: Cell<u64>,
     /// Fetches started and not yet delivered, by id: aborting one stops its task.
     in_flight: RefCell<HashMap<u32, tokio::task::AbortHandle>>,
-    fetch_done: mpsc::Sender<FetchDone>,
+    fetch_done: FetchMailbox,
     /// Bytes of fetch bodies held outside the JS heap, bounded by the run's memory limit.
     pub fetch_budget: Arc<FetchBudget>,
     derivation_ids: RefCell<HashMap<Address, B256>>,
@@ -160,7 +187,7 @@ impl Host {
         services: Arc<Services>,
         input: RunInput,
         started: Instant,
-        fetch_done: mpsc::Sender<FetchDone>,
+        fetch_done: FetchMailbox,
         realm: Option<Weak<EthersRealm>>,
     ) -> Self {
         // Limits are clamped when read (see `limits`); the fallback only guards the arithmetic.
@@ -177,6 +204,7 @@ impl Host {
             started,
             deadline,
             timed_out: Cell::new(false),
+            slice_started: Cell::new(started),
             credit_until: Cell::new(credit_until),
             out_of_credit: Cell::new(false),
             abandoned: Cell::new(false),
@@ -200,6 +228,11 @@ impl Host {
         self.started.elapsed().as_secs_f64() * 1000.0
     }
 
+    /// The run holds its worker's thread again from now.
+    pub fn begin_slice(&self) {
+        self.slice_started.set(Instant::now());
+    }
+
     /// Whole seconds of run time the account paid for (billing).
     pub fn paid_seconds(&self) -> u64 {
         self.credit_until
@@ -216,8 +249,21 @@ impl Host {
     }
 
     /// Called by the engine's interrupt handler while JS runs (and by its event loop): true
-    /// stops the run. Buys the next second of credit when the paid time is used up.
+    /// stops the run. A run that has held its thread for long lowers the thread's priority.
     pub fn should_interrupt(&self) -> bool {
+        if self.must_stop() {
+            return true;
+        }
+        // What counts is how long the run has held the thread, not time it spent parked.
+        if self.slice_started.get().elapsed() >= super::priority::LONG_RUN {
+            super::priority::lower();
+        }
+        false
+    }
+
+    /// Whether the run must end now: a limit broken, its client gone, its time or its credit
+    /// used up. Buys the next second of credit when the paid time is used up.
+    pub fn must_stop(&self) -> bool {
         if self.breach.borrow().is_some()
             || self.out_of_credit.get()
             || self.abandoned.get()
@@ -233,9 +279,6 @@ impl Host {
         if now >= self.deadline {
             self.timed_out.set(true);
             return true;
-        }
-        if now.duration_since(self.started) >= super::priority::LONG_RUN {
-            super::priority::lower();
         }
         if let (Some(until), Some(credit)) = (self.credit_until.get(), &self.input.credit) {
             if now >= until {

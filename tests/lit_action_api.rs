@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{keccak256, Address};
+use common::hold::Hold;
 use common::{http, NodeProcess};
 use serde_json::{json, Value};
 
@@ -138,52 +139,6 @@ async fn wait_for_runs_started(n: &Node, count: usize) {
             "only {started:?} of {count} runs started"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A local HTTP server whose `/hold` answers `released` only once [`Hold::release`] is called.
-struct Hold {
-    url: String,
-    arrived: tokio::sync::watch::Receiver<usize>,
-    open: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
-}
-
-impl Hold {
-    async fn start() -> Self {
-        let (arrivals, arrived) = tokio::sync::watch::channel(0usize);
-        let arrivals = std::sync::Arc::new(arrivals);
-        let open = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
-        let gate = open.clone();
-        let app = axum::Router::new().route(
-            "/hold",
-            axum::routing::get(move || {
-                arrivals.send_modify(|n| *n += 1);
-                let mut open = gate.subscribe();
-                async move {
-                    open.wait_for(|open| *open).await.unwrap();
-                    "released"
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hold", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, arrived, open }
-    }
-
-    /// Waits until `count` requests are waiting at (or went through) `/hold`.
-    async fn wait_for_arrivals(&mut self, count: usize) {
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            self.arrived.wait_for(|n| *n >= count),
-        )
-        .await
-        .expect("requests never reached /hold")
-        .unwrap();
-    }
-
-    fn release(&self) {
-        self.open.send_replace(true);
     }
 }
 
@@ -642,6 +597,9 @@ async fn a_saturated_pool_answers_429_and_recovers() {
             &[
                 ("LIT_NODE_ACTIONS__WORKERS", "1"),
                 ("LIT_NODE_ACTIONS__QUEUE", "1"),
+                // No parking: a run waiting on a fetch holds its worker (as it does beyond the
+                // node's parked-run limit; tests/parked_runs.rs covers parking).
+                ("LIT_NODE_ACTIONS__MAX_PARKED", "0"),
                 // The held runs fetch from the local server until it answers.
                 ("LIT_NODE_ACTIONS__FETCH_ALLOW_PRIVATE", "true"),
                 ("LIT_NODE_ACTIONS__FETCH_TIMEOUT_MS", "120000"),

@@ -311,11 +311,7 @@ impl ActionWorker {
 
     /// Starts `input` and runs it until it ends or, when it has to wait and `may_park(uses
     /// ethers)` agrees, until it is parked. Never panics on anything the action does.
-    pub fn start(
-        &mut self,
-        input: RunInput,
-        may_park: &mut dyn FnMut(bool) -> bool,
-    ) -> Progress {
+    pub fn start(&mut self, input: RunInput, may_park: &mut dyn FnMut(bool) -> bool) -> Progress {
         // An action that names `ethers` runs next to a shared realm; one that reaches it
         // otherwise (`globalThis["eth" + "ers"]`) loads its own copy, slower but the same library.
         let ethers = self
@@ -345,11 +341,17 @@ impl ActionWorker {
         let waker = self.waker.clone();
         let uses_ethers = ethers.is_some();
         self.turn(started, |worker| {
-            let (mut live, install) =
-                match LiveRun::new(&worker.services, runtime, input, started, waker, uses_ethers) {
-                    Ok(started) => started,
-                    Err(outcome) => return Progress::Done(outcome),
-                };
+            let (mut live, install) = match LiveRun::new(
+                &worker.services,
+                runtime,
+                input,
+                started,
+                waker,
+                uses_ethers,
+            ) {
+                Ok(started) => started,
+                Err(outcome) => return Progress::Done(outcome),
+            };
             match live.begin(install) {
                 Ok(()) => worker.advance(live, may_park),
                 Err(error) => Progress::Done(worker.finish(live, Err(error))),
@@ -550,9 +552,7 @@ impl LiveRun {
             arrived,
             ..
         } = self;
-        let driver = driver
-            .clone()
-            .ok_or("the action runtime lost its driver")?;
+        let driver = driver.clone().ok_or("the action runtime lost its driver")?;
         context.with(|ctx| {
             let driver = driver.restore(&ctx).map_err(|e| e.to_string())?;
             let fail = |e: rquickjs::Error| exception_text(&ctx, Some(&driver), e);

@@ -28,7 +28,6 @@ impl ActionOutcome {
     }
 }
 
-
 /// The reply for a finished run.
 pub(super) fn outcome_of(
     host: &Host,

@@ -6,6 +6,7 @@
 pub mod chain_writer;
 pub mod engine;
 pub mod fake_stripe;
+pub mod hold;
 pub mod in_process;
 
 use std::path::{Path, PathBuf};

@@ -257,3 +257,41 @@ async fn an_accounts_parked_runs_resume_only_within_its_worker_share() {
     }
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_run_downloading_its_modules_leaves_the_only_worker_free() {
+    let mut cdn = Hold::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = one_worker(
+        dir.path(),
+        &[("LIT_NODE_ACTIONS__MODULES_CDN", &cdn.origin)],
+    )
+    .await;
+    let (key, _) = common::new_account(&node.base_url, "modules").await;
+    let importing = r#"import { v } from "slow@1.0.0";
+async function main() { return { v, from: Lit.Actions.showImportDetails().map((d) => d.from) }; }"#;
+    let meanwhile = async {
+        // The module's first download waits at the CDN; the worker serves a hello-world.
+        cdn.wait_for_arrivals(1).await;
+        let ms = hello_ms(&node, &key).await;
+        assert!(
+            ms < 2_000,
+            "a hello-world took {ms} ms next to a module download"
+        );
+        cdn.release();
+    };
+    let (reply, ()) = tokio::join!(run(&node, &key, importing, Value::Null), meanwhile);
+    assert_eq!(
+        reply["response"],
+        json!({"v": 42, "from": ["network"]}),
+        "{reply}"
+    );
+    // The next run finds it in the cache, with no request.
+    let again = run(&node, &key, importing, Value::Null).await;
+    assert_eq!(
+        again["response"],
+        json!({"v": 42, "from": ["cache"]}),
+        "{again}"
+    );
+    node.stop().await;
+}

@@ -96,6 +96,11 @@ impl ParkedRun {
     /// must end (time, credit, client gone). Looks at time and credit without entering JS.
     pub fn ready(&mut self) -> bool {
         let run = &mut *self.run;
+        if let Some(downloads) = &mut run.downloads {
+            if downloads.poll(&run.host) {
+                return true;
+            }
+        }
         while let Ok(done) = run.fetch_rx.try_recv() {
             run.arrived.push_back(done);
         }
@@ -127,8 +132,58 @@ struct LiveRun {
     arrived: VecDeque<FetchDone>,
     wake_at: Instant,
     timer_at: Option<Instant>,
+    /// Module downloads the run waits for before it loads its imports again.
+    downloads: Option<PendingDownloads>,
+    waker: Option<Waker>,
     ethers: bool,
     runtime: WorkerRuntime,
+}
+
+/// A run's module downloads in progress (they run on the node's tokio runtime).
+struct PendingDownloads {
+    results: mpsc::Receiver<(String, Result<(), String>)>,
+    left: usize,
+    /// Stopped when the run ends first.
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl PendingDownloads {
+    /// Records the downloads that finished in `host`; true once all have.
+    fn poll(&mut self, host: &Host) -> bool {
+        while let Ok((url, result)) = self.results.try_recv() {
+            self.record(host, url, result);
+        }
+        self.left == 0
+    }
+
+    /// Waits for the next download to finish, at most until `until`.
+    fn wait(&mut self, host: &Host, until: Instant) {
+        let wait = until.saturating_duration_since(Instant::now());
+        if let Ok((url, result)) = self.results.recv_timeout(wait) {
+            self.record(host, url, result);
+        }
+    }
+
+    fn record(&mut self, host: &Host, url: String, result: Result<(), String>) {
+        self.left = self.left.saturating_sub(1);
+        let mut downloads = host.module_downloads.borrow_mut();
+        match result {
+            Ok(()) => {
+                downloads.fetched.insert(url);
+            }
+            Err(why) => {
+                downloads.failed.insert(url, why);
+            }
+        }
+    }
+}
+
+impl Drop for PendingDownloads {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 /// A context no action has touched yet, with the prelude's install function loaded into it.
@@ -353,7 +408,11 @@ impl ActionWorker {
                 Err(outcome) => return Progress::Done(outcome),
             };
             match live.begin(install) {
-                Ok(()) => worker.advance(live, may_park),
+                Ok(Begun::Running) => worker.advance(live, may_park),
+                Ok(Begun::Missing(missing)) => {
+                    live.download(missing);
+                    worker.advance(live, may_park)
+                }
                 Err(error) => Progress::Done(worker.finish(live, Err(error))),
             }
         })
@@ -392,6 +451,33 @@ impl ActionWorker {
     ) -> Progress {
         loop {
             live.host.begin_slice();
+            if let Some(downloads) = &mut live.downloads {
+                if !downloads.poll(&live.host) {
+                    if live.host.must_stop() {
+                        let stopped = Err("the run stopped while its modules downloaded".into());
+                        return Progress::Done(self.finish(live, stopped));
+                    }
+                    live.wake_at = wake_time(&live.host, None, Instant::now());
+                    live.timer_at = None;
+                    if may_park(live.ethers) {
+                        return Progress::Waiting(ParkedRun { run: live });
+                    }
+                    let until = live.wake_at;
+                    if let Some(downloads) = &mut live.downloads {
+                        downloads.wait(&live.host, until);
+                    }
+                    continue;
+                }
+                live.downloads = None;
+                match live.restart() {
+                    Ok(Begun::Running) => {}
+                    Ok(Begun::Missing(missing)) => {
+                        live.download(missing);
+                        continue;
+                    }
+                    Err(error) => return Progress::Done(self.finish(live, Err(error))),
+                }
+            }
             match live.pump() {
                 Err(error) => return Progress::Done(self.finish(live, Err(error))),
                 Ok(Step::Settled(result)) => return Progress::Done(self.finish(live, Ok(result))),
@@ -431,6 +517,7 @@ impl ActionWorker {
             host,
             fetch_rx,
             arrived,
+            downloads,
             ethers,
             runtime,
             ..
@@ -438,7 +525,7 @@ impl ActionWorker {
         drop(driver);
         drop(unlink);
         drop(context);
-        drop((fetch_rx, arrived));
+        drop((fetch_rx, arrived, downloads));
         runtime.runtime.set_interrupt_handler(None);
         let clean = !host.timed_out.get()
             && !host.out_of_credit.get()
@@ -455,6 +542,14 @@ impl ActionWorker {
         }
         outcome
     }
+}
+
+/// How far starting a run got.
+enum Begun {
+    /// `main` was called.
+    Running,
+    /// Its imports need modules the node does not hold yet: (URL, inline integrity).
+    Missing(Vec<(String, Option<String>)>),
 }
 
 /// What a turn of the event loop ended with.
@@ -484,7 +579,7 @@ impl LiveRun {
             services.clone(),
             input,
             started,
-            FetchMailbox::new(fetch_tx, waker),
+            FetchMailbox::new(fetch_tx, waker.clone()),
             worker.realm.as_ref().map(Rc::downgrade),
         ));
         let runtime = &worker.runtime;
@@ -517,6 +612,8 @@ impl LiveRun {
                 arrived: VecDeque::new(),
                 wake_at: started,
                 timer_at: None,
+                downloads: None,
+                waker,
                 ethers,
                 runtime: worker,
             }),
@@ -524,8 +621,9 @@ impl LiveRun {
         ))
     }
 
-    /// Installs the prelude, runs the action's top-level code and calls `main`.
-    fn begin(&mut self, install: Persistent<Function<'static>>) -> Result<(), String> {
+    /// Installs the prelude, runs the action's top-level code and calls `main`; or finds the
+    /// modules its imports need that the node does not hold yet.
+    fn begin(&mut self, install: Persistent<Function<'static>>) -> Result<Begun, String> {
         let Self {
             context,
             host,
@@ -536,10 +634,54 @@ impl LiveRun {
             let install = install
                 .restore(&ctx)
                 .map_err(|e| format!("the action runtime failed to start: {e}"))?;
-            let started = start_main(&ctx, install, host)?;
-            *driver = Some(Persistent::save(&ctx, started));
-            Ok(())
+            Ok(match start_main(&ctx, install, host)? {
+                Started::Main(started) => {
+                    *driver = Some(Persistent::save(&ctx, started));
+                    Begun::Running
+                }
+                Started::Missing(missing) => Begun::Missing(missing),
+            })
         })
+    }
+
+    /// Starts downloading `missing` modules; the run waits for them without its thread.
+    fn download(&mut self, missing: Vec<(String, Option<String>)>) {
+        let Some(source) = self.host.services.modules.clone() else {
+            return; // not reached: a node without imports refuses module code before this
+        };
+        let (sender, results) = mpsc::channel();
+        let left = missing.len();
+        let tasks = missing
+            .into_iter()
+            .map(|(url, inline)| {
+                let (sender, waker, name) = (sender.clone(), self.waker.clone(), url.clone());
+                source.spawn_download(url, inline, self.host.deadline, move |result| {
+                    if sender.send((name, result)).is_ok() {
+                        if let Some(wake) = waker {
+                            wake();
+                        }
+                    }
+                })
+            })
+            .collect();
+        self.downloads = Some(PendingDownloads {
+            results,
+            left,
+            tasks,
+        });
+    }
+
+    /// Starts the run again in a fresh context of its runtime, now that its modules are here.
+    /// Nothing of the action ran in the old one (its imports never finished loading).
+    fn restart(&mut self) -> Result<Begun, String> {
+        self.driver = None;
+        if let Some(unlink) = &self.unlink {
+            unlink.0.unlink();
+        }
+        let SpareContext { install, context } = SpareContext::new(&self.runtime.runtime)
+            .map_err(|e| format!("the action runtime failed to start: {e}"))?;
+        self.context = context;
+        self.begin(install)
     }
 
     /// Runs the event loop until the run settles or has to wait.
@@ -581,13 +723,21 @@ impl Drop for UnlinkOnDrop {
     }
 }
 
+/// What [`start_main`] got to.
+enum Started<'js> {
+    /// `main` was called; the prelude's driver.
+    Main(Function<'js>),
+    /// Imports need these modules first (see [`Begun::Missing`]).
+    Missing(Vec<(String, Option<String>)>),
+}
+
 /// Installs the prelude into the run's context and starts the action: its top-level code, then
-/// `main(js_params)` (its result is awaited by the event loop). Returns the prelude's driver.
+/// `main(js_params)` (its result is awaited by the event loop).
 fn start_main<'js>(
     ctx: &Ctx<'js>,
     install: Function<'js>,
     host: &Rc<Host>,
-) -> Result<Function<'js>, String> {
+) -> Result<Started<'js>, String> {
     let host_js = host_object(ctx, host).map_err(|e| exception_text(ctx, None, e))?;
     let driver: Function = install.call((host_js,)).map_err(|e| {
         format!(
@@ -605,14 +755,19 @@ fn start_main<'js>(
         let Some(modules) = &host.services.modules else {
             return Err("Error: imports are not available on this node".into());
         };
-        let (evaluated, namespace) = super::modules::evaluate(ctx, host, modules).map_err(fail)?;
+        let (evaluated, namespace) = match super::modules::evaluate(ctx, host, modules)
+            .map_err(fail)?
+        {
+            super::modules::Evaluated::Started(evaluated, namespace) => (evaluated, namespace),
+            super::modules::Evaluated::Missing(missing) => return Ok(Started::Missing(missing)),
+        };
         let parts = rquickjs::Array::new(ctx.clone()).map_err(fail)?;
         parts.set(0, evaluated).map_err(fail)?;
         parts.set(1, namespace).map_err(fail)?;
         driver
             .call::<_, ()>(("runModule", parts, host.input.params_json.clone()))
             .map_err(fail)?;
-        return Ok(driver);
+        return Ok(Started::Main(driver));
     }
 
     let mut options = EvalOptions::default();
@@ -636,7 +791,7 @@ fn start_main<'js>(
     driver
         .call::<_, ()>(("run", main, host.input.params_json.clone()))
         .map_err(fail)?;
-    Ok(driver)
+    Ok(Started::Main(driver))
 }
 
 /// How the settled run ended (`driver("outcome")`): `Ok(Ok(main's value))` or `Ok(Err(error))`.

@@ -180,6 +180,8 @@ pub struct Host {
     realm: Option<Weak<EthersRealm>>,
     /// The modules this run loaded, in order.
     pub imports: RefCell<Vec<ImportDetail>>,
+    /// What the run's module downloads gave.
+    pub module_downloads: RefCell<super::modules::loader::Downloads>,
 }
 
 impl Host {
@@ -220,6 +222,7 @@ impl Host {
             signing_keys: RefCell::new(HashMap::new()),
             realm,
             imports: RefCell::new(Vec::new()),
+            module_downloads: RefCell::default(),
         }
     }
 

@@ -29,6 +29,19 @@ struct Session {
     host: Rc<Host>,
     /// Inline integrities by URL, from the specifiers that named them.
     inline: RefCell<HashMap<String, String>>,
+    /// Modules the node does not hold yet: (URL, inline integrity). They get an empty stand-in
+    /// so that the rest of the imports are still found; the run then downloads them all without
+    /// holding its thread and loads its imports again (see `modules::evaluate`).
+    missing: RefCell<Vec<(String, Option<String>)>>,
+}
+
+/// What a run's module downloads gave, kept across its attempts at loading its imports.
+#[derive(Debug, Default)]
+pub struct Downloads {
+    /// URLs downloaded (and verified) for this run: reported as from the network.
+    pub fetched: std::collections::HashSet<String>,
+    /// URLs whose download failed, with why: importing them fails with that.
+    pub failed: HashMap<String, String>,
 }
 
 thread_local! {
@@ -48,9 +61,15 @@ impl Importing {
             source,
             host,
             inline: RefCell::default(),
+            missing: RefCell::default(),
         });
         SESSION.with(|s| *s.borrow_mut() = Some(session));
         Importing(())
+    }
+
+    /// The modules found missing so far (see [`Session::missing`]).
+    pub fn missing(&self) -> Vec<(String, Option<String>)> {
+        session().map_or_else(Vec::new, |s| s.missing.borrow().clone())
     }
 }
 
@@ -184,17 +203,32 @@ impl Loader for CdnLoader {
 }
 
 /// The module at URL `name`: compiled bytecode when its hash is known and it was compiled before,
-/// else its verified source (cache or CDN), declared and compiled for later runs.
+/// else its verified source from the node's cache, declared and compiled for later runs; else an
+/// empty stand-in, and the URL is noted as missing.
 fn load<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Module<'js, Declared>> {
     let Some(session) = session() else {
         return Err(Error::new_loading_message(name, NO_DYNAMIC_IMPORT));
     };
-    if session.host.imports.borrow().len() >= MAX_MODULES_PER_RUN {
+    if let Some(why) = session.host.module_downloads.borrow().failed.get(name) {
+        return Err(Error::new_loading_message(name, why));
+    }
+    if session.host.imports.borrow().len() + session.missing.borrow().len() >= MAX_MODULES_PER_RUN {
         return Err(Error::new_loading_message(
             name,
             format!("a run may load at most {MAX_MODULES_PER_RUN} modules"),
         ));
     }
+    let from = if session
+        .host
+        .module_downloads
+        .borrow()
+        .fetched
+        .contains(name)
+    {
+        "network"
+    } else {
+        "cache"
+    };
     let inline = session.inline.borrow().get(name).cloned();
     // A module known by its hash (inline or pinned) and compiled before is read as bytecode:
     // its bytes were checked against that hash when it was compiled.
@@ -211,7 +245,7 @@ fn load<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Module<'js, Declare
                 url: name.to_string(),
                 sha384: expected,
                 size: compiled.source_bytes,
-                from: "cache",
+                from,
                 bytecode: true,
             });
             READING.with(|r| *r.borrow_mut() = Some(compiled));
@@ -219,15 +253,22 @@ fn load<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Module<'js, Declare
             return unsafe { Module::from_load_fn(ctx.clone(), name, read_module) };
         }
     }
-    let loaded = session
+    let Some(loaded) = session
         .source
-        .load(name, inline.as_deref(), session.host.deadline)
-        .map_err(|e| Error::new_loading_message(name, e))?;
+        .cached(name, inline.as_deref())
+        .map_err(|e| Error::new_loading_message(name, e))?
+    else {
+        session
+            .missing
+            .borrow_mut()
+            .push((name.to_string(), inline));
+        return Module::declare(ctx.clone(), name, "");
+    };
     session.host.imports.borrow_mut().push(ImportDetail {
         url: name.to_string(),
         sha384: loaded.integrity.clone(),
         size: loaded.source.len(),
-        from: loaded.origin.as_str(),
+        from,
         bytecode: false,
     });
     let source_bytes = loaded.source.len();

@@ -39,14 +39,25 @@ pub fn looks_like_module(code: &str) -> bool {
 const MAIN_EXPORT: &str =
     "\n;export const __litMain = () => (typeof main === \"undefined\" ? undefined : main);\n";
 
+/// How far [`evaluate`] got.
+pub enum Evaluated<'js> {
+    /// The module's evaluation started: its promise, and the module's namespace (whose
+    /// `__litMain()` gives `main`).
+    Started(Value<'js>, Object<'js>),
+    /// Imports the node does not hold yet, (URL, inline integrity): nothing of the action ran.
+    /// Once they are downloaded the run tries again in a fresh context.
+    Missing(Vec<(String, Option<String>)>),
+}
+
 /// Compiles the action's code as a module, loads its static imports (the only time the loader
-/// serves), then starts its evaluation. Returns the evaluation's promise and the module's
-/// namespace (whose `__litMain()` gives `main`).
+/// serves), then starts its evaluation.
 pub fn evaluate<'js>(
     ctx: &Ctx<'js>,
     host: &Rc<Host>,
     source: &ModuleSource,
-) -> rquickjs::Result<(Value<'js>, Object<'js>)> {
+) -> rquickjs::Result<Evaluated<'js>> {
+    // What an earlier attempt loaded was in the context it left behind.
+    host.imports.borrow_mut().clear();
     let code = format!("{}{MAIN_EXPORT}", host.input.code);
     let raw = ctx.as_raw().as_ptr();
     let name = std::ffi::CString::new(ACTION_MODULE).expect("no NUL");
@@ -74,12 +85,16 @@ pub fn evaluate<'js>(
     let definition = unsafe { qjs::JS_VALUE_GET_PTR(module) }.cast::<qjs::JSModuleDef>();
     // SAFETY: `module` is a live compiled module of this context (borrowed, not consumed).
     let resolved = unsafe { qjs::JS_ResolveModule(raw, module) };
+    let missing = importing.missing();
     // From here on (evaluation), an import() finds no session and is refused.
     drop(importing);
-    if resolved < 0 {
+    if resolved < 0 || !missing.is_empty() {
         // SAFETY: we still own `module`.
         unsafe { qjs::JS_FreeValue(raw, module) };
-        return Err(rquickjs::Error::Exception);
+        if resolved < 0 {
+            return Err(rquickjs::Error::Exception);
+        }
+        return Ok(Evaluated::Missing(missing));
     }
     // SAFETY: JS_EvalFunction consumes `module` (links and evaluates it); the module record stays
     // alive in the context's module list, so its namespace can be read afterwards.
@@ -96,7 +111,7 @@ pub fn evaluate<'js>(
     let namespace = namespace.into_object().ok_or_else(|| {
         rquickjs::Exception::throw_internal(ctx, "a module namespace is not an object")
     })?;
-    Ok((promise, namespace))
+    Ok(Evaluated::Started(promise, namespace))
 }
 
 #[cfg(test)]

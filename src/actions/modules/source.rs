@@ -23,28 +23,11 @@ pub const MAX_MODULES_PER_RUN: usize = 100;
 /// Longest one module download may take (also bounded by the run's time left).
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where a run's module came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    Cache,
-    Network,
-}
-
-impl Origin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Cache => "cache",
-            Origin::Network => "network",
-        }
-    }
-}
-
 /// A module's verified source.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub source: String,
     pub integrity: String,
-    pub origin: Origin,
 }
 
 /// What the node's module settings are (`actions.modules_*`).
@@ -95,64 +78,112 @@ impl ModuleSource {
             .map_err(|e| format!("cannot read the pin of {url}: {e}"))
     }
 
-    /// The verified source of `url`, from the cache or the CDN, by `deadline`. Blocks the calling
-    /// (worker) thread, which must not be a tokio thread.
-    pub fn load(
+    /// The hash `url` must have: the inline integrity of its specifier, else the node's pin.
+    fn expected(
         &self,
         url: &str,
         inline_integrity: Option<&str>,
-        deadline: Instant,
-    ) -> Result<Loaded, String> {
+    ) -> Result<Option<(String, &'static str, bool)>, String> {
         let pin = self
             .store
             .module_pin(url)
             .map_err(|e| format!("cannot read the pin of {url}: {e}"))?;
-        let expected = match (inline_integrity, &pin) {
-            (Some(inline), _) => {
+        Ok(match (inline_integrity, pin) {
+            (Some(inline), pin) => {
                 if integrity::parse(inline).is_none() {
                     return Err(format!(
                         "the integrity \"{inline}\" given for {url} is not sha384-<base64 of 48 bytes>"
                     ));
                 }
-                Some((inline.to_string(), "the integrity written in the import"))
+                Some((
+                    inline.to_string(),
+                    "the integrity written in the import",
+                    pin.is_some(),
+                ))
             }
-            (None, Some(pin)) => Some((pin.integrity.clone(), "the node's pin for this URL")),
+            (None, Some(pin)) => Some((pin.integrity, "the node's pin for this URL", true)),
             (None, None) => None,
+        })
+    }
+
+    /// The verified source of `url` if the node holds it (its hash is known, inline or pinned,
+    /// and the cache has bytes of that hash); `None` when it has to be downloaded. Never touches
+    /// the network.
+    pub fn cached(
+        &self,
+        url: &str,
+        inline_integrity: Option<&str>,
+    ) -> Result<Option<Loaded>, String> {
+        let Some((expected, what, _)) = self.expected(url, inline_integrity)? else {
+            return Ok(None);
         };
-        if let Some((expected, what)) = expected {
-            let digest = integrity::parse(&expected)
-                .ok_or_else(|| format!("{what} ({expected}) is not a sha384 integrity"))?;
-            if let Some(bytes) = self
-                .store
-                .cached_module(&digest)
-                .map_err(|e| format!("cannot read the module cache: {e}"))?
-            {
-                return Ok(Loaded {
+        let digest = integrity::parse(&expected)
+            .ok_or_else(|| format!("{what} ({expected}) is not a sha384 integrity"))?;
+        let bytes = self
+            .store
+            .cached_module(&digest)
+            .map_err(|e| format!("cannot read the module cache: {e}"))?;
+        bytes
+            .map(|bytes| {
+                Ok(Loaded {
                     source: utf8(url, bytes)?,
                     integrity: expected,
-                    origin: Origin::Cache,
-                });
-            }
-            let (bytes, _) = self.download(url, deadline)?;
+                })
+            })
+            .transpose()
+    }
+
+    /// Downloads `url` on the node's tokio runtime, verifies it (see the module docs), pins and
+    /// caches it, then calls `done` with the outcome; by `deadline` at the latest. The worker
+    /// thread does not wait for it: the run that needs it is parked meanwhile (see `engine`).
+    /// Dropping the returned handle does not stop it; aborting does.
+    pub fn spawn_download(
+        &self,
+        url: String,
+        inline_integrity: Option<String>,
+        deadline: Instant,
+        done: impl FnOnce(Result<(), String>) + Send + 'static,
+    ) -> tokio::task::AbortHandle {
+        let source = self.clone();
+        self.runtime
+            .spawn(async move {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let verified = tokio::time::timeout(
+                    left,
+                    source.download_verified(&url, inline_integrity.as_deref(), deadline),
+                )
+                .await
+                .unwrap_or_else(|_| Err(format!("no time is left in the run to download {url}")));
+                done(verified);
+            })
+            .abort_handle()
+    }
+
+    /// Downloads `url` and accepts it only as the module docs say; then it is pinned and cached.
+    async fn download_verified(
+        &self,
+        url: &str,
+        inline_integrity: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        if let Some((expected, what, pinned)) = self.expected(url, inline_integrity)? {
+            let (bytes, _) = self.download(url, deadline).await?;
             let got = integrity::sha384_of(&bytes);
             if !integrity::names(&expected, &got) {
                 return Err(format!(
                     "{url} does not match {what}: expected {expected}, the CDN served {got}"
                 ));
             }
-            if pin.is_none() {
+            is_utf8(url, &bytes)?;
+            if !pinned {
                 self.pin(url, &got)?;
             }
             self.keep(&bytes);
-            return Ok(Loaded {
-                source: utf8(url, bytes)?,
-                integrity: got,
-                origin: Origin::Network,
-            });
+            return Ok(());
         }
         // Trust on first use: two answers and the CDN's own integrity must agree.
-        let (first, header) = self.download(url, deadline)?;
-        let (second, _) = self.download(url, deadline)?;
+        let (first, header) = self.download(url, deadline).await?;
+        let (second, _) = self.download(url, deadline).await?;
         let got = integrity::sha384_of(&first);
         if first != second {
             return Err(format!(
@@ -167,13 +198,10 @@ impl ModuleSource {
                 ));
             }
         }
+        is_utf8(url, &first)?;
         self.pin(url, &got)?;
         self.keep(&first);
-        Ok(Loaded {
-            source: utf8(url, first)?,
-            integrity: got,
-            origin: Origin::Network,
-        })
+        Ok(())
     }
 
     fn pin(&self, url: &str, integrity: &str) -> Result<(), String> {
@@ -190,18 +218,17 @@ impl ModuleSource {
     }
 
     /// One GET of `url`: its body and the CDN's `integrity` header, if any.
-    fn download(&self, url: &str, deadline: Instant) -> Result<(Vec<u8>, Option<String>), String> {
+    async fn download(
+        &self,
+        url: &str,
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, Option<String>), String> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(format!("no time is left in the run to download {url}"));
         }
         let timeout = FETCH_TIMEOUT.min(left);
-        let client = self.client.clone();
-        let target = url.to_string();
-        let fetched = self
-            .runtime
-            .block_on(async move { tokio::time::timeout(timeout, fetch(&client, &target)).await });
-        match fetched {
+        match tokio::time::timeout(timeout, fetch(&self.client, url)).await {
             Ok(result) => result,
             Err(_) => Err(format!(
                 "downloading {url} took longer than {} ms",
@@ -264,5 +291,15 @@ fn too_big(url: &str) -> String {
 }
 
 fn utf8(url: &str, bytes: Vec<u8>) -> Result<String, String> {
-    String::from_utf8(bytes).map_err(|_| format!("{url} is not UTF-8 JavaScript"))
+    String::from_utf8(bytes).map_err(|_| not_utf8(url))
+}
+
+fn is_utf8(url: &str, bytes: &[u8]) -> Result<(), String> {
+    std::str::from_utf8(bytes)
+        .map(drop)
+        .map_err(|_| not_utf8(url))
+}
+
+fn not_utf8(url: &str) -> String {
+    format!("{url} is not UTF-8 JavaScript")
 }

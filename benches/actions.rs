@@ -6,9 +6,13 @@
 //! `Lit.Actions.signMessage` against ethers' `wallet.signMessage` inside one action, and
 //! hello-world on a node with billing on next to the same on a node with billing off, and
 //! ethers signing in the first seconds after a node reports ready, with and without warm workers.
+//! And hello-world at 16 clients alone, then while `BENCH_WAITERS` runs (default 500) each wait
+//! 5 s on a slow local HTTP server (parked: they hold no worker), with the node's memory per
+//! waiting run.
 //! The Node.js baselines run one process per core (node:cluster), as lit-node uses every core.
 //!
-//! Environment: `BENCH_SECONDS` per measurement (default 5), `BENCH_CLIENTS` (default "1,16,64").
+//! Environment: `BENCH_SECONDS` per measurement (default 5), `BENCH_CLIENTS` (default "1,16,64"),
+//! `BENCH_WAITERS` (default 500), `BENCH_ONLY=waiting` for the waiting-runs part alone.
 //! Started without `--bench` (as `cargo test --all-targets` would) it makes a short smoke run.
 
 mod support;
@@ -85,6 +89,12 @@ async fn main() -> Result<()> {
     let seconds = env_f64("BENCH_SECONDS", if full { 5.0 } else { 0.5 });
     let duration = Duration::from_secs_f64(seconds);
     let clients = env_list("BENCH_CLIENTS", if full { "1,16,64" } else { "1,4" });
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("waiting") {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()?;
+        return waiting_runs(&client, full, duration).await;
+    }
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
     let data = tempfile::tempdir()?;
@@ -278,6 +288,8 @@ async fn main() -> Result<()> {
     );
     billed.stop().await;
 
+    waiting_runs(&client, full, duration).await?;
+
     println!("\nsummary (targets: hello-world p50 < 1 ms and ≥ 3x the isolated baseline; ethers sign ≥ the shared baseline)");
     for (name, c, ours, iso, sha) in &summary {
         println!(
@@ -290,5 +302,136 @@ async fn main() -> Result<()> {
     isolated.stop().await;
     shared.stop().await;
     drop(data);
+    Ok(())
+}
+
+/// Hello-world at 16 clients on an idle node, then while `BENCH_WAITERS` runs each wait on a slow
+/// local server (5 s per answer in a full run), kept up by closed-loop clients; and the node's
+/// resident memory per waiting run.
+async fn waiting_runs(client: &reqwest::Client, full: bool, duration: Duration) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let waiters = env_list("BENCH_WAITERS", if full { "500" } else { "40" })
+        .first()
+        .copied()
+        .unwrap_or(500);
+    let wait = Duration::from_secs(if full { 5 } else { 1 });
+    let slow = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || async move {
+            tokio::time::sleep(wait).await;
+            "slow"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let slow_url = format!("http://{}/slow", listener.local_addr()?);
+    let slow_server = tokio::spawn(async move { axum::serve(listener, slow).await });
+
+    let dir = tempfile::tempdir()?;
+    let node = start_node(
+        dir.path(),
+        &[
+            ("LIT_NODE_ACTIONS__FETCH_ALLOW_PRIVATE", "true"),
+            ("LIT_NODE_ACTIONS__WARM_ETHERS", "false"),
+        ],
+    )
+    .await?;
+    let hello_key = new_account_key(client, &node.url).await?;
+    // The waiting runs come from their own accounts, 50 each (an account's queue share is 64).
+    let mut waiter_keys = Vec::new();
+    for _ in 0..waiters.div_ceil(50) {
+        waiter_keys.push(new_account_key(client, &node.url).await?);
+    }
+    let hello = lit_action(&node.url, Some(&hello_key), &json!({ "code": HELLO }));
+    fn hello_ok(status: u16, reply: &Value) -> bool {
+        status == 200 && reply["response"] == json!("hello")
+    }
+    println!(
+        "\nhello-world, 16 clients: idle, then next to {waiters} runs each waiting {} s on a slow local server (target: ≥ 80% of idle throughput, p99 < 50 ms)",
+        wait.as_secs()
+    );
+    measure(&hello, 16, duration / 2, hello_ok).await?; // warm
+    let idle = measure(&hello, 16, duration, hello_ok).await?;
+    row("idle node", &idle);
+    let idle_rss = node.rss_bytes();
+
+    // Closed-loop waiters, started evenly over one wait so their answers spread out.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (answered, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let waiting_code = "async function main({ url }) { return (await fetch(url)).text(); }";
+    let mut tasks = Vec::new();
+    for i in 0..waiters {
+        let request = client
+            .post(format!("{}/core/v1/lit_action", node.url))
+            .header("x-api-key", &waiter_keys[i / 50])
+            .json(&json!({"code": waiting_code, "js_params": {"url": slow_url}}));
+        let (stop, answered, failed) = (stop.clone(), answered.clone(), failed.clone());
+        let delay = wait.mul_f64(i as f64 / waiters as f64);
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            while !stop.load(Ordering::SeqCst) {
+                let reply: Option<Value> = match request.try_clone().map(|r| r.send()) {
+                    Some(sent) => match sent.await {
+                        Ok(response) => response.json().await.ok(),
+                        Err(_) => None,
+                    },
+                    None => None,
+                };
+                if reply.is_some_and(|r| r["response"] == json!("slow")) {
+                    answered.fetch_add(1, Ordering::SeqCst);
+                } else {
+                    failed.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    // Wait until they are all parked.
+    let deadline = std::time::Instant::now() + wait * 3;
+    let mut parked = 0.0;
+    while std::time::Instant::now() < deadline {
+        let metrics = client
+            .get(format!("{}/metrics", node.url))
+            .send()
+            .await?
+            .text()
+            .await?;
+        parked = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("lit_node_actions_parked "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if parked >= waiters as f64 * 0.95 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let busy_rss = node.rss_bytes();
+    let loaded = measure(&hello, 16, duration, hello_ok).await?;
+    row(&format!("next to {waiters} waiting runs"), &loaded);
+    stop.store(true, Ordering::SeqCst);
+    for task in tasks {
+        let _ = task.await;
+    }
+    println!(
+        "  parked when measured: {parked:.0}; waiting runs answered {}, failed {}",
+        answered.load(Ordering::SeqCst),
+        failed.load(Ordering::SeqCst)
+    );
+    println!(
+        "  throughput next to the waiting runs: {:.0}% of idle; p99 {:.2} ms (idle {:.2} ms)",
+        100.0 * loaded.requests_per_second / idle.requests_per_second,
+        loaded.p99_ms,
+        idle.p99_ms
+    );
+    if let (Some(idle_rss), Some(busy_rss)) = (idle_rss, busy_rss) {
+        println!(
+            "  node memory (VmRSS): {:.0} MiB idle, {:.0} MiB with {parked:.0} parked → {:.0} KiB per waiting run",
+            idle_rss as f64 / 1048576.0,
+            busy_rss as f64 / 1048576.0,
+            busy_rss.saturating_sub(idle_rss) as f64 / 1024.0 / parked.max(1.0)
+        );
+    }
+    node.stop().await;
+    slow_server.abort();
     Ok(())
 }

@@ -51,6 +51,14 @@ pub async fn start(mut command: Command, what: &str) -> Result<Server> {
 }
 
 impl Server {
+    /// Resident memory of the process, from `/proc/<pid>/status` (Linux).
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             let _ = nix::sys::signal::kill(

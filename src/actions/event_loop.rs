@@ -92,9 +92,10 @@ pub(super) fn pump<'js>(
 }
 
 /// When a waiting run must be looked at again without news: its timer, its deadline or the end
-/// of its paid time, and at least every [`MAX_IDLE_WAIT`] (for a client that left).
+/// of its paid time, and at the next [`MAX_IDLE_WAIT`] tick (for a client that left). The ticks
+/// are the same for every run, so a worker with many parked runs wakes once per tick for all.
 pub(super) fn wake_time(host: &Host, timer_at: Option<Instant>, now: Instant) -> Instant {
-    let mut until = host.next_stop().min(now + MAX_IDLE_WAIT);
+    let mut until = host.next_stop().min(next_tick(now));
     if let Some(timer_at) = timer_at {
         until = until.min(timer_at);
     }
@@ -103,6 +104,15 @@ pub(super) fn wake_time(host: &Host, timer_at: Option<Instant>, now: Instant) ->
 
 /// Longest the event loop sleeps without looking at the run's state (time, credit, client).
 pub(super) const MAX_IDLE_WAIT: Duration = Duration::from_millis(100);
+
+/// The first [`MAX_IDLE_WAIT`] tick of the process's clock after `now`.
+fn next_tick(now: Instant) -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let tick = MAX_IDLE_WAIT.as_nanos();
+    let ticks = now.saturating_duration_since(epoch).as_nanos() / tick + 1;
+    epoch + Duration::from_nanos(u64::try_from(ticks * tick).unwrap_or(u64::MAX))
+}
 
 /// Time until a timer due at `due_ms` of the run's clock, `now_ms` being now. Any value the JS
 /// side hands back (NaN, infinite, huge) gives a valid duration: the wait is bounded by the
@@ -161,5 +171,14 @@ mod tests {
         assert_eq!(until_timer(-1e300, 5.0), Duration::ZERO);
         assert_eq!(until_timer(1e300, 5.0), Duration::MAX);
         assert_eq!(until_timer(1005.0, 5.0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn idle_checks_fall_on_shared_ticks() {
+        let now = Instant::now();
+        let (a, b) = (next_tick(now), next_tick(now + Duration::from_millis(1)));
+        assert!(a > now && a <= now + MAX_IDLE_WAIT);
+        assert!(b == a || b == a + MAX_IDLE_WAIT, "{a:?} {b:?}");
+        assert_eq!(next_tick(a), a + MAX_IDLE_WAIT);
     }
 }

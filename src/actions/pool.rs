@@ -200,6 +200,7 @@ impl<T> Queues<T> {
         }
         *self.parked.entry(*account).or_default() += 1;
         self.parked_total += 1;
+        metrics::gauge!("lit_node_actions_parked").set(self.parked_total as f64);
         self.finished(account);
         true
     }
@@ -219,6 +220,7 @@ impl<T> Queues<T> {
         if let Some(parked) = self.parked.get_mut(account) {
             *parked -= 1;
             self.parked_total -= 1;
+            metrics::gauge!("lit_node_actions_parked").set(self.parked_total as f64);
             if *parked == 0 {
                 self.parked.remove(account);
             }
@@ -520,43 +522,55 @@ fn worker(
     // Set when this thread could not get its priority back: it takes no new runs, and ends
     // once its parked runs have.
     let mut retiring = false;
+    // Parked runs are looked at when one has news (`woken`), when the earliest of them is due,
+    // and after the scheduler had nothing new: not after every run, which would cost each
+    // hello-world a walk over all of them.
+    let mut scan = true;
+    let mut next_wake: Option<Instant> = None;
     loop {
-        // Parked runs with news go first, each once its account is below its share again.
         let mut turns = 0;
-        let mut next_wake: Option<Instant> = None;
-        let mut index = 0;
-        while index < parked.len() {
-            let entry = &mut parked[index];
-            if !entry.run.ready() {
-                let at = entry.run.wake_at();
-                next_wake = Some(next_wake.map_or(at, |next| next.min(at)));
-                index += 1;
-                continue;
+        if scan
+            || woken.swap(false, Ordering::SeqCst)
+            || next_wake.is_some_and(|at| at <= Instant::now())
+        {
+            next_wake = None;
+            // Parked runs with news go first, each once its account is below its share again.
+            let mut index = 0;
+            while index < parked.len() {
+                let entry = &mut parked[index];
+                if !entry.run.ready() {
+                    next_wake = earliest(next_wake, entry.run.wake_at());
+                    index += 1;
+                    continue;
+                }
+                if !scheduler.resume(&entry.run.account()) {
+                    // Its account is at its share: try again shortly.
+                    next_wake = earliest(next_wake, Instant::now() + SHARE_RETRY);
+                    index += 1;
+                    continue;
+                }
+                let Parked { run, reply, cid } = parked.swap_remove(index);
+                let ethers_parked = count_ethers(&parked);
+                let account = run.account();
+                let progress = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    runner.resume(run, &mut |ethers| {
+                        may_park(scheduler, &account, ethers, ethers_parked)
+                    })
+                }));
+                runner = after_turn(
+                    progress,
+                    scheduler,
+                    runner,
+                    &fresh,
+                    account,
+                    reply,
+                    cid,
+                    &mut parked,
+                );
+                turns += 1;
             }
-            if !scheduler.resume(&entry.run.account()) {
-                index += 1; // a run of the account finishing wakes this thread
-                continue;
-            }
-            let Parked { run, reply, cid } = parked.swap_remove(index);
-            let ethers_parked = count_ethers(&parked);
-            let account = run.account();
-            let progress = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                runner.resume(run, &mut |ethers| {
-                    may_park(scheduler, &account, ethers, ethers_parked)
-                })
-            }));
-            runner = after_turn(
-                progress,
-                scheduler,
-                runner,
-                &fresh,
-                account,
-                reply,
-                cid,
-                &mut parked,
-            );
-            turns += 1;
         }
+        scan = false;
         if turns > 0 {
             retiring |= !super::priority::restore();
         }
@@ -573,7 +587,10 @@ fn worker(
                 }
                 return Exit::Closed;
             }
-            Take::Parked => continue,
+            Take::Parked => {
+                scan = true;
+                continue;
+            }
             Take::Task(task) => *task,
         };
         metrics::histogram!("lit_node_action_queue_seconds")
@@ -596,9 +613,19 @@ fn worker(
             cid,
             &mut parked,
         );
+        if let Some(last) = parked.last() {
+            next_wake = earliest(next_wake, last.run.wake_at());
+        }
         retiring |= !super::priority::restore();
     }
 }
+
+fn earliest(next: Option<Instant>, at: Instant) -> Option<Instant> {
+    Some(next.map_or(at, |next| next.min(at)))
+}
+
+/// How soon a parked run with news is looked at again when its account was at its share.
+const SHARE_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 
 fn count_ethers(parked: &[Parked]) -> usize {
     parked.iter().filter(|p| p.run.uses_ethers()).count()

@@ -12,7 +12,8 @@
 //! The Node.js baselines run one process per core (node:cluster), as lit-node uses every core.
 //!
 //! Environment: `BENCH_SECONDS` per measurement (default 5), `BENCH_CLIENTS` (default "1,16,64"),
-//! `BENCH_WAITERS` (default 500), `BENCH_ONLY=waiting` for the waiting-runs part alone.
+//! `BENCH_WAITERS` (default 500), `BENCH_ONLY=waiting` for the waiting-runs part alone,
+//! `BENCH_ONLY=hello` for lit-node's hello-world cells alone (for A/B runs of two binaries).
 //! Started without `--bench` (as `cargo test --all-targets` would) it makes a short smoke run.
 
 mod support;
@@ -94,6 +95,9 @@ async fn main() -> Result<()> {
             .pool_max_idle_per_host(1024)
             .build()?;
         return waiting_runs(&client, full, duration).await;
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("hello") {
+        return hello_only(&clients, duration).await;
     }
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
@@ -433,5 +437,34 @@ async fn waiting_runs(client: &reqwest::Client, full: bool, duration: Duration) 
     }
     node.stop().await;
     slow_server.abort();
+    Ok(())
+}
+
+/// lit-node's hello-world cells alone, without the baselines (`BENCH_ONLY=hello`).
+async fn hello_only(clients: &[usize], duration: Duration) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = start_node(dir.path(), &[]).await?;
+    let client = reqwest::Client::new();
+    let key = new_account_key(&client, &node.url).await?;
+    let hello = lit_action(&node.url, Some(&key), &json!({ "code": HELLO }));
+    fn hello_ok(status: u16, reply: &Value) -> bool {
+        status == 200 && reply["response"] == json!("hello")
+    }
+    measure(&hello, 16, duration / 2, hello_ok).await?; // warm
+    for &c in clients {
+        let cpu_before = node.cpu_time();
+        let load = measure(&hello, c, duration, hello_ok).await?;
+        let cpu = node.cpu_time().zip(cpu_before).map(|(a, b)| a - b);
+        row(&format!("hello-world, {c} clients"), &load);
+        if let Some(cpu) = cpu {
+            // Less sensitive to other load on the host than req/s: what one request costs the node.
+            let requests = load.requests_per_second * duration.as_secs_f64();
+            println!(
+                "    node CPU per request: {:.1} µs",
+                cpu.as_secs_f64() * 1e6 / requests.max(1.0)
+            );
+        }
+    }
+    node.stop().await;
     Ok(())
 }

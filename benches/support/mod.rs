@@ -59,6 +59,20 @@ impl Server {
         Some(kib * 1024)
     }
 
+    /// CPU time the process has used so far (user + system, from `/proc/<pid>/stat`; Linux).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()?)).ok()?;
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        Some(Duration::from_secs_f64(
+            ticks as f64 / per_second.max(1) as f64,
+        ))
+    }
+
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             let _ = nix::sys::signal::kill(

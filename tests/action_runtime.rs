@@ -1470,3 +1470,44 @@ fn web_crypto_refuses_what_it_cannot_use_with_dom_exceptions() {
         ])
     );
 }
+
+/// Globals made on first use (src/actions/host/lazy.rs) behave like plain globals: own,
+/// not enumerable, the real value once read, replaceable before or after, deletable, and an
+/// unknown name is still a ReferenceError.
+#[test]
+fn lazy_globals_behave_like_plain_globals() {
+    let reply = ok(r#"async function main() {
+  const d = (n) => Object.getOwnPropertyDescriptor(globalThis, n);
+  const before = { own: Object.hasOwn(globalThis, "Blob"), enumerable: d("Blob").enumerable };
+  const blob = new Blob(["ab"]).size;
+  const after = d("TextEncoder") && typeof TextEncoder === "function" ? d("TextEncoder") : null;
+  URL = "replaced before any read";
+  const replaced = URL;
+  console.log("x");
+  console = { log: () => "mine" };
+  const replacedAfter = console.log();
+  delete globalThis.AbortSignal;
+  let unknown;
+  try { notAGlobal; } catch (e) { unknown = e.name; }
+  return {
+    before, blob, replaced, replacedAfter,
+    textEncoder: { writable: after.writable, configurable: after.configurable, enumerable: after.enumerable, isData: "value" in after },
+    deleted: typeof AbortSignal,
+    keys: Object.keys(globalThis).filter((k) => ["console", "Blob", "URL", "crypto"].includes(k)),
+    unknown,
+  };
+}"#);
+    assert_eq!(
+        reply,
+        serde_json::json!({
+            "before": {"own": true, "enumerable": false},
+            "blob": 2,
+            "replaced": "replaced before any read",
+            "replacedAfter": "mine",
+            "textEncoder": {"writable": true, "configurable": true, "enumerable": false, "isData": true},
+            "deleted": "undefined",
+            "keys": [],
+            "unknown": "ReferenceError",
+        })
+    );
+}

@@ -746,6 +746,11 @@ fn start_main<'js>(
         )
     })?;
     let fail = |e: rquickjs::Error| exception_text(ctx, Some(&driver), e);
+    let chunks: Vec<Function> = driver.call(("chunks",)).map_err(fail)?;
+    let chunks: [Function; 2] = chunks
+        .try_into()
+        .map_err(|_| "the action runtime failed to start: no chunk loaders".to_string())?;
+    super::host::lazy::define(ctx, chunks).map_err(fail)?;
 
     #[cfg(test)]
     tests::install_panic_hook(ctx).map_err(|e| exception_text(ctx, None, e))?;

@@ -86,35 +86,9 @@
   fixedLazy("LitActions", () => globals().litObjects().litActions);
   fixedLazy("LitHeaders", () => globals().litObjects().litHeaders);
   plain("global", G);
-  // A global made on first read from a chunk (`web` or `globals`), and replaceable like a plain one.
-  const lazy = (name, chunk) => {
-    let value;
-    defineProperty(G, name, {
-      get() { return value === undefined ? (value = chunk()[name]) : value; },
-      set(replacement) { value = replacement; },
-      enumerable: false,
-      configurable: true,
-    });
-  };
-  lazy("console", globals);
-  lazy("crypto", globals);
-  lazy("performance", globals);
-  lazy("CryptoKey", globals);
-  lazy("SubtleCrypto", globals);
-  lazy("structuredClone", globals);
-  lazy("TextEncoder", web);
-  lazy("TextDecoder", web);
-  lazy("URL", web);
-  lazy("URLSearchParams", web);
-  lazy("Headers", web);
-  lazy("Request", web);
-  lazy("Response", web);
-  lazy("Blob", web);
-  lazy("DOMException", web);
-  lazy("Event", web);
-  lazy("EventTarget", web);
-  lazy("AbortController", web);
-  lazy("AbortSignal", web);
+  // console, crypto, TextEncoder, Blob, … are made on first use from the `globals` and `web`
+  // chunks by native accessors (src/actions/host/lazy.rs): the engine asks for the two chunk
+  // loaders (`driver("chunks")`) and defines them before the action's code runs.
   plain("fetch", fetch);
   plain("setTimeout", setTimeout);
   plain("clearTimeout", clearTimeout);
@@ -180,6 +154,7 @@
   // so fewer is faster. `op` names what the Rust side asks for.
   return function driver(op, a, b) {
     switch (op) {
+      case "chunks": return [globals, web];
       case "run": start(a, b); return;
       case "runModule": {
         // a: [the module's evaluation promise, its namespace], b: js_params as JSON text. `main`

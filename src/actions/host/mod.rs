@@ -25,6 +25,7 @@ use crate::store::Store;
 
 mod fetch_start;
 mod keys;
+pub mod lazy;
 mod subtle;
 mod utils;
 

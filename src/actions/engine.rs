@@ -813,15 +813,9 @@ fn read_outcome(driver: &Function<'_>) -> rquickjs::Result<Result<Option<(bool, 
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
     use serde_json::Value as Json;
-    use std::cell::Cell;
-
-    thread_local! {
-        /// Set by `__testPanic("loop")`: the event loop panics (outside any native) next round.
-        static PANIC_IN_LOOP: Cell<bool> = const { Cell::new(false) };
-    }
 
     /// Test builds only: a global `__testPanic(where)` that makes the runtime's Rust side panic,
     /// inside a native function (`"native"`) or in the event loop (`"loop"`).
@@ -833,19 +827,13 @@ pub(super) mod tests {
             "__testPanic",
             |_ctx: Ctx<'js>, place: String| {
                 if place == "loop" {
-                    PANIC_IN_LOOP.with(|flag| flag.set(true));
+                    super::super::event_loop::tests::panic_next_round();
                     return Ok(());
                 }
                 panic!("a test panic inside a native function")
             }
         );
         Ok(())
-    }
-
-    pub(in crate::actions) fn maybe_panic_in_loop() {
-        if PANIC_IN_LOOP.with(|flag| flag.replace(false)) {
-            panic!("a test panic in the event loop");
-        }
     }
 
     fn services() -> (tempfile::TempDir, Arc<Services>) {

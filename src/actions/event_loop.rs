@@ -38,7 +38,7 @@ pub(super) fn pump<'js>(
 ) -> rquickjs::Result<Pump> {
     loop {
         #[cfg(test)]
-        super::engine::tests::maybe_panic_in_loop();
+        tests::maybe_panic_in_loop();
         while ctx.execute_pending_job() {
             if stopped(host) {
                 return Ok(Pump::Settled);
@@ -161,8 +161,25 @@ fn deliver<'js>(
     driver.call(("fetchDone", id, value))
 }
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Set by the engine's test hook `__testPanic("loop")`: the loop panics (outside any
+        /// native) next round.
+        static PANIC_IN_LOOP: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(in crate::actions) fn panic_next_round() {
+        PANIC_IN_LOOP.with(|flag| flag.set(true));
+    }
+
+    pub(super) fn maybe_panic_in_loop() {
+        if PANIC_IN_LOOP.with(|flag| flag.replace(false)) {
+            panic!("a test panic in the event loop");
+        }
+    }
 
     #[test]
     fn timer_waits_are_valid_for_any_due_time() {

@@ -550,23 +550,14 @@ fn worker(
                     continue;
                 }
                 let Parked { run, reply, cid } = parked.swap_remove(index);
-                let ethers_parked = count_ethers(&parked);
                 let account = run.account();
-                let progress = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    runner.resume(run, &mut |ethers| {
-                        may_park(scheduler, &account, ethers, ethers_parked)
-                    })
-                }));
-                runner = after_turn(
-                    progress,
-                    scheduler,
-                    runner,
-                    &fresh,
+                let turn = Turn {
+                    what: What::Resume(run),
                     account,
                     reply,
                     cid,
-                    &mut parked,
-                );
+                };
+                runner = take_turn(turn, scheduler, runner, &fresh, &mut parked);
                 turns += 1;
             }
         }
@@ -595,24 +586,13 @@ fn worker(
         };
         metrics::histogram!("lit_node_action_queue_seconds")
             .record(task.queued.elapsed().as_secs_f64());
-        let account = task.input.account;
-        let cid = task.input.cid.clone();
-        let ethers_parked = count_ethers(&parked);
-        let progress = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            runner.start(task.input, &mut |ethers| {
-                may_park(scheduler, &account, ethers, ethers_parked)
-            })
-        }));
-        runner = after_turn(
-            progress,
-            scheduler,
-            runner,
-            &fresh,
-            account,
-            task.reply,
-            cid,
-            &mut parked,
-        );
+        let turn = Turn {
+            account: task.input.account,
+            cid: task.input.cid.clone(),
+            what: What::Start(Box::new(task.input)),
+            reply: task.reply,
+        };
+        runner = take_turn(turn, scheduler, runner, &fresh, &mut parked);
         if let Some(last) = parked.last() {
             next_wake = earliest(next_wake, last.run.wake_at());
         }
@@ -636,20 +616,43 @@ fn may_park(scheduler: &Scheduler, account: &B256, ethers: bool, ethers_parked: 
     (!ethers || ethers_parked < MAX_PARKED_ETHERS_PER_WORKER) && scheduler.park(account)
 }
 
-/// After a run's turn: a parked run joins `parked`; an ended one is answered, and the worker
-/// prepares the next run. Returns the worker to go on with (a new one if the turn panicked
-/// outside the run's own containment).
-#[allow(clippy::too_many_arguments)]
-fn after_turn(
-    progress: std::thread::Result<Progress>,
-    scheduler: &Scheduler,
-    mut runner: ActionWorker,
-    fresh: &dyn Fn() -> ActionWorker,
+/// A run to give the thread to.
+struct Turn {
+    what: What,
     account: B256,
     reply: oneshot::Sender<ActionOutcome>,
     cid: String,
+}
+
+enum What {
+    Start(Box<RunInput>),
+    Resume(ParkedRun),
+}
+
+/// Gives the thread to a run until it ends or parks. A parked run joins `parked`; an ended one
+/// is answered, and the worker prepares the next run. Returns the worker to go on with (a new one
+/// if the turn panicked outside the run's own containment).
+fn take_turn(
+    turn: Turn,
+    scheduler: &Scheduler,
+    mut runner: ActionWorker,
+    fresh: &dyn Fn() -> ActionWorker,
     parked: &mut Vec<Parked>,
 ) -> ActionWorker {
+    let Turn {
+        what,
+        account,
+        reply,
+        cid,
+    } = turn;
+    let ethers_parked = count_ethers(parked);
+    let progress = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut may = |ethers| may_park(scheduler, &account, ethers, ethers_parked);
+        match what {
+            What::Start(input) => runner.start(*input, &mut may),
+            What::Resume(run) => runner.resume(run, &mut may),
+        }
+    }));
     let outcome = match progress {
         Ok(Progress::Waiting(run)) => {
             parked.push(Parked { run, reply, cid });

@@ -63,7 +63,15 @@ pub async fn grant_dev_credit(
         };
         return Err(reason);
     }
+    // The estimate is made against the balance as it is now; a settlement mined first can take
+    // the balance to zero, and raising a zero slot costs ~17k gas more (a revert that was seen
+    // in CI under load). The margin covers that.
+    let gas = call
+        .estimate_gas()
+        .await
+        .map_err(|e| format!("cannot estimate the credit's gas: {e}"))?;
     let receipt = call
+        .gas(gas + GAS_MARGIN)
         .send()
         .await
         .map_err(|e| format!("sending the credit failed: {e}"))?
@@ -78,6 +86,9 @@ pub async fn grant_dev_credit(
     }
     Ok(receipt.transaction_hash)
 }
+
+/// Extra gas for the credit transaction beyond the estimate (see [`grant_dev_credit`]).
+const GAS_MARGIN: u64 = 30_000;
 
 #[cfg(test)]
 mod tests {

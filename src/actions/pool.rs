@@ -121,6 +121,9 @@ struct Queues<T> {
     /// Parked runs, by account and in all.
     parked: HashMap<B256, usize>,
     parked_total: usize,
+    /// Workers waiting in [`Scheduler::take`], each on its own condition variable (so news for
+    /// one worker's parked run wakes only that worker).
+    sleepers: Vec<Arc<Condvar>>,
     closed: bool,
 }
 
@@ -133,6 +136,7 @@ impl<T> Default for Queues<T> {
             queued: 0,
             parked: HashMap::new(),
             parked_total: 0,
+            sleepers: Vec::new(),
             closed: false,
         }
     }
@@ -215,6 +219,20 @@ impl<T> Queues<T> {
         true
     }
 
+    /// Wakes one waiting worker (it leaves the list, so the next call wakes another).
+    fn wake_one(&mut self) {
+        if let Some(sleeper) = self.sleepers.pop() {
+            sleeper.notify_one();
+        }
+    }
+
+    /// Wakes every waiting worker.
+    fn wake_all(&mut self) {
+        for sleeper in self.sleepers.drain(..) {
+            sleeper.notify_one();
+        }
+    }
+
     /// A parked run is gone (resumed, or dropped when the pool closed).
     fn unpark(&mut self, account: &B256) {
         if let Some(parked) = self.parked.get_mut(account) {
@@ -239,8 +257,6 @@ enum Take {
 
 struct Scheduler {
     queues: Mutex<Queues<Task>>,
-    /// Signalled when a run is queued, a run finishes, or the pool closes.
-    changed: Condvar,
     limits: PoolLimits,
 }
 
@@ -252,15 +268,23 @@ impl Scheduler {
     }
 
     fn submit(&self, task: Task) -> Result<(), PoolError> {
-        self.lock().push(task.input.account, task, &self.limits)?;
-        self.changed.notify_one();
+        let mut queues = self.lock();
+        queues.push(task.input.account, task, &self.limits)?;
+        queues.wake_one();
         Ok(())
     }
 
     /// The next run for this worker, if it takes new ones (`accept_new`). Otherwise, or when
     /// there is none: [`Take::Parked`] at once if `woken` was set (news for one of its parked runs)
-    /// or `wait` is `None`; else after waiting for news, a new run, or `wait`'s instant (if any).
-    fn take(&self, woken: &AtomicBool, accept_new: bool, wait: Option<Option<Instant>>) -> Take {
+    /// or `wait` is `None`; else after waiting (on `own`, this worker's condition variable) for
+    /// news, a new run, or `wait`'s instant (if any).
+    fn take(
+        &self,
+        own: &Arc<Condvar>,
+        woken: &AtomicBool,
+        accept_new: bool,
+        wait: Option<Option<Instant>>,
+    ) -> Take {
         let mut queues = self.lock();
         loop {
             if queues.closed {
@@ -281,7 +305,7 @@ impl Scheduler {
                 }
             } else if queues.queued > 0 {
                 // This worker takes no new runs: pass the signal on to one that does.
-                self.changed.notify_one();
+                queues.wake_one();
             }
             if woken.swap(false, Ordering::SeqCst) {
                 return Take::Parked;
@@ -290,36 +314,38 @@ impl Scheduler {
                 None => return Take::Parked,
                 Some(until) => until,
             };
-            queues = match until {
-                None => self
-                    .changed
+            let left = until.map(|until| until.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return Take::Parked;
+            }
+            queues.sleepers.push(own.clone());
+            queues = match left {
+                None => own
                     .wait(queues)
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                Some(until) => {
-                    let left = until.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Take::Parked;
-                    }
-                    self.changed
-                        .wait_timeout(queues, left)
+                Some(left) => {
+                    own.wait_timeout(queues, left)
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .0
                 }
             };
+            queues.sleepers.retain(|sleeper| !Arc::ptr_eq(sleeper, own));
         }
     }
 
-    /// Wakes the workers: one of them has news for a parked run (see [`Take::Parked`]).
-    fn nudge(&self) {
+    /// Wakes the worker waiting on `own`: it has news for a parked run (see [`Take::Parked`]).
+    /// Taking the lock first orders this after the worker's look at its `woken` flag.
+    fn nudge(&self, own: &Condvar) {
         drop(self.lock());
-        self.changed.notify_all();
+        own.notify_one();
     }
 
     /// See [`Queues::park`]; a worker waiting for this account's share may now take its run.
     fn park(&self, account: &B256) -> bool {
-        let parked = self.lock().park(account, &self.limits);
+        let mut queues = self.lock();
+        let parked = queues.park(account, &self.limits);
         if parked {
-            self.changed.notify_all();
+            queues.wake_all();
         }
         parked
     }
@@ -334,14 +360,16 @@ impl Scheduler {
     }
 
     fn finished(&self, account: &B256) {
-        self.lock().finished(account);
+        let mut queues = self.lock();
+        queues.finished(account);
         // A worker waiting on an account that was at its share may now take its run.
-        self.changed.notify_all();
+        queues.wake_all();
     }
 
     fn close(&self) {
-        self.lock().closed = true;
-        self.changed.notify_all();
+        let mut queues = self.lock();
+        queues.closed = true;
+        queues.wake_all();
     }
 }
 
@@ -392,7 +420,6 @@ impl ActionPool {
         let limits = limits.resolved();
         let scheduler = Arc::new(Scheduler {
             queues: Mutex::new(Queues::default()),
-            changed: Condvar::new(),
             limits,
         });
         let threads = Threads::default();
@@ -503,11 +530,12 @@ fn worker(
 ) -> Exit {
     let warm = scheduler.limits.warm_ethers;
     let woken = Arc::new(AtomicBool::new(false));
+    let own = Arc::new(Condvar::new());
     let waker: Waker = {
-        let (woken, scheduler) = (woken.clone(), scheduler.clone());
+        let (woken, own, scheduler) = (woken.clone(), own.clone(), scheduler.clone());
         Arc::new(move || {
             woken.store(true, Ordering::SeqCst);
-            scheduler.nudge();
+            scheduler.nudge(&own);
         })
     };
     let fresh = || ActionWorker::new(services.clone()).with_waker(waker.clone());
@@ -570,7 +598,7 @@ fn worker(
         }
         // Then a new run; wait only when nothing happened this round.
         let wait = (turns == 0).then_some(next_wake);
-        let task = match scheduler.take(&woken, !retiring, wait) {
+        let task = match scheduler.take(&own, &woken, !retiring, wait) {
             Take::Closed => {
                 // Runs still parked end unanswered (their clients see the pool closing).
                 for entry in parked.drain(..) {

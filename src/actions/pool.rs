@@ -1,5 +1,6 @@
-//! A bounded pool of threads that run Lit Actions. Each worker runs one action at a time, each in a
-//! fresh QuickJS context on the worker's runtime (see `engine`).
+//! A bounded pool of threads that run Lit Actions. A worker executes one action at a time, each in
+//! a fresh QuickJS context on a runtime of its own (see `engine`), and keeps the runs that wait
+//! parked meanwhile (below).
 //!
 //! Runs wait in per-account queues and are dispatched with a fair-share policy, so that one
 //! account cannot occupy every worker or the whole queue:

@@ -230,20 +230,19 @@ fn load<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Module<'js, Declare
         "cache"
     };
     let inline = session.inline.borrow().get(name).cloned();
-    // A module known by its hash (inline or pinned) and compiled before is read as bytecode:
-    // its bytes were checked against that hash when it was compiled.
-    let expected = match inline.clone() {
-        Some(inline) => Some(inline),
-        None => session
-            .source
-            .pinned(name)
-            .map_err(|e| Error::new_loading_message(name, e))?,
-    };
-    if let Some(expected) = expected {
-        if let Some(compiled) = compiled().get(&(name.to_string(), expected.clone())) {
+    // The hash the module must have (inline or pinned), read once for both caches below.
+    let expected = session
+        .source
+        .expected(name, inline.as_deref())
+        .map_err(|e| Error::new_loading_message(name, e))?;
+    // A module known by its hash and compiled before is read as bytecode: its bytes were
+    // checked against that hash when it was compiled.
+    if let Some(expected) = &expected {
+        let key = (name.to_string(), expected.integrity.clone());
+        if let Some(compiled) = compiled().get(&key) {
             session.host.imports.borrow_mut().push(ImportDetail {
                 url: name.to_string(),
-                sha384: expected,
+                sha384: expected.integrity.clone(),
                 size: compiled.source_bytes,
                 from,
                 bytecode: true,
@@ -253,11 +252,14 @@ fn load<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Module<'js, Declare
             return unsafe { Module::from_load_fn(ctx.clone(), name, read_module) };
         }
     }
-    let Some(loaded) = session
-        .source
-        .cached(name, inline.as_deref())
-        .map_err(|e| Error::new_loading_message(name, e))?
-    else {
+    let cached = match &expected {
+        Some(expected) => session
+            .source
+            .cached(name, expected)
+            .map_err(|e| Error::new_loading_message(name, e))?,
+        None => None,
+    };
+    let Some(loaded) = cached else {
         session
             .missing
             .borrow_mut()

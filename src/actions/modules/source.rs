@@ -30,6 +30,17 @@ pub struct Loaded {
     pub integrity: String,
 }
 
+/// The hash a module must have, and where that requirement comes from.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// `sha384-<base64>`.
+    pub integrity: String,
+    /// "the integrity written in the import" or "the node's pin for this URL" (for errors).
+    pub what: &'static str,
+    /// The URL already has a pin (a verified download does not pin it again).
+    pub pinned: bool,
+}
+
 /// What the node's module settings are (`actions.modules_*`).
 #[derive(Debug, Clone)]
 pub struct ModuleSettings {
@@ -70,20 +81,13 @@ impl ModuleSource {
         &self.settings.cdn
     }
 
-    /// The integrity `url` is pinned to, if any.
-    pub fn pinned(&self, url: &str) -> Result<Option<String>, String> {
-        self.store
-            .module_pin(url)
-            .map(|pin| pin.map(|p| p.integrity))
-            .map_err(|e| format!("cannot read the pin of {url}: {e}"))
-    }
-
-    /// The hash `url` must have: the inline integrity of its specifier, else the node's pin.
-    fn expected(
+    /// The hash `url` must have: the inline integrity of its specifier, else the node's pin;
+    /// `None` when neither is known (trust on first use).
+    pub fn expected(
         &self,
         url: &str,
         inline_integrity: Option<&str>,
-    ) -> Result<Option<(String, &'static str, bool)>, String> {
+    ) -> Result<Option<Expected>, String> {
         let pin = self
             .store
             .module_pin(url)
@@ -95,30 +99,29 @@ impl ModuleSource {
                         "the integrity \"{inline}\" given for {url} is not sha384-<base64 of 48 bytes>"
                     ));
                 }
-                Some((
-                    inline.to_string(),
-                    "the integrity written in the import",
-                    pin.is_some(),
-                ))
+                Some(Expected {
+                    integrity: inline.to_string(),
+                    what: "the integrity written in the import",
+                    pinned: pin.is_some(),
+                })
             }
-            (None, Some(pin)) => Some((pin.integrity, "the node's pin for this URL", true)),
+            (None, Some(pin)) => Some(Expected {
+                integrity: pin.integrity,
+                what: "the node's pin for this URL",
+                pinned: true,
+            }),
             (None, None) => None,
         })
     }
 
-    /// The verified source of `url` if the node holds it (its hash is known, inline or pinned,
-    /// and the cache has bytes of that hash); `None` when it has to be downloaded. Never touches
-    /// the network.
-    pub fn cached(
-        &self,
-        url: &str,
-        inline_integrity: Option<&str>,
-    ) -> Result<Option<Loaded>, String> {
-        let Some((expected, what, _)) = self.expected(url, inline_integrity)? else {
-            return Ok(None);
-        };
-        let digest = integrity::parse(&expected)
-            .ok_or_else(|| format!("{what} ({expected}) is not a sha384 integrity"))?;
+    /// The verified source of `url`, whose hash is `expected`, if the cache holds bytes of that
+    /// hash; `None` when it has to be downloaded. Never touches the network.
+    pub fn cached(&self, url: &str, expected: &Expected) -> Result<Option<Loaded>, String> {
+        let Expected {
+            integrity, what, ..
+        } = expected;
+        let digest = integrity::parse(integrity)
+            .ok_or_else(|| format!("{what} ({integrity}) is not a sha384 integrity"))?;
         let bytes = self
             .store
             .cached_module(&digest)
@@ -127,7 +130,7 @@ impl ModuleSource {
             .map(|bytes| {
                 Ok(Loaded {
                     source: utf8(url, bytes)?,
-                    integrity: expected,
+                    integrity: integrity.clone(),
                 })
             })
             .transpose()
@@ -166,7 +169,12 @@ impl ModuleSource {
         inline_integrity: Option<&str>,
         deadline: Instant,
     ) -> Result<(), String> {
-        if let Some((expected, what, pinned)) = self.expected(url, inline_integrity)? {
+        if let Some(Expected {
+            integrity: expected,
+            what,
+            pinned,
+        }) = self.expected(url, inline_integrity)?
+        {
             let (bytes, _) = self.download(url, deadline).await?;
             let got = integrity::sha384_of(&bytes);
             if !integrity::names(&expected, &got) {

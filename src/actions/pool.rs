@@ -636,13 +636,11 @@ fn earliest(next: Option<Instant>, at: Instant) -> Option<Instant> {
 /// How soon a parked run with news is looked at again when its account was at its share.
 const SHARE_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 
-fn count_ethers(parked: &[Parked]) -> usize {
-    parked.iter().filter(|p| p.run.uses_ethers()).count()
-}
-
 /// Whether a run of `account` that has to wait may park (and then it is counted as parked).
-fn may_park(scheduler: &Scheduler, account: &B256, ethers: bool, ethers_parked: usize) -> bool {
-    (!ethers || ethers_parked < MAX_PARKED_ETHERS_PER_WORKER) && scheduler.park(account)
+/// `parked` are the worker's parked runs, counted only for an ethers run (most runs never ask).
+fn may_park(scheduler: &Scheduler, account: &B256, ethers: bool, parked: &[Parked]) -> bool {
+    let ethers_parked = || parked.iter().filter(|p| p.run.uses_ethers()).count();
+    (!ethers || ethers_parked() < MAX_PARKED_ETHERS_PER_WORKER) && scheduler.park(account)
 }
 
 /// A run to give the thread to.
@@ -674,9 +672,8 @@ fn take_turn(
         reply,
         cid,
     } = turn;
-    let ethers_parked = count_ethers(parked);
     let progress = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut may = |ethers| may_park(scheduler, &account, ethers, ethers_parked);
+        let mut may = |ethers| may_park(scheduler, &account, ethers, parked);
         match what {
             What::Start(input) => runner.start(*input, &mut may),
             What::Resume(run) => runner.resume(run, &mut may),

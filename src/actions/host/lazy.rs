@@ -78,15 +78,18 @@ pub fn define<'js>(ctx: &Ctx<'js>, chunks: [Function<'js>; 2]) -> rquickjs::Resu
     }
 }
 
+/// The name of lazy global `index` (the native functions' magic number).
+fn name_of(index: std::ffi::c_int) -> Option<&'static str> {
+    let (name, _) = LAZY_GLOBALS.get(usize::try_from(index).ok()?)?;
+    Some(name)
+}
+
 /// Makes global `index` a plain global holding `value` (taken). Returns a new reference to it.
 ///
 /// # Safety
 /// `ctx` must be a live context and `value` a value of it.
 unsafe fn settle(ctx: *mut qjs::JSContext, index: i32, value: qjs::JSValue) -> qjs::JSValue {
-    let Some((name, _)) = usize::try_from(index)
-        .ok()
-        .and_then(|i| LAZY_GLOBALS.get(i))
-    else {
+    let Some(name) = name_of(index) else {
         return value;
     };
     let global = qjs::JS_GetGlobalObject(ctx);
@@ -114,10 +117,7 @@ unsafe extern "C" fn lazy_get(
     magic: std::ffi::c_int,
     data: *mut qjs::JSValue,
 ) -> qjs::JSValue {
-    let Some((name, _)) = usize::try_from(magic)
-        .ok()
-        .and_then(|i| LAZY_GLOBALS.get(i))
-    else {
+    let Some(name) = name_of(magic) else {
         return qjs::JS_UNDEFINED;
     };
     let chunk = qjs::JS_Call(ctx, *data, qjs::JS_UNDEFINED, 0, std::ptr::null_mut());
